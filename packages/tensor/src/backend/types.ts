@@ -1,0 +1,178 @@
+/**
+ * The backend interface: an allocator plus a kernel table keyed by op name.
+ *
+ * Every primitive op of @dl/tensor is listed once in `KernelAttrs` (its name and
+ * its attributes). A backend's `kernels` must implement all of them (a missing
+ * kernel is a type error). The front end validates arguments, computes output
+ * shapes and dtypes, allocates outputs and hands kernels inputs that are already
+ * broadcast (expanded views) and cast to the compute dtype; kernels trust them.
+ */
+import type { DType, TypedArray } from '../dtype.js';
+
+/** A tensor as a kernel sees it: a buffer of the backend plus a strided layout. */
+export interface TensorArg<B = unknown> {
+  readonly buf: B;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  /** Element strides (not bytes); 0 for broadcast dims. */
+  readonly strides: readonly number[];
+  /** Element offset into `buf`. */
+  readonly offset: number;
+}
+
+export type Pair = readonly [number, number];
+
+export interface Conv2dAttrs {
+  readonly stride: Pair;
+  readonly padding: Pair;
+  readonly dilation: Pair;
+  readonly groups: number;
+}
+
+export interface Pool2dAttrs {
+  readonly kernelSize: Pair;
+  readonly stride: Pair;
+  readonly padding: Pair;
+  readonly dilation: Pair;
+  readonly ceilMode: boolean;
+}
+
+export interface AvgPool2dAttrs extends Omit<Pool2dAttrs, 'dilation'> {
+  readonly countIncludePad: boolean;
+  readonly divisorOverride: number | null;
+}
+
+type NoAttrs = Record<string, never>;
+export type UnaryOp =
+  | 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'sin' | 'cos' | 'tanh' | 'sigmoid'
+  | 'relu' | 'gelu' | 'erf' | 'sign' | 'floor' | 'ceil' | 'round' | 'logicalNot';
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
+  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'logicalAnd' | 'logicalOr';
+export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'all' | 'any';
+
+/**
+ * Inputs (ins) and outputs (outs) of each kernel, in order. Outputs are freshly
+ * allocated and contiguous (offset 0) unless stated otherwise.
+ */
+export interface KernelAttrs {
+  // ---- elementwise unary: ins [x], outs [y] of x's shape.
+  // y.dtype === x.dtype, except logicalNot (y bool). Float-only ops (exp, log, ...
+  // sigmoid, gelu, erf) receive float inputs. round: half to even (as PyTorch).
+  // gelu: exact erf form x * 0.5 * (1 + erf(x / sqrt(2))).
+  neg: NoAttrs; abs: NoAttrs; exp: NoAttrs; log: NoAttrs; sqrt: NoAttrs; rsqrt: NoAttrs;
+  sin: NoAttrs; cos: NoAttrs; tanh: NoAttrs; sigmoid: NoAttrs; relu: NoAttrs; gelu: NoAttrs;
+  erf: NoAttrs; sign: NoAttrs; floor: NoAttrs; ceil: NoAttrs; round: NoAttrs; logicalNot: NoAttrs;
+  /** ins [x], outs [y]; y = min(max(x, min), max); a null bound is absent. */
+  clamp: { readonly min: number | null; readonly max: number | null };
+
+  // ---- elementwise binary: ins [a, b] of the output's shape (broadcast dims have
+  // stride 0) and of the same dtype; outs [y]. Arithmetic: y.dtype === a.dtype.
+  // Comparisons and logical ops: y bool. div is true division (float inputs).
+  // pow on integers is integer power. Integer results wrap like int32/uint8 in C.
+  add: NoAttrs; sub: NoAttrs; mul: NoAttrs; div: NoAttrs; pow: NoAttrs; maximum: NoAttrs; minimum: NoAttrs;
+  eq: NoAttrs; ne: NoAttrs; lt: NoAttrs; le: NoAttrs; gt: NoAttrs; ge: NoAttrs;
+  logicalAnd: NoAttrs; logicalOr: NoAttrs;
+  /** ins [cond (bool), a, b] all of the output's shape; outs [y] of a's dtype. */
+  where: NoAttrs;
+
+  // ---- reductions: ins [x], outs [y] with x's shape where each dim in `dims` is 1
+  // (keepdim form). `dims` is sorted, unique, non-empty. sum/prod of bool or
+  // integer x give int32; all/any give bool; max/min keep x's dtype. NaN
+  // propagates through max/min (as PyTorch).
+  sum: { readonly dims: readonly number[] };
+  prod: { readonly dims: readonly number[] };
+  max: { readonly dims: readonly number[] };
+  min: { readonly dims: readonly number[] };
+  all: { readonly dims: readonly number[] };
+  any: { readonly dims: readonly number[] };
+  /** ins [x], outs [indices int32] in keepdim form over one dim; first index of the extreme wins. */
+  argmax: { readonly dim: number };
+  argmin: { readonly dim: number };
+  /** ins [x float], outs [y] same shape; numerically stable (subtract the max). */
+  softmax: { readonly dim: number };
+  logSoftmax: { readonly dim: number };
+
+  // ---- linear algebra: ins [a (B, M, K), b (B, K, N)] strided (batch stride may be
+  // 0), float; outs [y (B, M, N)].
+  matmul: NoAttrs;
+
+  // ---- convolution (float): x (N, C, H, W), w (O, C/groups, kh, kw), optional
+  // bias (O). Output size: floor((H + 2p - d(k-1) - 1) / s) + 1.
+  /** ins [x, w] or [x, w, bias], outs [y (N, O, oh, ow)]. */
+  conv2d: Conv2dAttrs;
+  /** ins [gradY (N, O, oh, ow), w], outs [gradX (N, C, H, W)] (shape from the output arg). */
+  conv2dBackwardInput: Conv2dAttrs;
+  /** ins [gradY (N, O, oh, ow), x], outs [gradW (O, C/groups, kh, kw)]. */
+  conv2dBackwardWeight: Conv2dAttrs;
+
+  // ---- pooling over the last two dims of x (N, C, H, W), float.
+  // Output size: floor or ceil((H + 2p - d(k-1) - 1) / s) + 1; with ceilMode the
+  // last window must start inside the input or the left padding (PyTorch).
+  /** ins [x], outs [y, indices int32]; index = h * W + w within the plane; padding is -inf. */
+  maxPool2d: Pool2dAttrs;
+  /** ins [gradY, indices], outs [gradX (N, C, H, W)]: gradX[plane][idx] += gradY. Serves adaptive max pool too. */
+  maxPool2dBackward: NoAttrs;
+  /** ins [x], outs [y]. Divisor: divisorOverride, else window size incl. padding (countIncludePad) or not. */
+  avgPool2d: AvgPool2dAttrs;
+  /** ins [gradY], outs [gradX]. */
+  avgPool2dBackward: AvgPool2dAttrs;
+  /** ins [x], outs [y (N, C, oh, ow)]: window i covers [floor(i*H/oh), ceil((i+1)*H/oh)). */
+  adaptiveAvgPool2d: NoAttrs;
+  /** ins [gradY], outs [gradX]. */
+  adaptiveAvgPool2dBackward: NoAttrs;
+  /** ins [x], outs [y, indices int32] (same windows as adaptiveAvgPool2d). */
+  adaptiveMaxPool2d: NoAttrs;
+
+  // ---- data movement (any dtype).
+  /** ins [src] of dst's shape (may be an expanded view), outs [dst] which MAY BE STRIDED (any layout). */
+  copy: NoAttrs;
+  /** ins [x], outs [y] of another dtype. Float to integer truncates toward zero then wraps;
+   *  NaN or +-Infinity to an integer dtype throws a DLError (code VALUE); to bool: x != 0. */
+  cast: NoAttrs;
+  /** ins [], outs [y]; y[...] = value (already representable in y's dtype). */
+  fill: { readonly value: number };
+  /** ins [x], outs [y]; pads[d] = [before, after] for every dim of x (>= 0); new cells get value. */
+  pad: { readonly pads: readonly Pair[]; readonly value: number };
+  /** ins [x0, x1, ...] same dtype, equal shapes except along dim; outs [y]. */
+  cat: { readonly dim: number };
+  /** ins [x, index (int32, 1-D, in range)], outs [y]: y[..i..] = x[..index[i]..] along dim. */
+  indexSelect: { readonly dim: number };
+  /** ins [self, index (int32 1-D), source], outs [y]: y = self; y[..index[i]..] += source[..i..] along dim. */
+  indexAdd: { readonly dim: number };
+  /** ins [x, index (int32, same rank as x, in range)], outs [y of index's shape]: y[i][j] = x[index[i][j]][j] (dim 0). */
+  gather: { readonly dim: number };
+  /** ins [self, index (int32), src], outs [y of self's shape]: y = self; y[index[i][j]][j] = src[i][j] (dim 0).
+   *  index has src's rank, each of its dims <= src's and (except dim) <= self's. */
+  scatter: { readonly dim: number };
+  /** As scatter, accumulating: y[index[i][j]][j] += src[i][j]. */
+  scatterAdd: { readonly dim: number };
+}
+
+export type OpName = keyof KernelAttrs;
+
+export type Kernel<A, B> = (ins: readonly TensorArg<B>[], outs: readonly TensorArg<B>[], attrs: A) => void;
+
+export type KernelTable<B> = { readonly [K in OpName]: Kernel<KernelAttrs[K], B> };
+
+export type DeviceType = 'cpu' | 'cuda' | 'reference';
+
+/** An allocator plus a kernel table; one per device type. */
+export interface Backend<B = unknown> {
+  /** e.g. 'cpu-ts', 'reference', 'cpu-native', 'cuda'. */
+  readonly name: string;
+  readonly deviceType: DeviceType;
+  /** A buffer for `numel` elements of `dtype`, zero-filled. */
+  alloc(dtype: DType, numel: number): B;
+  /** Release a buffer (a no-op for garbage-collected memory). */
+  free(buf: B): void;
+  /** Copy host values into buf starting at element `offset`. */
+  write(buf: B, dtype: DType, offset: number, src: TypedArray): void;
+  /**
+   * Read `numel` elements from element `offset`. Returns an array of the dtype's
+   * type, except that a backend may return a Float64Array holding more precise
+   * values (the reference backend does).
+   */
+  read(buf: B, dtype: DType, offset: number, numel: number): TypedArray;
+  readonly kernels: KernelTable<B>;
+}

@@ -1,0 +1,28 @@
+/**
+ * @dl/tensor: tensors with dtypes, strided views, broadcasting and ops behind
+ * one dispatch point and pluggable backends ('cpu' and the float64
+ * 'reference' backend here; native and CUDA backends register the same way).
+ */
+import { cpuBackend } from './backend/cpu/index.js';
+import { referenceBackend } from './backend/reference/index.js';
+import { registerBackend } from './device.js';
+
+registerBackend(cpuBackend);
+registerBackend(referenceBackend);
+
+export { Tensor, setAutogradImpl } from './tensor.js';
+export type { GradFn, BackwardOptions } from './tensor.js';
+export * from './ops/index.js';
+export { DTYPES, promoteTypes, resultType, isFloating, isIntegral, itemSize } from './dtype.js';
+export type { DType, TypedArray } from './dtype.js';
+export { DLError } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export type { Shape, Layout } from './layout.js';
+export { broadcastShapes, contiguousStrides, numel as shapeNumel } from './layout.js';
+export { scope, keep, memoryStats } from './memory.js';
+export type { MemoryStats } from './memory.js';
+export { registerBackend, markUnavailable, listBackends, canonicalDevice } from './device.js';
+export type { Device } from './device.js';
+export { dispatch, dispatchView, dispatchCopyInto, registerDispatchLayer, isViewOp } from './dispatch.js';
+export type { OpCall, DispatchLayer, Next, ViewOp, ViewAttrs, AnyOp, OutMeta } from './dispatch.js';
+export type { Backend, KernelAttrs, KernelTable, Kernel, OpName, TensorArg, DeviceType } from './backend/types.js';

@@ -1,0 +1,243 @@
+/** Convolution and pooling over (N, C, H, W) tensors, with their gradient kernels. */
+import type { AvgPool2dAttrs, Conv2dAttrs, Pair, Pool2dAttrs } from '../backend/types.js';
+import { promoteTypes } from '../dtype.js';
+import { dispatch, dispatchView } from '../dispatch.js';
+import { fail, fmtShape } from '../errors.js';
+import type { Shape } from '../layout.js';
+import type { Tensor } from '../tensor.js';
+import { cast } from './convert.js';
+import { pad } from './shape.js';
+import { asTensor, requireDType, requireFloat } from './util.js';
+
+export type IntOrPair = number | readonly [number, number];
+
+function pair(op: string, name: string, v: IntOrPair, min: number): Pair {
+  const p: readonly number[] = typeof v === 'number' ? [v, v] : v;
+  if (!Array.isArray(p) && typeof v !== 'number') fail('ARGUMENT', op, `${name} must be an integer or a pair of integers; got ${JSON.stringify(v)}`);
+  if (p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= min)) {
+    fail('ARGUMENT', op, `${name} must be an integer >= ${min} or a pair of them; got ${JSON.stringify(v)}`);
+  }
+  return [p[0], p[1]];
+}
+
+function outSize(op: string, inp: number, k: number, s: number, p: number, d: number, ceil = false): number {
+  const span = inp + 2 * p - d * (k - 1) - 1;
+  let o = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
+  if (ceil && (o - 1) * s >= inp + p) o--;
+  if (o <= 0 || span < 0) {
+    fail('SHAPE', op, `the input of spatial size ${inp} is too small for kernel ${k} (dilation ${d}, padding ${p}, stride ${s}): the output would be ${o}`, 'use a larger input, more padding or a smaller kernel');
+  }
+  return o;
+}
+
+/** With a 3-D (C, H, W) input PyTorch treats it as one unbatched image. */
+function batched(op: string, x: Tensor): { x4: Tensor; unbatched: boolean } {
+  if (x.ndim === 4) return { x4: x, unbatched: false };
+  if (x.ndim === 3) return { x4: dispatchView('reshape', x, { shape: [1, ...x.shape] }), unbatched: true };
+  return fail('SHAPE', op, `expected a 3-D (C, H, W) or 4-D (N, C, H, W) input; got shape ${fmtShape(x.shape)}`);
+}
+function unbatch(y: Tensor, unbatched: boolean): Tensor {
+  if (!unbatched) return y;
+  const out = dispatchView('reshape', y, { shape: y.shape.slice(1) });
+  y.dispose();
+  return out;
+}
+
+export interface Conv2dOptions {
+  stride?: IntOrPair;
+  /** An int, a pair, 'valid' (0) or 'same' (output size = input size; stride 1 only). */
+  padding?: IntOrPair | 'same' | 'valid';
+  dilation?: IntOrPair;
+  groups?: number;
+}
+
+function convAttrs(op: string, opts: Conv2dOptions, padding: Pair): Conv2dAttrs {
+  const groups = opts.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) fail('ARGUMENT', op, `groups must be a positive integer; got ${groups}`);
+  return { stride: pair(op, 'stride', opts.stride ?? 1, 1), padding, dilation: pair(op, 'dilation', opts.dilation ?? 1, 1), groups };
+}
+
+/** 2-D convolution (cross-correlation, as PyTorch) of x (N, C, H, W) with w (O, C/groups, kh, kw). */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  asTensor(op, 'input', x);
+  asTensor(op, 'weight', weight);
+  if (bias != null) asTensor(op, 'bias', bias);
+  requireFloat(op, x);
+  const { x4, unbatched } = batched(op, x);
+  if (weight.ndim !== 4) fail('SHAPE', op, `weight must be 4-D (out_channels, in_channels/groups, kh, kw); got shape ${fmtShape(weight.shape)}`);
+  const [n, c] = x4.shape;
+  const [o, cg, kh, kw] = weight.shape;
+  const dilation = pair(op, 'dilation', opts.dilation ?? 1, 1);
+  let padding: Pair;
+  let input = x4;
+  if (opts.padding === 'same') {
+    if (pair(op, 'stride', opts.stride ?? 1, 1).some((s) => s !== 1)) fail('ARGUMENT', op, "padding='same' is not supported for strided convolutions", 'use stride 1 or explicit padding');
+    const th = dilation[0] * (kh - 1);
+    const tw = dilation[1] * (kw - 1);
+    padding = [Math.floor(th / 2), Math.floor(tw / 2)];
+    if (th % 2 === 1 || tw % 2 === 1) {
+      // Even kernels: the extra row/column goes at the bottom/right (as PyTorch).
+      input = pad(x4, [0, tw % 2, 0, th % 2]);
+    }
+  } else padding = opts.padding === 'valid' || opts.padding === undefined ? [0, 0] : pair(op, 'padding', opts.padding, 0);
+  const attrs = convAttrs(op, opts, padding);
+  const g = attrs.groups;
+  if (c !== cg * g) fail('SHAPE', op, `expected input with ${cg * g} channels (weight ${fmtShape(weight.shape)}, groups ${g}); got ${c} channels in input of shape ${fmtShape(x.shape)}`);
+  if (o % g !== 0) fail('SHAPE', op, `out_channels (${o}) must be divisible by groups (${g})`);
+  if (bias != null && (bias.ndim !== 1 || bias.shape[0] !== o)) fail('SHAPE', op, `bias must have shape [${o}]; got ${fmtShape(bias.shape)}`);
+  const dtype = promoteTypes(x.dtype, weight.dtype);
+  const ih = input.shape[2];
+  const iw = input.shape[3];
+  const oh = outSize(op, ih, kh, attrs.stride[0], padding[0], attrs.dilation[0]);
+  const ow = outSize(op, iw, kw, attrs.stride[1], padding[1], attrs.dilation[1]);
+  const ins = [cast(input, dtype), cast(weight, dtype), ...(bias != null ? [cast(bias, dtype)] : [])];
+  const y = dispatch(op, ins, attrs, [{ shape: [n, o, oh, ow], dtype }])[0];
+  for (const t of new Set([...ins, input])) if (t !== x && t !== x4 && t !== weight && t !== bias) t.dispose();
+  if (x4 !== x) x4.dispose();
+  return unbatch(y, unbatched);
+}
+
+/** Gradient of conv2d with respect to its input (explicit padding only). */
+export function conv2dBackwardInput(gradOutput: Tensor, weight: Tensor, inputShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2dBackwardInput';
+  asTensor(op, 'gradOutput', gradOutput);
+  asTensor(op, 'weight', weight);
+  if (typeof opts.padding === 'string') fail('ARGUMENT', op, 'expects numeric padding');
+  const attrs = convAttrs(op, opts, pair(op, 'padding', opts.padding ?? 0, 0));
+  return dispatch(op, [gradOutput, weight], attrs, [{ shape: inputShape, dtype: gradOutput.dtype }])[0];
+}
+
+/** Gradient of conv2d with respect to its weight (explicit padding only). */
+export function conv2dBackwardWeight(gradOutput: Tensor, input: Tensor, weightShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2dBackwardWeight';
+  asTensor(op, 'gradOutput', gradOutput);
+  asTensor(op, 'input', input);
+  if (typeof opts.padding === 'string') fail('ARGUMENT', op, 'expects numeric padding');
+  const attrs = convAttrs(op, opts, pair(op, 'padding', opts.padding ?? 0, 0));
+  return dispatch(op, [gradOutput, input], attrs, [{ shape: weightShape, dtype: gradOutput.dtype }])[0];
+}
+
+export interface MaxPool2dOptions {
+  /** Defaults to kernelSize. */
+  stride?: IntOrPair | null;
+  padding?: IntOrPair;
+  dilation?: IntOrPair;
+  ceilMode?: boolean;
+}
+
+function poolAttrs(op: string, inShape: Shape, kernelSize: IntOrPair, opts: MaxPool2dOptions): { attrs: Pool2dAttrs; oh: number; ow: number } {
+  const k = pair(op, 'kernelSize', kernelSize, 1);
+  const stride = pair(op, 'stride', opts.stride ?? k, 1);
+  const padding = pair(op, 'padding', opts.padding ?? 0, 0);
+  const dilation = pair(op, 'dilation', opts.dilation ?? 1, 1);
+  const ceilMode = opts.ceilMode ?? false;
+  for (let i = 0; i < 2; i++) {
+    if (padding[i] > Math.floor(k[i] / 2)) fail('ARGUMENT', op, `padding should be at most half of the kernel size; got padding ${padding[i]} for kernel ${k[i]}`);
+  }
+  const oh = outSize(op, inShape[inShape.length - 2], k[0], stride[0], padding[0], dilation[0], ceilMode);
+  const ow = outSize(op, inShape[inShape.length - 1], k[1], stride[1], padding[1], dilation[1], ceilMode);
+  return { attrs: { kernelSize: k, stride, padding, dilation, ceilMode }, oh, ow };
+}
+
+/** Max pooling; the indices (flat positions h * W + w in each input plane) come too. */
+export function maxPool2dWithIndices(x: Tensor, kernelSize: IntOrPair, opts: MaxPool2dOptions = {}): { values: Tensor; indices: Tensor } {
+  const op = 'maxPool2d';
+  asTensor(op, 'input', x);
+  requireFloat(op, x);
+  const { x4, unbatched } = batched(op, x);
+  const { attrs, oh, ow } = poolAttrs(op, x4.shape, kernelSize, opts);
+  const shape = [x4.shape[0], x4.shape[1], oh, ow];
+  const [values, indices] = dispatch(op, [x4], attrs, [{ shape, dtype: x.dtype }, { shape, dtype: 'int32' }]);
+  if (x4 !== x) x4.dispose();
+  return { values: unbatch(values, unbatched), indices: unbatch(indices, unbatched) };
+}
+
+export function maxPool2d(x: Tensor, kernelSize: IntOrPair, opts: MaxPool2dOptions = {}): Tensor {
+  const { values, indices } = maxPool2dWithIndices(x, kernelSize, opts);
+  indices.dispose();
+  return values;
+}
+
+/** Gradient of max pooling: each output's gradient goes to the input cell its index names. */
+export function maxPool2dBackward(gradOutput: Tensor, indices: Tensor, inputShape: Shape): Tensor {
+  const op = 'maxPool2dBackward';
+  asTensor(op, 'gradOutput', gradOutput);
+  asTensor(op, 'indices', indices);
+  requireDType(op, 'indices', indices, ['int32']);
+  return dispatch(op, [gradOutput, indices], {}, [{ shape: inputShape, dtype: gradOutput.dtype }])[0];
+}
+
+export interface AvgPool2dOptions {
+  stride?: IntOrPair | null;
+  padding?: IntOrPair;
+  ceilMode?: boolean;
+  countIncludePad?: boolean;
+  divisorOverride?: number | null;
+}
+
+function avgAttrs(op: string, inShape: Shape, kernelSize: IntOrPair, opts: AvgPool2dOptions): { attrs: AvgPool2dAttrs; oh: number; ow: number } {
+  const { attrs, oh, ow } = poolAttrs(op, inShape, kernelSize, { ...opts, dilation: 1 });
+  const divisorOverride = opts.divisorOverride ?? null;
+  if (divisorOverride !== null && (!Number.isInteger(divisorOverride) || divisorOverride <= 0)) fail('ARGUMENT', op, `divisorOverride must be a positive integer; got ${divisorOverride}`);
+  const { dilation: _dilation, ...rest } = attrs;
+  return { attrs: { ...rest, countIncludePad: opts.countIncludePad ?? true, divisorOverride }, oh, ow };
+}
+
+export function avgPool2d(x: Tensor, kernelSize: IntOrPair, opts: AvgPool2dOptions = {}): Tensor {
+  const op = 'avgPool2d';
+  asTensor(op, 'input', x);
+  requireFloat(op, x);
+  const { x4, unbatched } = batched(op, x);
+  const { attrs, oh, ow } = avgAttrs(op, x4.shape, kernelSize, opts);
+  const y = dispatch(op, [x4], attrs, [{ shape: [x4.shape[0], x4.shape[1], oh, ow], dtype: x.dtype }])[0];
+  if (x4 !== x) x4.dispose();
+  return unbatch(y, unbatched);
+}
+
+export function avgPool2dBackward(gradOutput: Tensor, inputShape: Shape, kernelSize: IntOrPair, opts: AvgPool2dOptions = {}): Tensor {
+  const op = 'avgPool2dBackward';
+  asTensor(op, 'gradOutput', gradOutput);
+  const { attrs } = avgAttrs(op, inputShape, kernelSize, opts);
+  return dispatch(op, [gradOutput], attrs, [{ shape: inputShape, dtype: gradOutput.dtype }])[0];
+}
+
+function adaptiveSize(op: string, x: Tensor, outputSize: IntOrPair | readonly [number | null, number | null]): Pair {
+  const raw = typeof outputSize === 'number' ? [outputSize, outputSize] : outputSize;
+  const size = raw.map((v, i) => v ?? x.shape[x.ndim - 2 + i]);
+  return pair(op, 'outputSize', size as unknown as Pair, 1);
+}
+
+export function adaptiveAvgPool2d(x: Tensor, outputSize: IntOrPair | readonly [number | null, number | null]): Tensor {
+  const op = 'adaptiveAvgPool2d';
+  asTensor(op, 'input', x);
+  requireFloat(op, x);
+  const { x4, unbatched } = batched(op, x);
+  const [oh, ow] = adaptiveSize(op, x4, outputSize);
+  const y = dispatch(op, [x4], {}, [{ shape: [x4.shape[0], x4.shape[1], oh, ow], dtype: x.dtype }])[0];
+  if (x4 !== x) x4.dispose();
+  return unbatch(y, unbatched);
+}
+
+export function adaptiveAvgPool2dBackward(gradOutput: Tensor, inputShape: Shape): Tensor {
+  asTensor('adaptiveAvgPool2dBackward', 'gradOutput', gradOutput);
+  return dispatch('adaptiveAvgPool2dBackward', [gradOutput], {}, [{ shape: inputShape, dtype: gradOutput.dtype }])[0];
+}
+
+export function adaptiveMaxPool2dWithIndices(x: Tensor, outputSize: IntOrPair | readonly [number | null, number | null]): { values: Tensor; indices: Tensor } {
+  const op = 'adaptiveMaxPool2d';
+  asTensor(op, 'input', x);
+  requireFloat(op, x);
+  const { x4, unbatched } = batched(op, x);
+  const [oh, ow] = adaptiveSize(op, x4, outputSize);
+  const shape = [x4.shape[0], x4.shape[1], oh, ow];
+  const [values, indices] = dispatch(op, [x4], {}, [{ shape, dtype: x.dtype }, { shape, dtype: 'int32' }]);
+  if (x4 !== x) x4.dispose();
+  return { values: unbatch(values, unbatched), indices: unbatch(indices, unbatched) };
+}
+
+export function adaptiveMaxPool2d(x: Tensor, outputSize: IntOrPair | readonly [number | null, number | null]): Tensor {
+  const { values, indices } = adaptiveMaxPool2dWithIndices(x, outputSize);
+  indices.dispose();
+  return values;
+}

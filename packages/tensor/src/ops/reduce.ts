@@ -1,0 +1,159 @@
+/** Reductions over one, several or all dims, with keepdim; softmax and logSoftmax. */
+import type { ReduceOp } from '../backend/types.js';
+import { DEFAULT_FLOAT, isFloating } from '../dtype.js';
+import type { DType } from '../dtype.js';
+import { dispatch, dispatchView } from '../dispatch.js';
+import { fail, fmtShape } from '../errors.js';
+import { normalizeDim, normalizeDims } from '../layout.js';
+import type { Tensor } from '../tensor.js';
+import { cast } from './convert.js';
+import { div, exp, log, mul, sub, where, abs, lt, add } from './elementwise.js';
+import { asTensor } from './util.js';
+
+export type Dims = number | readonly number[] | undefined;
+
+function outDtype(op: ReduceOp, dtype: DType): DType {
+  if (op === 'all' || op === 'any') return 'bool';
+  if ((op === 'sum' || op === 'prod') && !isFloating(dtype)) return 'int32';
+  return dtype;
+}
+
+/** Drop the reduced (size-1) dims of a keepdim result unless keepdim. */
+function finish(r: Tensor, dims: readonly number[], keepdim: boolean): Tensor {
+  if (keepdim) return r;
+  const out = dispatchView('reshape', r, { shape: r.shape.filter((_, i) => !dims.includes(i)) });
+  r.dispose();
+  return out;
+}
+
+function reduce(op: ReduceOp, x: Tensor, dim: Dims, keepdim: boolean): Tensor {
+  asTensor(op, 'input', x);
+  if ((op === 'max' || op === 'min') && x.numel === 0) {
+    fail('SHAPE', op, `cannot reduce an empty tensor of shape ${fmtShape(x.shape)}: ${op} has no identity`, 'check the tensor is not empty');
+  }
+  // A 0-dim tensor reduces as a 1-element vector.
+  const input = x.ndim === 0 ? dispatchView('reshape', x, { shape: [1] }) : x;
+  const dims = normalizeDims(op, dim, x.ndim === 0 ? 1 : x.ndim);
+  const shape = input.shape.map((s, i) => (dims.includes(i) ? 1 : s));
+  const r = dispatch(op, [input], { dims }, [{ shape, dtype: outDtype(op, x.dtype) }])[0];
+  if (input !== x) {
+    input.dispose();
+    const out = dispatchView('reshape', r, { shape: [] });
+    r.dispose();
+    return out;
+  }
+  return finish(r, dims, keepdim);
+}
+
+export const sum = (x: Tensor, dim?: Dims, keepdim = false) => reduce('sum', x, dim, keepdim);
+export const prod = (x: Tensor, dim?: Dims, keepdim = false) => reduce('prod', x, dim, keepdim);
+export const all = (x: Tensor, dim?: Dims, keepdim = false) => reduce('all', x, dim, keepdim);
+export const any = (x: Tensor, dim?: Dims, keepdim = false) => reduce('any', x, dim, keepdim);
+/** Maximum over dims (values only; torch.amax). */
+export const amax = (x: Tensor, dim?: Dims, keepdim = false) => reduce('max', x, dim, keepdim);
+export const amin = (x: Tensor, dim?: Dims, keepdim = false) => reduce('min', x, dim, keepdim);
+
+function countOf(x: Tensor, dim: Dims): number {
+  const dims = normalizeDims('mean', dim, x.ndim);
+  return dims.reduce((n, d) => n * x.shape[d], 1);
+}
+
+export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  asTensor('mean', 'input', x);
+  if (!isFloating(x.dtype)) fail('DTYPE', 'mean', `could not infer output dtype: input dtype must be floating point; got ${x.dtype}`, "cast first, e.g. x.to('float32').mean()");
+  const s = sum(x, dim, keepdim);
+  const out = div(s, countOf(x, dim));
+  s.dispose();
+  return out;
+}
+
+export interface VarOptions {
+  /** Subtracted from the count in the divisor (1 = Bessel's correction, PyTorch's default). */
+  correction?: number;
+  keepdim?: boolean;
+}
+
+export function variance(x: Tensor, dim?: Dims, opts: VarOptions = {}): Tensor {
+  asTensor('var', 'input', x);
+  if (!isFloating(x.dtype)) fail('DTYPE', 'var', `expected a floating point tensor; got ${x.dtype}`, "cast first, e.g. x.to('float32')");
+  const correction = opts.correction ?? 1;
+  const m = mean(x, dim, true);
+  const d = sub(x, m);
+  const sq = mul(d, d);
+  const s = sum(sq, dim, opts.keepdim ?? false);
+  const out = div(s, Math.max(0, countOf(x, dim) - correction));
+  for (const t of [m, d, sq, s]) t.dispose();
+  return out;
+}
+
+export function std(x: Tensor, dim?: Dims, opts: VarOptions = {}): Tensor {
+  const v = variance(x, dim, opts);
+  const out = v.sqrt();
+  v.dispose();
+  return out;
+}
+
+/** log(sum(exp(x))) over dims, stable: the max is subtracted (treated as 0 where infinite). */
+export function logsumexp(x: Tensor, dim: Dims, keepdim = false): Tensor {
+  asTensor('logsumexp', 'input', x);
+  const input = isFloating(x.dtype) ? x : cast(x, DEFAULT_FLOAT);
+  const m0 = amax(input, dim, true);
+  const am = abs(m0);
+  const finite = lt(am, Infinity);
+  const m = where(finite, m0, 0);
+  const shifted = sub(input, m);
+  const e = exp(shifted);
+  const s = sum(e, dim, true);
+  const l = log(s);
+  const r = add(l, m);
+  const out = keepdim ? r : finish(r, normalizeDims('logsumexp', dim, x.ndim), false);
+  for (const t of [m0, am, finite, m, shifted, e, s, l]) t.dispose();
+  if (input !== x) input.dispose();
+  return out;
+}
+
+export interface ValuesIndices {
+  values: Tensor;
+  indices: Tensor;
+}
+
+function argReduce(op: 'argmax' | 'argmin', x: Tensor, dim: number | undefined, keepdim: boolean): Tensor {
+  asTensor(op, 'input', x);
+  if (x.numel === 0) fail('SHAPE', op, `cannot ${op} an empty tensor of shape ${fmtShape(x.shape)}`);
+  if (dim === undefined) {
+    // Over all elements: the index into the flattened tensor.
+    const flat = x.reshape([-1]);
+    const r = dispatch(op, [flat], { dim: 0 }, [{ shape: [1], dtype: 'int32' }])[0];
+    if (flat !== x) flat.dispose();
+    const out = dispatchView('reshape', r, { shape: keepdim ? x.shape.map(() => 1) : [] });
+    r.dispose();
+    return out;
+  }
+  const d = normalizeDim(op, dim, x.ndim);
+  const shape = x.shape.map((s, i) => (i === d ? 1 : s));
+  return finish(dispatch(op, [x], { dim: d }, [{ shape, dtype: 'int32' }])[0], [d], keepdim);
+}
+
+/** Index of the maximum (first one on ties; NaN counts as the maximum). int32 (PyTorch: int64). */
+export const argmax = (x: Tensor, dim?: number, keepdim = false) => argReduce('argmax', x, dim, keepdim);
+export const argmin = (x: Tensor, dim?: number, keepdim = false) => argReduce('argmin', x, dim, keepdim);
+
+/** Values and indices of the maximum along one dim (torch.max(x, dim)). */
+export function maxDim(x: Tensor, dim: number, keepdim = false): ValuesIndices {
+  return { values: amax(x, dim, keepdim), indices: argmax(x, dim, keepdim) };
+}
+export function minDim(x: Tensor, dim: number, keepdim = false): ValuesIndices {
+  return { values: amin(x, dim, keepdim), indices: argmin(x, dim, keepdim) };
+}
+
+function softmaxLike(op: 'softmax' | 'logSoftmax', x: Tensor, dim: number): Tensor {
+  asTensor(op, 'input', x);
+  if (dim === undefined) fail('ARGUMENT', op, 'dim is required', 'softmax over classes of a batch is usually dim 1 (or -1)');
+  const input = isFloating(x.dtype) ? x : cast(x, DEFAULT_FLOAT);
+  const out = dispatch(op, [input], { dim: normalizeDim(op, dim, x.ndim) }, [{ shape: x.shape, dtype: input.dtype }])[0];
+  if (input !== x) input.dispose();
+  return out;
+}
+
+export const softmax = (x: Tensor, dim: number) => softmaxLike('softmax', x, dim);
+export const logSoftmax = (x: Tensor, dim: number) => softmaxLike('logSoftmax', x, dim);
