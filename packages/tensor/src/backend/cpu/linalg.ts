@@ -7,15 +7,19 @@
  *   directly (the packing is the copy). Batch dims with stride 0 are fine; when
  *   b is shared by the whole batch and a's batch folds into its rows, the batch
  *   becomes one tall GEMM.
- * - conv2d: im2col (per image and group, into a cached Float64Array) + GEMM,
- *   bias written into the output first and accumulated with beta = 1. 1x1,
- *   stride-1, unpadded convolutions skip im2col.
+ * - conv2d: per image and group, im2col written straight into the GEMM's packed
+ *   B layout (packGather: two offset tables, so no per-element index
+ *   arithmetic or bounds tests; padded inputs are first copied into a small
+ *   zero-bordered image), then GEMM with the weight as A. The bias is written
+ *   into the output first and the GEMM accumulates onto it (beta = 1).
+ *   1x1, stride-1, unpadded convolutions skip im2col.
  * - conv2dBackwardInput: GEMM of w^T with gradY into a column buffer, then
  *   col2im accumulating into a double image buffer.
- * - conv2dBackwardWeight: GEMM of gradY with im2col(x)^T, accumulated over the
- *   batch in a double buffer.
- * Inputs may be strided (im2col reads through strides); a weight or gradient
+ * - conv2dBackwardWeight: GEMM of gradY with im2col(x)^T (packed the same way),
+ *   accumulated over the batch in a double buffer.
+ * Inputs may be strided (read through their strides); a weight or gradient
  * whose trailing dims do not fold into one matrix dim is copied first.
+ * Scratch buffers are module-level and reused across calls.
  */
 import type { TypedArray } from '../../dtype.js';
 import type { Conv2dAttrs, KernelTable, TensorArg } from '../types.js';

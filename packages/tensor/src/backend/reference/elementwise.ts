@@ -89,7 +89,7 @@ function binaryFn(op: BinaryOp, dtype: DType): (a: number, b: number) => number 
     case 'div':
       return (a, b) => a / b;
     case 'pow':
-      return isInt(dtype) ? (a, b) => integerPow(a, b, (p, q) => wrapMul(dtype, p, q)) : (a, b) => a ** b;
+      return isInt(dtype) ? (a, b) => integerPow(a, b, (p, q) => wrapMul(dtype, p, q)) : floatPow;
     case 'maximum':
       return (a, b) => Math.max(a, b); // propagates NaN
     case 'minimum':
@@ -111,6 +111,15 @@ function binaryFn(op: BinaryOp, dtype: DType): (a: number, b: number) => number 
     case 'logicalOr':
       return (a, b) => (truthy(a) || truthy(b) ? 1 : 0);
   }
+}
+
+/**
+ * C / PyTorch pow. JavaScript's ** differs in two cases: C gives pow(1, y) = 1 for
+ * every y (NaN included) and pow(-1, +-Infinity) = 1, where ** gives NaN.
+ */
+function floatPow(a: number, b: number): number {
+  if (a === 1 || (a === -1 && (b === Infinity || b === -Infinity))) return 1;
+  return a ** b;
 }
 
 /** ins [a, b] (already broadcast to y's shape), outs [y]. */

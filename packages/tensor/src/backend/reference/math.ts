@@ -110,8 +110,7 @@ export function sign(x: number): number {
 
 /** relu as torch.relu: negatives (and -0) become 0, NaN stays NaN. */
 export function relu(x: number): number {
-  if (Number.isNaN(x)) return NaN;
-  return x > 0 ? x : 0;
+  return Math.max(x, 0); // Math.max propagates NaN and prefers +0 over -0
 }
 
 /** gelu, exact erf form: x * 0.5 * (1 + erf(x / sqrt(2))). */

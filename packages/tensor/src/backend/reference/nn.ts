@@ -110,7 +110,7 @@ export const conv2dBackwardInput: RefKernel<'conv2dBackwardInput'> = (ins, outs,
                 // Solve h = oh*stride - pad + kh*dilation for an integer oh in range.
                 const ohTimesStride = h + padding[0] - kh * dilation[0];
                 const owTimesStride = ww + padding[1] - kw * dilation[1];
-                if (owTimesStride % stride[1] !== 0) continue;
+                if (ohTimesStride % stride[0] !== 0 || owTimesStride % stride[1] !== 0) continue;
                 const oh = ohTimesStride / stride[0];
                 const ow = owTimesStride / stride[1];
                 if (oh < 0 || oh >= OH || ow < 0 || ow >= OW) continue;
