@@ -147,7 +147,7 @@ function convOut(size: number, k: number, s: number, p: number, d: number): numb
 }
 
 function naiveConv(x: Arg, w: Arg, bias: Arg | undefined, a: Conv2dAttrs): { shape: number[]; y: number[] } {
-  const [N, C, H, W] = x.shape;
+  const [N, , H, W] = x.shape;
   const [O, Cg, kh, kw] = w.shape;
   const G = a.groups;
   const Og = O / G;
@@ -175,8 +175,7 @@ function naiveConv(x: Arg, w: Arg, bias: Arg | undefined, a: Conv2dAttrs): { sha
       }
     }
   }
-  void C;
-  return { shape: [N, O, oh, ow], y };
+    return { shape: [N, O, oh, ow], y };
 }
 
 /** Direct definitions of dL/dx and dL/dw for L = sum(gy * conv(x, w)). */
@@ -472,9 +471,16 @@ describe('cpu conv2d', () => {
     });
   }
 
-  it('larger forward crossing GEMM blocks', () => {
-    checkConv(10, 'float32', [2, 16, 20, 20], [40, 16, 3, 3], attrs(1, 1, 1, 1), { bias: true });
+  it('larger forward crossing GEMM blocks (K = 288 > 256)', () => {
+    checkConv(10, 'float32', [2, 32, 13, 12], [40, 32, 3, 3], attrs(1, 1, 1, 1), { bias: true });
   });
+
+  for (const dtype of ['float32', 'float64'] as const) {
+    it(`unpadded, strided (channels-last, offset) input read in place (${dtype})`, () => {
+      checkConv(20, dtype, [3, 4, 11, 10], [5, 4, 3, 2], attrs(2, 0, 1, 1), { bias: true, xOrder: [2, 0, 3, 1] });
+      checkConvGrads(21, dtype, [3, 4, 11, 10], [5, 4, 3, 2], attrs(2, 0, 1, 1), { xOrder: [2, 0, 3, 1] });
+    });
+  }
 
   it('gradients at the tutorial ConvNet shapes', () => {
     checkConvGrads(11, 'float32', [2, 3, 32, 32], [6, 3, 5, 5], attrs(1, 0, 1, 1));
