@@ -1,0 +1,223 @@
+import { describe, expect, it } from 'vitest';
+import { Tensor, conv2d, memoryStats, ones, randn, scope, tensor, zeros, Generator } from '@dl/tensor';
+import { defineFunction, enableGrad, grad, gradcheck, inferenceMode, isGradEnabled, noGrad } from '../src/index.js';
+
+const leaf = (data: number[] | number[][]) => tensor(data, { requiresGrad: true });
+
+describe('backward', () => {
+  it('computes the tutorial example: z = relu(x + y), dz/dx = dz/dy = 1', () => {
+    const x = leaf([2]);
+    const y = leaf([3]);
+    const z = x.add(y).relu();
+    z.backward();
+    expect(x.grad!.toArray()).toEqual([1]);
+    expect(y.grad!.toArray()).toEqual([1]);
+    expect(z.gradFn!.name).toBe('reluBackward');
+    expect(x.isLeaf).toBe(true);
+    expect(z.isLeaf).toBe(false);
+  });
+
+  it('hand-worked gradients through broadcasting: d/da sum(a * b) with a [2,3], b [3]', () => {
+    const a = leaf([[1, 2, 3], [4, 5, 6]]);
+    const b = leaf([10, 20, 30]);
+    a.mul(b).sum().backward();
+    expect(a.grad!.toArray()).toEqual([[10, 20, 30], [10, 20, 30]]);
+    expect(b.grad!.toArray()).toEqual([5, 7, 9]);
+  });
+
+  it('accumulates into .grad across backward calls, as PyTorch', () => {
+    const x = leaf([1, 2]);
+    x.mul(3).sum().backward();
+    x.mul(x).sum().backward();
+    // 3 + 2x
+    expect(x.grad!.toArray()).toEqual([5, 7]);
+  });
+
+  it('takes an explicit gradient for non-scalar outputs and refuses without one', () => {
+    const x = leaf([1, 2, 3]);
+    const y = x.mul(2);
+    expect(() => y.backward()).toThrowError(/backward: grad can be implicitly created only for scalar outputs; got shape \[3\]/);
+    y.backward(tensor([1, 0.5, 2]));
+    expect(x.grad!.toArray()).toEqual([2, 1, 4]);
+  });
+
+  it('refuses a second backward through a freed graph, and allows it with retainGraph', () => {
+    const x = leaf([1, 2]);
+    const y2 = x.exp().sum();
+    y2.backward(undefined, { retainGraph: true });
+    y2.backward();
+    expect(() => y2.backward()).toThrowError(/trying to backward through the graph a second time[\s\S]*retainGraph: true/);
+  });
+
+  it('detects an in-place change of a tensor saved for backward (version counter)', () => {
+    const x = leaf([1, 2]);
+    const h = x.mul(2);
+    const y = h.mul(h); // saves h
+    noGrad(() => h.add_(1));
+    expect(() => y.sum().backward()).toThrowError(/modified by an in-place operation: it is at version 1, expected version 0/);
+  });
+
+  it('refuses in-place ops on leaves that require grad, except under noGrad', () => {
+    const w = leaf([1, 2]);
+    expect(() => w.add_(1)).toThrowError(/a leaf tensor that requires grad is being used in an in-place operation/);
+    noGrad(() => w.add_(1));
+    expect(w.toArray()).toEqual([2, 3]);
+  });
+
+  it('in-place ops on non-leaf tensors carry their history', () => {
+    const x = leaf([1, 2]);
+    const y = x.mul(3);
+    y.add_(x); // y = 3x + x
+    y.sum().backward();
+    expect(x.grad!.toArray()).toEqual([4, 4]);
+  });
+
+  it('refuses gradients for integer tensors and backward without requiresGrad', () => {
+    expect(() => tensor([1], { dtype: 'int32' }).requiresGrad_()).toThrowError(/only floating point tensors can require gradients; got int32/);
+    expect(() => tensor([1]).mul(2).sum().backward()).toThrowError(/does not require grad/);
+  });
+
+  it('detach() cuts the graph and shares memory', () => {
+    const x = leaf([1, 2]);
+    const d = x.mul(2).detach();
+    expect(d.requiresGrad).toBe(false);
+    expect(d.gradFn).toBe(null);
+  });
+});
+
+describe('grad modes', () => {
+  it('noGrad records nothing; enableGrad re-enables inside it', () => {
+    const x = leaf([1]);
+    const y = noGrad(() => x.mul(2));
+    expect(y.requiresGrad).toBe(false);
+    const z = noGrad(() => enableGrad(() => x.mul(2)));
+    expect(z.requiresGrad).toBe(true);
+    expect(inferenceMode(() => x.mul(2)).requiresGrad).toBe(false);
+  });
+
+  it('modes hold across await and do not leak into concurrent tasks', async () => {
+    const x = leaf([1]);
+    const tick = () => new Promise((r) => setTimeout(r, 5));
+    const inside = noGrad(async () => {
+      await tick();
+      return [isGradEnabled(), x.mul(2).requiresGrad];
+    });
+    const outside = (async () => {
+      await tick();
+      return [isGradEnabled(), x.mul(2).requiresGrad];
+    })();
+    expect(await inside).toEqual([false, false]);
+    expect(await outside).toEqual([true, true]);
+  });
+});
+
+describe('functional grad, hooks, higher order, custom functions', () => {
+  it('grad() returns gradients without touching .grad', () => {
+    const x = leaf([1, 2, 3]);
+    const [g] = grad([x.pow(2).sum()], [x]);
+    expect(g!.toArray()).toEqual([2, 4, 6]);
+    expect(x.grad).toBe(null);
+  });
+
+  it('createGraph gives second derivatives: d2/dx2 x^3 = 6x', () => {
+    const x = leaf([1, 2]);
+    const [g] = grad([x.pow(3).sum()], [x], undefined, { createGraph: true });
+    expect(g!.toArray()).toEqual([3, 12]);
+    const [g2] = grad([g!.sum()], [x]);
+    expect(g2!.toArray()).toEqual([6, 12]);
+  });
+
+  it('double backward through conv2d matches finite differences', () => {
+    const g = new Generator(3);
+    const x = randn([1, 2, 5, 5], { generator: g, dtype: 'float64' }).requiresGrad_();
+    const w = randn([3, 2, 3, 3], { generator: g, dtype: 'float64' }).requiresGrad_();
+    const gradNormSq = (xx: Tensor, ww: Tensor) => {
+      const [gx] = grad([conv2d(xx, ww, null, { padding: 1 }).tanh().sum()], [xx], undefined, { createGraph: true });
+      return gx!.pow(2).sum();
+    };
+    expect(gradcheck(gradNormSq, [x, w])).toBe(true);
+  });
+
+  it('hooks see and may replace gradients, on leaves and intermediates', () => {
+    const x = leaf([1, 2]);
+    const seen: number[][] = [];
+    const h = x.mul(2);
+    h.registerHook((g) => {
+      seen.push(g.toArray() as number[]);
+      return g.mul(10);
+    });
+    const remove = x.registerHook((g) => {
+      seen.push(g.toArray() as number[]);
+    });
+    h.sum().backward();
+    expect(seen).toEqual([[1, 1], [20, 20]]);
+    expect(x.grad!.toArray()).toEqual([20, 20]);
+    remove();
+  });
+
+  it('retainGrad keeps an intermediate gradient', () => {
+    const x = leaf([1, 2]);
+    const h = x.mul(3);
+    h.retainGrad();
+    h.pow(2).sum().backward();
+    expect(h.grad!.toArray()).toEqual([6, 12]);
+  });
+
+  it('custom functions: user forward and backward, checked by gradcheck', () => {
+    const cube = defineFunction({
+      name: 'Cube',
+      forward(ctx, x: Tensor) {
+        ctx.saveForBackward(x);
+        return x.pow(3);
+      },
+      backward(ctx, g) {
+        const [x] = ctx.savedTensors;
+        return [g.mul(x.pow(2)).mul(3)];
+      },
+    });
+    const x = tensor([0.5, -1.5, 2], { dtype: 'float64', requiresGrad: true });
+    const y = cube(x);
+    expect(y.gradFn!.name).toBe('CubeBackward');
+    expect(gradcheck((t) => cube(t).mul(t), [x])).toBe(true);
+  });
+
+  it('gradcheck catches a wrong gradient rule (weights w = sin(1 + 1.7k): autograd w, true 3w)', () => {
+    const wrong = defineFunction({
+      forward: (_ctx, x: Tensor) => x.mul(x),
+      backward: (_ctx, g) => [g],
+    });
+    const x = tensor([1.5], { dtype: 'float64', requiresGrad: true });
+    expect(() => gradcheck((t) => wrong(t), [x])).toThrowError(/gradient mismatch for input 0 at flat index 0: autograd gives 0\.84147\d+, finite differences give 2\.52441\d+/);
+  });
+});
+
+describe('memory', () => {
+  it('a 1,000-step training loop keeps live tensors and bytes flat; the graph is freed after backward', () => {
+    const g = new Generator(0);
+    const w = randn([8, 1], { generator: g }).requiresGrad_();
+    const b = zeros([1], { requiresGrad: true });
+    const x = randn([32, 8], { generator: g });
+    const target = x.matmul(ones([8, 1])).add(0.5);
+    const step = () =>
+      scope(() => {
+        const loss = x.matmul(w).add(b).sub(target).pow(2).mean();
+        w.grad?.zero_();
+        b.grad?.zero_();
+        loss.backward();
+        noGrad(() => {
+          w.sub_(w.grad!.mul(0.05));
+          b.sub_(b.grad!.mul(0.05));
+        });
+        return loss.item();
+      });
+    for (let i = 0; i < 10; i++) step();
+    const before = memoryStats();
+    let last = 0;
+    for (let i = 0; i < 1000; i++) last = step();
+    const after = memoryStats();
+    expect(after.liveTensors).toBe(before.liveTensors);
+    expect(after.liveBytes).toBe(before.liveBytes);
+    expect(last).toBeLessThan(1e-6);
+    expect(w.toArray()).toEqual(Array.from({ length: 8 }, () => [expect.closeTo(1, 3)]));
+  });
+});

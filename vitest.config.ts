@@ -1,0 +1,39 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+/**
+ * One vitest run for the whole monorepo (`pnpm test` = `turbo run build && vitest run`).
+ *
+ * - Unit tests import each package's *source* through relative paths, so they need no build.
+ * - Root tests (test/, e.g. the pack test) use the built dist/ and may pack and install
+ *   packages; those set their own, longer per-test timeouts.
+ * - Besides the default console reporter, a JUnit report goes to test-results/junit.xml;
+ *   .ci/run counts passed/failed/skipped from it (scripts/junit-summary.mjs).
+ */
+export default defineConfig({
+  // Tests run on the packages' sources: `@dl/x` and `@dl/x/sub` resolve to packages/x/src,
+  // so a test never mixes a built copy of a package with its source (one module instance).
+  resolve: {
+    alias: [
+      { find: /^@dl\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
+      { find: /^@dl\/([a-z-]+)\/([a-z-]+)$/, replacement: `${root}packages/$1/src/$2.ts` },
+    ],
+  },
+  test: {
+    include: [
+      'packages/*/test/**/*.test.ts',
+      'apps/*/test/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
+    exclude: ['**/node_modules/**', '**/dist/**'],
+    reporters: ['default', 'junit'],
+    outputFile: { junit: 'test-results/junit.xml' },
+    // Numeric kernels on a 2-core machine can be slow; pack/install tests raise these per test.
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Tests always run in Node; no DOM.
+    environment: 'node',
+  },
+});
