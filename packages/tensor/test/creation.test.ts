@@ -15,6 +15,16 @@ describe('creation', () => {
     expect(tensor([[1, 2]], { dtype: 'int32' }).dtype).toBe('int32');
   });
 
+  it('tensor(typedArray, { copy: false }) shares the memory (zero-copy, like torch.from_numpy)', () => {
+    const arr = new Float32Array([1, 2, 3, 4]);
+    const t = tensor(arr, { shape: [2, 2], copy: false });
+    arr[3] = 40;
+    expect(t.toArray()).toEqual([[1, 2], [3, 40]]);
+    const copied = tensor(arr, { shape: [2, 2] });
+    arr[0] = 10;
+    expect(copied.toArray()).toEqual([[1, 2], [3, 40]]);
+  });
+
   it('tensor() rejects ragged or non-numeric data', () => {
     expect(() => tensor([[1, 2], [3]])).toThrowError(/tensor: ragged nested array: expected 2 elements at \[1\]/);
     expect(() => tensor([1, 'a' as unknown as number])).toThrowError(/tensor: expected numbers or booleans; got string at \[1\]/);

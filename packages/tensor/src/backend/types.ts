@@ -174,5 +174,10 @@ export interface Backend<B = unknown> {
    * values (the reference backend does).
    */
   read(buf: B, dtype: DType, offset: number, numel: number): TypedArray;
+  /**
+   * Optional: use host memory as a buffer without copying (backends whose
+   * buffers are host typed arrays). Returns undefined when it cannot.
+   */
+  adopt?(dtype: DType, data: TypedArray): B | undefined;
   readonly kernels: KernelTable<B>;
 }

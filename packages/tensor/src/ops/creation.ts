@@ -2,12 +2,14 @@
 import { DEFAULT_FLOAT, arrayCtor, isDType, isFloating } from '../dtype.js';
 import type { DType, TypedArray } from '../dtype.js';
 import { allocTensor, dispatch } from '../dispatch.js';
-import { canonicalDevice } from '../device.js';
+import { backendFor, canonicalDevice } from '../device.js';
+import { Storage } from '../memory.js';
+import { Tensor } from '../tensor.js';
+import { contiguousStrides } from '../layout.js';
 import type { Device } from '../device.js';
 import { fail } from '../errors.js';
 import type { Shape } from '../layout.js';
 import { numel } from '../layout.js';
-import type { Tensor } from '../tensor.js';
 import { shapeArgCheck } from './util.js';
 
 export interface CreateOptions {
@@ -40,8 +42,17 @@ export function valueFor(op: string, v: number | boolean, dtype: DType): number 
   return n;
 }
 
-/** Write host values into a new tensor on a device. */
-export function fromHost(op: string, data: TypedArray, shape: Shape, dtype: DType, device: Device): Tensor {
+/**
+ * Write host values into a new tensor on a device. With `copy: false` a backend
+ * that keeps buffers as host typed arrays takes `data` itself (zero-copy: the
+ * caller must not reuse it).
+ */
+export function fromHost(op: string, data: TypedArray, shape: Shape, dtype: DType, device: Device, copy = true): Tensor {
+  if (!copy) {
+    const backend = backendFor(op, device);
+    const buf = backend.adopt?.(dtype, data);
+    if (buf !== undefined) return new Tensor(new Storage(backend, device, buf, dtype, data.length), shape, contiguousStrides(shape), 0);
+  }
   const t = allocTensor(device, shape, dtype);
   if (data.length > 0) t.storage.backend.write(t.storage.buf, dtype, 0, data);
   return t;
@@ -82,9 +93,10 @@ const TYPED_DTYPES: [new (n: number) => TypedArray, DType][] = [
 /**
  * A tensor from nested arrays, a typed array (shape = [length] unless given) or
  * a number. JavaScript has no integer literals, so numbers become float32 (like
- * torch.Tensor) unless a dtype is given; booleans become bool.
+ * torch.Tensor) unless a dtype is given; booleans become bool. `copy: false`
+ * lets a CPU tensor use a typed array's memory as is (torch.from_numpy).
  */
-export function tensor(data: NestedArray | TypedArray, opts?: CreateOptions & { shape?: Shape }): Tensor {
+export function tensor(data: NestedArray | TypedArray, opts?: CreateOptions & { shape?: Shape; copy?: boolean }): Tensor {
   const op = 'tensor';
   if (ArrayBuffer.isView(data)) {
     const entry = TYPED_DTYPES.find(([C]) => data instanceof C);
@@ -94,7 +106,7 @@ export function tensor(data: NestedArray | TypedArray, opts?: CreateOptions & { 
     if (numel(shape) !== data.length) fail('SHAPE', op, `shape [${shape}] needs ${numel(shape)} values; got ${data.length}`);
     let src: TypedArray = data;
     if (dtype !== entry[1]) src = convertValues(op, data, dtype);
-    return finish(op, fromHost(op, src, shape, dtype, device), opts);
+    return finish(op, fromHost(op, src, shape, dtype, device, opts?.copy ?? true), opts);
   }
   const { values, shape } = flatten(op, data as NestedArray);
   const allBool = values.length > 0 && values.every((v) => typeof v === 'boolean');

@@ -31,6 +31,10 @@ function read(buf: TypedArray, _dtype: DType, offset: number, numel: number): Ty
   return buf.slice(offset, offset + numel);
 }
 
+function adopt(dtype: DType, data: TypedArray): TypedArray | undefined {
+  return data instanceof arrayCtor(dtype) && dtype !== 'bool' ? data : undefined;
+}
+
 export const cpuBackend: Backend<TypedArray> = {
   name: 'cpu-ts',
   deviceType: 'cpu',
@@ -38,6 +42,7 @@ export const cpuBackend: Backend<TypedArray> = {
   free: () => {},
   write,
   read,
+  adopt,
   kernels: {
     ...linalgKernels,
     ...poolKernels,
