@@ -26,3 +26,4 @@ export type { Device } from './device.js';
 export { dispatch, dispatchView, dispatchCopyInto, registerDispatchLayer, isViewOp } from './dispatch.js';
 export type { OpCall, DispatchLayer, Next, ViewOp, ViewAttrs, AnyOp, OutMeta } from './dispatch.js';
 export type { Backend, KernelAttrs, KernelTable, Kernel, OpName, TensorArg, DeviceType, UnaryOp, BinaryOp, ReduceOp, Conv2dAttrs, Pool2dAttrs, AvgPool2dAttrs } from './backend/types.js';
+export * from './io/index.js';
