@@ -1,0 +1,113 @@
+// Benchmark cases, shared by our side (bench/run.mjs) and PyTorch's (bench/torch_bench.py).
+//
+// To add a benchmark:
+//   1. add a case to CASES: a unique `id`, a `kind`, its `params` (plain JSON: they are sent to
+//      the Python side too), a `shape` label, and a throughput `unit` with `work`, the amount of
+//      that unit's numerator one iteration does (FLOPs for GFLOP/s, bytes for GB/s, images for
+//      images/s; see UNITS);
+//   2. if the kind is new, implement it in KERNELS below AND in KERNELS in bench/torch_bench.py.
+// A kernel makes its inputs once and returns { step, inputs }: `step` runs one iteration to
+// completion (timed); the harness disposes `inputs` afterwards. The harness calls kernels inside
+// a scope, so tensors made by a kernel that throws are freed too.
+
+/** unit → divisor that turns `work` per second into that unit */
+export const UNITS = { 'GFLOP/s': 1e9, 'GB/s': 1e9, 'images/s': 1 };
+
+const F32 = 4; // bytes per float32
+
+/** output size of a convolution along one spatial dim */
+const convOut = (size, k, stride, padding) => Math.floor((size + 2 * padding - k) / stride) + 1;
+
+function conv(id, kind, { n, c, h, w, o, k, stride = 1, padding = 0 }) {
+  const ho = convOut(h, k, stride, padding);
+  const wo = convOut(w, k, stride, padding);
+  // forward, grad-input and grad-weight all do N*O*Ho*Wo*C*k*k multiply-adds (bias excluded)
+  const flops = 2 * n * o * ho * wo * c * k * k;
+  return {
+    id,
+    kind,
+    params: { n, c, h, w, o, k, stride, padding },
+    shape: `x[${n},${c},${h},${w}] w[${o},${c},${k},${k}]`,
+    unit: 'GFLOP/s',
+    work: flops,
+  };
+}
+
+// The tutorial ConvNet (CIFAR-10, batch 128): conv1 3->6 5x5 on 32x32, conv2 6->16 5x5 on 14x14.
+const CONV1 = { n: 128, c: 3, h: 32, w: 32, o: 6, k: 5 };
+const CONV2 = { n: 128, c: 6, h: 14, w: 14, o: 16, k: 5 };
+const N4M = 4 * 1024 * 1024;
+
+export const CASES = [
+  ...[256, 512, 1024].map((n) => ({
+    id: `matmul-${n}`,
+    kind: 'matmul',
+    params: { n },
+    shape: `${n}x${n} @ ${n}x${n}`,
+    unit: 'GFLOP/s',
+    work: 2 * n ** 3,
+  })),
+  conv('conv2d-fwd-conv1', 'conv2d', CONV1),
+  conv('conv2d-bwd-input-conv1', 'conv2dBackwardInput', CONV1),
+  conv('conv2d-bwd-weight-conv1', 'conv2dBackwardWeight', CONV1),
+  conv('conv2d-fwd-conv2', 'conv2d', CONV2),
+  conv('conv2d-bwd-input-conv2', 'conv2dBackwardInput', CONV2),
+  conv('conv2d-bwd-weight-conv2', 'conv2dBackwardWeight', CONV2),
+  // a + b: reads 2 arrays, writes 1
+  { id: 'add-4M', kind: 'add', params: { n: N4M }, shape: '4M (2^22)', unit: 'GB/s', work: 3 * F32 * N4M },
+  // sum(): reads 1 array
+  { id: 'sum-4M', kind: 'sum', params: { n: N4M }, shape: '4M (2^22)', unit: 'GB/s', work: F32 * N4M },
+];
+
+/** Our implementations, against the built @dl/tensor (`dl` is its module namespace). */
+export const KERNELS = {
+  matmul(dl, { n }) {
+    const a = dl.randn([n, n]);
+    const b = dl.randn([n, n]);
+    return { step: () => dl.scope(() => done(a.matmul(b))), inputs: [a, b] };
+  },
+  conv2d(dl, p) {
+    const { x, w, opts } = convInputs(dl, p);
+    const bias = dl.randn([p.o]);
+    return { step: () => dl.scope(() => done(dl.conv2d(x, w, bias, opts))), inputs: [x, w, bias] };
+  },
+  conv2dBackwardInput(dl, p) {
+    const { x, w, gy, opts } = convInputs(dl, p);
+    return {
+      step: () => dl.scope(() => done(dl.conv2dBackwardInput(gy, w, x.shape, opts))),
+      inputs: [x, w, gy],
+    };
+  },
+  conv2dBackwardWeight(dl, p) {
+    const { x, w, gy, opts } = convInputs(dl, p);
+    return {
+      step: () => dl.scope(() => done(dl.conv2dBackwardWeight(gy, x, w.shape, opts))),
+      inputs: [x, w, gy],
+    };
+  },
+  add(dl, { n }) {
+    const a = dl.randn([n]);
+    const b = dl.randn([n]);
+    return { step: () => dl.scope(() => done(a.add(b))), inputs: [a, b] };
+  },
+  sum(dl, { n }) {
+    const a = dl.randn([n]);
+    return { step: () => dl.scope(() => done(a.sum())), inputs: [a] };
+  },
+};
+
+function convInputs(dl, { n, c, h, w: width, o, k, stride, padding }) {
+  const x = dl.randn([n, c, h, width]);
+  const w = dl.randn([o, c, k, k]);
+  const gy = dl.randn([n, o, convOut(h, k, stride, padding), convOut(width, k, stride, padding)]);
+  return { x, w, gy, opts: { stride, padding } };
+}
+
+/**
+ * Wait for `t` to be computed without timing a copy of it: read back its last element (a device
+ * backend has to finish the op first; on the CPU ops are synchronous anyway). PyTorch's CPU
+ * results are not copied either.
+ */
+function done(t) {
+  (t.numel > 1 ? t.reshape(-1).narrow(0, t.numel - 1, 1) : t).dataSync();
+}

@@ -1,0 +1,149 @@
+"""PyTorch side of bench/run.mjs: the same cases, timed the same way, on 2 CPU threads.
+
+Reads JSON from stdin: {"cases": [{"id", "kind", "params"}...], "warmup_s", "min_repeat_s",
+"repeats"}; writes JSON to stdout: {"torch", "python", "threads", "blas", "results": {id:
+{"median_s", "iters", "samples_s"} | {"error"}}}. Progress goes to stderr.
+
+To add a kind: add a function to KERNELS that makes the inputs and returns a zero-argument
+callable that runs one iteration (see bench/cases.mjs).
+"""
+
+import json
+import platform
+import statistics
+import sys
+import time
+
+import torch
+
+torch.set_num_threads(2)
+torch.manual_seed(0)
+
+
+def conv_out(size, k, stride, padding):
+    return (size + 2 * padding - k) // stride + 1
+
+
+def conv_inputs(p):
+    x = torch.randn(p["n"], p["c"], p["h"], p["w"])
+    w = torch.randn(p["o"], p["c"], p["k"], p["k"])
+    ho = conv_out(p["h"], p["k"], p["stride"], p["padding"])
+    wo = conv_out(p["w"], p["k"], p["stride"], p["padding"])
+    gy = torch.randn(p["n"], p["o"], ho, wo)
+    return x, w, gy
+
+
+def conv_backward(gy, x, w, p, mask):
+    """The kernel autograd runs for conv2d's backward (aten::convolution_backward)."""
+    s, pad = [p["stride"]] * 2, [p["padding"]] * 2
+    if hasattr(torch.ops.aten, "convolution_backward"):
+        return torch.ops.aten.convolution_backward(
+            gy, x, w, None, s, pad, [1, 1], False, [0, 0], 1, mask
+        )
+    # older torch: the Python helpers (slower than what autograd uses)
+    gi = torch.nn.grad.conv2d_input(x.shape, w, gy, s, pad) if mask[0] else None
+    gw = torch.nn.grad.conv2d_weight(x, w.shape, gy, s, pad) if mask[1] else None
+    return gi, gw, None
+
+
+def k_matmul(p):
+    a, b = torch.randn(p["n"], p["n"]), torch.randn(p["n"], p["n"])
+    return lambda: torch.matmul(a, b)
+
+
+def k_conv2d(p):
+    x, w, _ = conv_inputs(p)
+    bias = torch.randn(p["o"])
+    return lambda: torch.nn.functional.conv2d(x, w, bias, stride=p["stride"], padding=p["padding"])
+
+
+def k_conv2d_backward_input(p):
+    x, w, gy = conv_inputs(p)
+    return lambda: conv_backward(gy, x, w, p, [True, False, False])
+
+
+def k_conv2d_backward_weight(p):
+    x, w, gy = conv_inputs(p)
+    return lambda: conv_backward(gy, x, w, p, [False, True, False])
+
+
+def k_add(p):
+    a, b = torch.randn(p["n"]), torch.randn(p["n"])
+    return lambda: torch.add(a, b)
+
+
+def k_sum(p):
+    a = torch.randn(p["n"])
+    return lambda: a.sum()
+
+
+KERNELS = {
+    "matmul": k_matmul,
+    "conv2d": k_conv2d,
+    "conv2dBackwardInput": k_conv2d_backward_input,
+    "conv2dBackwardWeight": k_conv2d_backward_weight,
+    "add": k_add,
+    "sum": k_sum,
+}
+
+
+def measure(step, warmup_s, min_repeat_s, repeats):
+    """Same protocol as bench/run.mjs: warm up, size a repeat to >= min_repeat_s, median."""
+    t0 = time.perf_counter()
+    step()
+    once = time.perf_counter() - t0
+    warm_end = time.perf_counter() + warmup_s
+    while time.perf_counter() < warm_end:
+        t0 = time.perf_counter()
+        step()
+        once = min(once, time.perf_counter() - t0)
+    iters = max(1, int(min_repeat_s / max(once, 1e-9) + 0.999))
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            step()
+        samples.append((time.perf_counter() - t0) / iters)
+    return {"median_s": statistics.median(samples), "iters": iters, "samples_s": samples}
+
+
+def loaded_blas():
+    """BLAS/LAPACK shared objects mapped into this process (after a matmul has run)."""
+    torch.randn(64, 64) @ torch.randn(64, 64)
+    libs = set()
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1] if len(line.split()) >= 6 else ""
+                name = path.rsplit("/", 1)[-1].lower()
+                if "blas" in name or "lapack" in name or "mkl" in name:
+                    libs.add(path)
+    except OSError:
+        pass
+    return sorted(libs)
+
+
+def main():
+    spec = json.load(sys.stdin)
+    out = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "blas": loaded_blas(),
+        "results": {},
+    }
+    with torch.no_grad():
+        for case in spec["cases"]:
+            print(f"torch: {case['id']}", file=sys.stderr, flush=True)
+            try:
+                step = KERNELS[case["kind"]](case["params"])
+                out["results"][case["id"]] = measure(
+                    step, spec["warmup_s"], spec["min_repeat_s"], spec["repeats"]
+                )
+            except Exception as e:  # report and go on with the other cases
+                out["results"][case["id"]] = {"error": f"{type(e).__name__}: {e}"}
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+/**
+ * Pack test: what users would get from the registry works.
+ *
+ * For every publishable package under packages/* (each package.json without "private": true):
+ * build it (turbo; a cache hit when `pnpm test` just built), `pnpm pack` it, install ALL the
+ * tarballs together into a fresh temp project with npm offline (workspace:* deps are rewritten
+ * to versions by pnpm pack, and the sibling tarballs satisfy them), then import every export
+ * path from ESM and CJS scripts and type-check a consumer against the shipped .d.ts/.d.cts.
+ * Packages listed in SMOKE also run a tiny real computation through both module formats.
+ *
+ * Set DL_KEEP_PACK_TMP=1 to keep the temp directory for debugging.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SLOW = 120_000;
+
+/**
+ * Per-package smoke computations, run identically from ESM and CJS and type-checked against the
+ * shipped declarations. In the expression, `m` is the package's main entry and `mods` maps every
+ * package name to its main entry; its (awaited) value is JSON-serialized and compared with
+ * `expected`. Add an entry when adding a package.
+ */
+const SMOKE: Record<string, { expr: string; expected: unknown }> = {
+  '@dl/tensor': {
+    expr: 'm.tensor([[1, 2], [3, 4]]).matmul(m.tensor([[1], [1]])).toArray()',
+    expected: [[3], [7]],
+  },
+  '@dl/autograd': {
+    expr: `(() => {
+      const x = mods['@dl/tensor'].tensor([1, 2, 3], { requiresGrad: true });
+      x.mul(x).sum().backward();
+      return x.grad?.toArray();
+    })()`,
+    expected: [2, 4, 6],
+  },
+};
+
+interface Pkg {
+  dir: string;
+  name: string;
+  version: string;
+  /** import specifiers for every exported subpath, e.g. '@dl/tensor', '@dl/tensor/testing' */
+  specifiers: string[];
+  /** every file the exports map (and main/module/types) points at, relative to the package */
+  targets: string[];
+  tarball?: string;
+}
+
+function publishablePackages(): Pkg[] {
+  const base = join(ROOT, 'packages');
+  const pkgs: Pkg[] = [];
+  for (const entry of readdirSync(base, { withFileTypes: true })) {
+    const file = join(base, entry.name, 'package.json');
+    if (!entry.isDirectory() || !existsSync(file)) continue;
+    const json = JSON.parse(readFileSync(file, 'utf8'));
+    if (json.private) continue;
+    const specifiers: string[] = [];
+    const targets = new Set<string>();
+    const collect = (v: unknown): void => {
+      if (typeof v === 'string') targets.add(v.replace(/^\.\//, ''));
+      else if (v && typeof v === 'object') for (const x of Object.values(v)) collect(x);
+    };
+    const exportsMap = json.exports ?? { '.': json.main ?? 'index.js' };
+    const keys = typeof exportsMap === 'string' || !Object.keys(exportsMap).every((k) => k.startsWith('.'))
+      ? ['.']
+      : Object.keys(exportsMap);
+    for (const key of keys) {
+      if (key === './package.json' || key.includes('*')) continue;
+      specifiers.push(key === '.' ? json.name : `${json.name}/${key.slice(2)}`);
+    }
+    collect(exportsMap);
+    for (const k of ['main', 'module', 'types']) if (json[k]) collect(json[k]);
+    targets.delete('package.json');
+    pkgs.push({ dir: join(base, entry.name), name: json.name, version: json.version, specifiers, targets: [...targets] });
+  }
+  return pkgs.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function run(cmd: string, args: string[], cwd: string, timeout = SLOW): string {
+  try {
+    return execFileSync(cmd, args, { cwd, encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
+  }
+}
+
+const pkgs = publishablePackages();
+let tmp = '';
+let project = '';
+
+beforeAll(() => {
+  // Build every publishable package. Always ask turbo rather than checking for dist/: it is a
+  // cache hit when `pnpm test` has just built, and it also repairs a stale or partial dist/.
+  run('pnpm', ['turbo', 'run', 'build', '--output-logs=errors-only', ...pkgs.map((p) => `--filter=${p.name}`)], ROOT, 300_000);
+  tmp = mkdtempSync(join(tmpdir(), 'dl-pack-'));
+  project = join(tmp, 'project');
+  mkdirSync(join(tmp, 'tarballs'));
+  mkdirSync(project);
+}, 300_000);
+
+afterAll(() => {
+  if (tmp && !process.env.DL_KEEP_PACK_TMP) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('pack → install → import', () => {
+  test('there is at least one publishable package', () => {
+    expect(pkgs.map((p) => p.name)).toContain('@dl/tensor');
+  });
+
+  test.each(pkgs.map((p) => [p.name, p] as const))('pnpm pack %s', (_name, pkg) => {
+    const out = run('pnpm', ['pack', '--json', '--pack-destination', join(tmp, 'tarballs')], pkg.dir);
+    const info = JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)) as {
+      filename: string;
+      files: { path: string }[];
+    };
+    const files = info.files.map((f) => f.path);
+    for (const target of pkg.targets) expect(files, `${pkg.name} ships ${target}`).toContain(target);
+    expect(files.filter((f) => /^(src|test)\//.test(f)), 'no sources or tests in the tarball').toEqual([]);
+
+    pkg.tarball = join(tmp, 'tarballs', info.filename.replace(/^.*\//, ''));
+    expect(existsSync(pkg.tarball)).toBe(true);
+    const manifest = run('tar', ['-xzOf', pkg.tarball, 'package/package.json'], tmp);
+    expect(manifest, 'workspace: specifiers are rewritten to versions').not.toMatch(/workspace:/);
+    expect(JSON.parse(manifest).version).toBe(pkg.version);
+  }, SLOW);
+
+  test('npm installs all tarballs together, offline', () => {
+    const tarballs = pkgs.map((p) => p.tarball);
+    expect(tarballs.every(Boolean), 'every package was packed').toBe(true);
+    writeFileSync(
+      join(project, 'package.json'),
+      `${JSON.stringify({ name: 'dl-pack-smoke', version: '0.0.0', private: true, type: 'module' }, null, 2)}\n`,
+    );
+    run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', ...(tarballs as string[])], project);
+    for (const p of pkgs) {
+      const installed = JSON.parse(readFileSync(join(project, 'node_modules', p.name, 'package.json'), 'utf8'));
+      expect(installed.version).toBe(p.version);
+    }
+  }, SLOW);
+
+  // One script per module format: loads every package's main entry into `mods`, imports every
+  // export path and reports its export count, then evaluates each package's SMOKE expression.
+  // Output: one JSON object on stdout.
+  const script = (format: 'esm' | 'cjs'): string => {
+    const load = (s: string) => (format === 'esm' ? `await import(${JSON.stringify(s)})` : `require(${JSON.stringify(s)})`);
+    const lines = [format === 'esm' ? '' : '(async () => {', 'const out = { exports: {}, smoke: {} };', 'const mods = {};', 'let m;'];
+    for (const p of pkgs) lines.push(`mods[${JSON.stringify(p.name)}] = ${load(p.name)};`);
+    for (const p of pkgs) {
+      for (const s of p.specifiers) lines.push(`m = ${load(s)}; out.exports[${JSON.stringify(s)}] = Object.keys(m).length;`);
+    }
+    for (const p of pkgs) {
+      const smoke = SMOKE[p.name];
+      if (smoke) lines.push(`m = mods[${JSON.stringify(p.name)}]; out.smoke[${JSON.stringify(p.name)}] = await (${smoke.expr});`);
+    }
+    lines.push('console.log(JSON.stringify(out));', format === 'esm' ? '' : '})().catch((e) => { console.error(e); process.exit(1); });');
+    return lines.join('\n');
+  };
+
+  test.each(['esm', 'cjs'] as const)('every package loads and works from %s', (format) => {
+    const file = join(project, format === 'esm' ? 'smoke.mjs' : 'smoke.cjs');
+    writeFileSync(file, script(format));
+    const out = run(process.execPath, [file], project);
+    const result = JSON.parse(out.trim().split('\n').pop() as string) as {
+      exports: Record<string, number>;
+      smoke: Record<string, unknown>;
+    };
+    for (const p of pkgs) {
+      for (const s of p.specifiers) expect(result.exports[s], `${s} has exports (${format})`).toBeGreaterThan(0);
+      const smoke = SMOKE[p.name];
+      if (smoke) expect(result.smoke[p.name], `${p.name} smoke (${format})`).toEqual(smoke.expected);
+    }
+  }, SLOW);
+
+  test('the shipped type declarations type-check from ESM and CJS consumers', () => {
+    const files: string[] = [];
+    // every package's main entry, as `mods` in SMOKE expressions
+    const modsImports = pkgs.map((p, i) => `import * as p${i} from ${JSON.stringify(p.name)};`);
+    const modsDecl = `const mods = { ${pkgs.map((p, i) => `${JSON.stringify(p.name)}: p${i}`).join(', ')} };`;
+    pkgs.forEach((p, i) => {
+      const smoke = SMOKE[p.name];
+      for (const ext of ['mts', 'cts']) {
+        const body = [...modsImports, ...p.specifiers.map((s, j) => `import * as m${j} from ${JSON.stringify(s)};`)];
+        body.push(`export const loaded = [${p.specifiers.map((_s, j) => `m${j}`).join(', ')}];`);
+        if (smoke) body.push(modsDecl, `const m = mods[${JSON.stringify(p.name)}];`, `export const smoke = async () => ${smoke.expr};`);
+        const name = `consumer${i}.${ext}`;
+        writeFileSync(join(project, name), `${body.join('\n')}\n`);
+        files.push(name);
+      }
+    });
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          typeRoots: [join(ROOT, 'node_modules', '@types')],
+          types: ['node'],
+        },
+        files,
+      }),
+    );
+    run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], project);
+  }, SLOW);
+});
