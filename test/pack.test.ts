@@ -39,6 +39,15 @@ const SMOKE: Record<string, { expr: string; expected: unknown }> = {
     })()`,
     expected: [2, 4, 6],
   },
+  '@dl/nn': {
+    expr: `(() => {
+      const T = mods['@dl/tensor'];
+      const l = new m.Linear(2, 1);
+      l.loadStateDict({ weight: T.tensor([[1, 2]]), bias: T.tensor([3]) });
+      return l.forward(T.tensor([[1, 1]])).toArray();
+    })()`,
+    expected: [[6]],
+  },
 };
 
 interface Pkg {

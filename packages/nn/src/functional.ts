@@ -1,0 +1,289 @@
+/**
+ * torch.nn.functional: the stateless forms of the layers and losses. Every
+ * function is built from @dl/tensor ops, so @dl/autograd differentiates it.
+ * Temporaries are freed on return (each composite runs in its own scope()).
+ */
+import {
+  DLError,
+  type Tensor,
+  adaptiveAvgPool2d as tAdaptiveAvgPool2d,
+  adaptiveMaxPool2d as tAdaptiveMaxPool2d,
+  avgPool2d as tAvgPool2d,
+  bernoulli,
+  conv2d as tConv2d,
+  flatten as tFlatten,
+  maxPool2d as tMaxPool2d,
+  oneHot as tOneHot,
+  pad as tPad,
+  scope,
+  where,
+} from '@dl/tensor';
+import type { AvgPool2dOptions, Conv2dOptions, Generator, MaxPool2dOptions, PadMode } from '@dl/tensor';
+import { isGradEnabled, noGrad } from '@dl/autograd';
+import { checkFloat, checkTensor, fmtShape, poolOptions, probability } from './internal.js';
+import type { IntOrPair } from './internal.js';
+
+export {
+  binaryCrossEntropy,
+  binaryCrossEntropyWithLogits,
+  crossEntropy,
+  l1Loss,
+  mseLoss,
+  nllLoss,
+} from './losses.js';
+export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, NLLOptions, ReductionOptions } from './losses.js';
+
+// ---------------------------------------------------------------- activations
+export function relu(x: Tensor): Tensor {
+  checkTensor('relu', 'input', x);
+  return x.relu();
+}
+
+/** leaky_relu: x where x > 0, else negativeSlope * x. */
+export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
+  checkTensor('leakyRelu', 'input', x);
+  return scope(() => where(x.gt(0), x, x.mul(negativeSlope)));
+}
+
+/** GELU: x * Phi(x) exactly ('none'), or PyTorch's tanh approximation ('tanh'). */
+export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
+  checkTensor('gelu', 'input', x);
+  const approximate = opts.approximate ?? 'none';
+  if (approximate === 'none') return x.gelu();
+  if (approximate !== 'tanh') throw new DLError('ARGUMENT', 'gelu', `approximate must be 'none' or 'tanh'; got ${JSON.stringify(approximate)}`);
+  // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+  return scope(() => {
+    const inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+    return x.mul(inner.tanh().add(1)).mul(0.5);
+  });
+}
+
+/** SiLU (swish): x * sigmoid(x). */
+export function silu(x: Tensor): Tensor {
+  checkTensor('silu', 'input', x);
+  return scope(() => x.mul(x.sigmoid()));
+}
+
+export function sigmoid(x: Tensor): Tensor {
+  checkTensor('sigmoid', 'input', x);
+  return x.sigmoid();
+}
+
+export function tanh(x: Tensor): Tensor {
+  checkTensor('tanh', 'input', x);
+  return x.tanh();
+}
+
+export function softmax(x: Tensor, dim: number): Tensor {
+  checkTensor('softmax', 'input', x);
+  return x.softmax(dim);
+}
+
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  checkTensor('logSoftmax', 'input', x);
+  return x.logSoftmax(dim);
+}
+
+// ---------------------------------------------------------------- linear and convolution
+/** y = x W^T + b, with x of shape [*, inFeatures] and W of shape [outFeatures, inFeatures]. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const op = 'linear';
+  checkTensor(op, 'input', x);
+  checkTensor(op, 'weight', weight);
+  if (bias != null) checkTensor(op, 'bias', bias);
+  if (weight.ndim !== 2) throw new DLError('SHAPE', op, `weight must be 2-D [outFeatures, inFeatures]; got shape ${fmtShape(weight.shape)}`);
+  if (x.ndim < 1 || x.shape[x.ndim - 1] !== weight.shape[1]) {
+    throw new DLError(
+      'SHAPE',
+      op,
+      `input of shape ${fmtShape(x.shape)} has ${x.shape[x.ndim - 1] ?? 0} features in its last dim, but the weight ${fmtShape(weight.shape)} expects ${weight.shape[1]}`,
+      'did you forget to flatten the input (e.g. x.flatten(1))?',
+    );
+  }
+  if (bias != null && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
+    throw new DLError('SHAPE', op, `bias must have shape [${weight.shape[0]}]; got ${fmtShape(bias.shape)}`);
+  }
+  return scope(() => {
+    const y = x.matmul(weight.t());
+    return bias != null ? y.add(bias) : y;
+  });
+}
+
+/** 2-D convolution (cross-correlation) of (N, C, H, W) or (C, H, W) inputs. */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  return tConv2d(x, weight, bias, opts);
+}
+
+// ---------------------------------------------------------------- pooling
+/** max_pool2d(x, kernelSize, stride | { stride, padding, dilation, ceilMode }). */
+export function maxPool2d(x: Tensor, kernelSize: IntOrPair, strideOrOpts?: IntOrPair | MaxPool2dOptions): Tensor {
+  return tMaxPool2d(x, kernelSize, poolOptions(strideOrOpts));
+}
+
+/** avg_pool2d(x, kernelSize, stride | { stride, padding, ceilMode, countIncludePad, divisorOverride }). */
+export function avgPool2d(x: Tensor, kernelSize: IntOrPair, strideOrOpts?: IntOrPair | AvgPool2dOptions): Tensor {
+  return tAvgPool2d(x, kernelSize, poolOptions(strideOrOpts));
+}
+
+export function adaptiveAvgPool2d(x: Tensor, outputSize: IntOrPair | readonly [number | null, number | null]): Tensor {
+  return tAdaptiveAvgPool2d(x, outputSize);
+}
+
+export function adaptiveMaxPool2d(x: Tensor, outputSize: IntOrPair | readonly [number | null, number | null]): Tensor {
+  return tAdaptiveMaxPool2d(x, outputSize);
+}
+
+// ---------------------------------------------------------------- dropout
+/**
+ * Inverted dropout: in training, zero each element with probability p (drawn
+ * from the default generator unless one is given, so manualSeed makes it
+ * repeatable) and scale the rest by 1 / (1 - p); otherwise return x itself.
+ */
+export function dropout(x: Tensor, p = 0.5, training = true, opts: { generator?: Generator } = {}): Tensor {
+  checkTensor('dropout', 'input', x);
+  probability('dropout', 'dropout probability', p);
+  if (!training || p === 0) return x;
+  checkFloat('dropout', 'input', x);
+  if (p === 1) return x.mul(0);
+  return scope(() => {
+    const mask = bernoulli(1 - p, { shape: x.shape, dtype: x.dtype, device: x.device, generator: opts.generator });
+    return x.mul(mask.mul(1 / (1 - p)));
+  });
+}
+
+// ---------------------------------------------------------------- normalization
+export interface BatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  /** Normalise with the batch statistics (and update the running ones, if given). Default false. */
+  training?: boolean;
+  /** Weight of the new batch in the running averages (default 0.1). */
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * batch_norm over dim 1 of an (N, C, *) input. Training: normalise with the
+ * batch mean and biased variance; the running mean and the running (unbiased)
+ * variance, when given, are updated in place without recording gradients.
+ * Otherwise: normalise with the running statistics.
+ */
+export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, opts: BatchNormOptions = {}): Tensor {
+  const op = 'batchNorm';
+  checkTensor(op, 'input', x);
+  checkFloat(op, 'input', x);
+  if (x.ndim < 2) throw new DLError('SHAPE', op, `expected an input of shape (N, C, *) with at least 2 dims; got shape ${fmtShape(x.shape)}`);
+  const c = x.shape[1];
+  const { weight = null, bias = null } = opts;
+  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
+    if (t === null || t === undefined) continue;
+    checkTensor(op, name, t);
+    if (t.ndim !== 1 || t.shape[0] !== c) throw new DLError('SHAPE', op, `${name} should have shape [${c}] (the ${c} channels of input ${fmtShape(x.shape)}); got ${fmtShape(t.shape)}`);
+  }
+  const training = opts.training ?? false;
+  const momentum = opts.momentum ?? 0.1;
+  const eps = opts.eps ?? 1e-5;
+  if (!training && (!runningMean || !runningVar)) {
+    throw new DLError('ARGUMENT', op, 'runningMean and runningVar are required when not training', 'pass { training: true } to normalise with the batch statistics');
+  }
+  const dims = x.shape.map((_, i) => i).filter((i) => i !== 1);
+  const bshape = x.shape.map((s, i) => (i === 1 ? s : 1));
+  return scope(() => {
+    let y: Tensor;
+    if (training) {
+      const n = x.numel / c;
+      if (n <= 1) throw new DLError('VALUE', op, `expected more than 1 value per channel when training; got input of shape ${fmtShape(x.shape)}`, 'use a batch of more than one sample, or eval() mode');
+      const mean = x.mean(dims, true);
+      const centred = x.sub(mean);
+      const variance = centred.mul(centred).mean(dims, true);
+      noGrad(() => {
+        if (runningMean) runningMean.mul_(1 - momentum).add_(mean.reshape([c]), momentum);
+        if (runningVar) runningVar.mul_(1 - momentum).add_(variance.reshape([c]), (momentum * n) / (n - 1));
+      });
+      y = centred.mul(variance.add(eps).rsqrt());
+    } else {
+      y = x.sub((runningMean as Tensor).reshape(bshape)).mul((runningVar as Tensor).reshape(bshape).add(eps).rsqrt());
+    }
+    if (weight) y = y.mul(weight.reshape(bshape));
+    if (bias) y = y.add(bias.reshape(bshape));
+    return y;
+  });
+}
+
+/** layer_norm over the trailing dims given by normalizedShape (biased variance). */
+export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  const op = 'layerNorm';
+  checkTensor(op, 'input', x);
+  checkFloat(op, 'input', x);
+  const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+  const k = ns.length;
+  if (k === 0 || k > x.ndim || ns.some((s, i) => x.shape[x.ndim - k + i] !== s)) {
+    throw new DLError('SHAPE', op, `expected an input of shape [*, ${ns.join(', ')}] (normalizedShape ${fmtShape(ns)}); got ${fmtShape(x.shape)}`);
+  }
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t == null) continue;
+    checkTensor(op, name, t);
+    if (t.ndim !== k || t.shape.some((s, i) => s !== ns[i])) throw new DLError('SHAPE', op, `${name} must have shape ${fmtShape(ns)}; got ${fmtShape(t.shape)}`);
+  }
+  const dims = ns.map((_, i) => x.ndim - k + i);
+  return scope(() => {
+    const mean = x.mean(dims, true);
+    const centred = x.sub(mean);
+    const variance = centred.mul(centred).mean(dims, true);
+    let y = centred.mul(variance.add(eps).rsqrt());
+    if (weight != null) y = y.mul(weight);
+    if (bias != null) y = y.add(bias);
+    return y;
+  });
+}
+
+// ---------------------------------------------------------------- embedding
+/**
+ * Rows of `weight` at int32 indices of any shape: output shape [...input.shape, embeddingDim].
+ * Its gradient (through indexSelect) adds into the selected rows, except the
+ * paddingIdx row, which gets none.
+ */
+export function embedding(input: Tensor, weight: Tensor, opts: { paddingIdx?: number | null } = {}): Tensor {
+  const op = 'embedding';
+  checkTensor(op, 'input', input);
+  checkTensor(op, 'weight', weight);
+  if (input.dtype !== 'int32') throw new DLError('DTYPE', op, `indices must be int32; got ${input.dtype}`, "cast with input.to('int32')");
+  if (weight.ndim !== 2) throw new DLError('SHAPE', op, `weight must be 2-D [numEmbeddings, embeddingDim]; got shape ${fmtShape(weight.shape)}`);
+  const [n, d] = weight.shape;
+  const data = input.dataSync();
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] < 0 || data[i] >= n) {
+      throw new DLError('VALUE', op, `index ${data[i]} is out of range for an embedding of ${n} rows (at flat position ${i} of the input)`, `indices must lie in [0, ${n})`);
+    }
+  }
+  let pad = opts.paddingIdx ?? null;
+  if (pad !== null) {
+    if (!Number.isInteger(pad) || pad < -n || pad >= n) throw new DLError('ARGUMENT', op, `paddingIdx must be an integer in [${-n}, ${n}); got ${pad}`);
+    if (pad < 0) pad += n;
+  }
+  return scope(() => {
+    const flat = input.reshape([-1]);
+    let rows = weight.indexSelect(0, flat);
+    if (pad !== null && weight.requiresGrad && isGradEnabled()) {
+      // Same values; the padding positions take theirs from a detached copy, so that row gets no gradient.
+      rows = where(flat.eq(pad).unsqueeze(1), rows.detach(), rows);
+    }
+    return rows.reshape([...input.shape, d]);
+  });
+}
+
+// ---------------------------------------------------------------- shape helpers
+/** pad with PyTorch's order: (before, after) pairs from the last dim backwards. */
+export function pad(x: Tensor, pads: readonly number[], mode: PadMode = 'constant', value = 0): Tensor {
+  return tPad(x, pads, mode, value);
+}
+
+/** One-hot encoding of int32 class indices (int32 result; PyTorch: int64). */
+export function oneHot(x: Tensor, numClasses = -1): Tensor {
+  return tOneHot(x, numClasses);
+}
+
+/** torch.flatten (startDim defaults to 0 here; the Flatten layer's to 1). */
+export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
+  return tFlatten(x, startDim, endDim);
+}

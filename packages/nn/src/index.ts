@@ -1,0 +1,36 @@
+/**
+ * @dl/nn: torch.nn for dl. Modules (registration by assignment), containers,
+ * layers with PyTorch's default initialisation, losses, `functional` (also
+ * exported as `F`), `init` and `utils`. Importing it installs @dl/autograd.
+ *
+ * JavaScript objects cannot be called: PyTorch's `net(x)` is `net.forward(x)`.
+ */
+import '@dl/autograd';
+
+export { Parameter } from './parameter.js';
+export { Module } from './module.js';
+export type { LoadStateDictResult, NamedOptions, StateDict } from './module.js';
+export { ModuleDict, ModuleList, Sequential } from './containers.js';
+
+export { Linear } from './layers/linear.js';
+export type { LinearOptions } from './layers/linear.js';
+export { Conv2d } from './layers/conv.js';
+export type { Conv2dOptions, PaddingMode } from './layers/conv.js';
+export { AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d } from './layers/pooling.js';
+export type { AdaptiveSize, AvgPool2dOptions, MaxPool2dOptions } from './layers/pooling.js';
+export { BatchNorm1d, BatchNorm2d, BatchNormBase, LayerNorm } from './layers/normalization.js';
+export type { BatchNormOptions, LayerNormOptions } from './layers/normalization.js';
+export { GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh } from './layers/activation.js';
+export { Dropout } from './layers/dropout.js';
+export { Embedding } from './layers/embedding.js';
+export type { EmbeddingOptions } from './layers/embedding.js';
+export { Flatten, Identity, Unflatten } from './layers/misc.js';
+
+export { BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss } from './losses.js';
+export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, NLLOptions, Reduction, ReductionOptions } from './losses.js';
+
+export * as functional from './functional.js';
+export * as F from './functional.js';
+export * as init from './init.js';
+export * as utils from './utils.js';
+export type { FactoryOptions, IntOrPair } from './internal.js';

@@ -1,0 +1,113 @@
+/** Conv2d (torch.nn.Conv2d). */
+import { DLError, zeros } from '@dl/tensor';
+import type { Tensor } from '@dl/tensor';
+import * as F from '../functional.js';
+import * as init from '../init.js';
+import { calculateFanInAndFanOut } from '../init.js';
+import { fmt, pair, positiveInt } from '../internal.js';
+import type { FactoryOptions, IntOrPair } from '../internal.js';
+import { Module } from '../module.js';
+import { type Parameter, ownParameter } from '../parameter.js';
+
+export type PaddingMode = 'zeros' | 'reflect' | 'replicate' | 'circular';
+
+export interface Conv2dOptions extends FactoryOptions {
+  stride?: IntOrPair;
+  /** An int, a pair, 'valid' (no padding) or 'same' (output size = input size; stride 1 only). */
+  padding?: IntOrPair | 'same' | 'valid';
+  dilation?: IntOrPair;
+  groups?: number;
+  bias?: boolean;
+  /** How the border is padded (default 'zeros'). */
+  paddingMode?: PaddingMode;
+}
+
+/**
+ * Conv2d(inChannels, outChannels, kernelSize, { stride = 1, padding = 0,
+ * dilation = 1, groups = 1, bias = true, paddingMode = 'zeros' }) on (N, C, H, W)
+ * or (C, H, W) inputs. weight [outChannels, inChannels / groups, kh, kw] and
+ * bias start as U(-1/sqrt(fanIn), 1/sqrt(fanIn)), fanIn = inChannels / groups * kh * kw.
+ */
+export class Conv2d extends Module {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number] | 'same' | 'valid';
+  readonly dilation: [number, number];
+  readonly groups: number;
+  readonly paddingMode: PaddingMode;
+  weight: Parameter;
+  bias: Parameter | null;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: IntOrPair, opts: Conv2dOptions = {}) {
+    super();
+    const op = 'Conv2d';
+    this.inChannels = positiveInt(op, 'inChannels', inChannels);
+    this.outChannels = positiveInt(op, 'outChannels', outChannels);
+    this.kernelSize = pair(op, 'kernelSize', kernelSize, 1);
+    this.stride = pair(op, 'stride', opts.stride ?? 1, 1);
+    const padding = opts.padding ?? 0;
+    this.padding = padding === 'same' || padding === 'valid' ? padding : pair(op, 'padding', padding, 0);
+    this.dilation = pair(op, 'dilation', opts.dilation ?? 1, 1);
+    this.groups = positiveInt(op, 'groups', opts.groups ?? 1);
+    this.paddingMode = opts.paddingMode ?? 'zeros';
+    if (!['zeros', 'reflect', 'replicate', 'circular'].includes(this.paddingMode)) {
+      throw new DLError('ARGUMENT', op, `paddingMode must be 'zeros', 'reflect', 'replicate' or 'circular'; got ${JSON.stringify(this.paddingMode)}`);
+    }
+    if (inChannels % this.groups !== 0) throw new DLError('ARGUMENT', op, `inChannels (${inChannels}) must be divisible by groups (${this.groups})`);
+    if (outChannels % this.groups !== 0) throw new DLError('ARGUMENT', op, `outChannels (${outChannels}) must be divisible by groups (${this.groups})`);
+    if (this.padding === 'same' && this.stride.some((s) => s !== 1)) {
+      throw new DLError('ARGUMENT', op, "padding='same' is not supported for strided convolutions", 'use stride 1 or explicit padding');
+    }
+    const factory = { dtype: opts.dtype, device: opts.device };
+    this.weight = ownParameter(zeros([outChannels, inChannels / this.groups, ...this.kernelSize], factory));
+    this.bias = (opts.bias ?? true) ? ownParameter(zeros([outChannels], factory)) : null;
+    this.resetParameters();
+  }
+
+  /** PyTorch's default initialisation (see the class comment). */
+  resetParameters(): void {
+    init.kaimingUniform_(this.weight, { a: Math.sqrt(5) });
+    if (this.bias) {
+      const { fanIn } = calculateFanInAndFanOut(this.weight);
+      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+      init.uniform_(this.bias, -bound, bound);
+    }
+  }
+
+  /** (left, right, top, bottom) padding for the non-zero padding modes. */
+  #explicitPads(): number[] {
+    if (this.padding === 'valid') return [0, 0, 0, 0];
+    if (this.padding === 'same') {
+      const out: number[] = [];
+      for (const i of [1, 0]) {
+        const total = this.dilation[i] * (this.kernelSize[i] - 1);
+        const before = Math.floor(total / 2);
+        out.push(before, total - before);
+      }
+      return out;
+    }
+    const [ph, pw] = this.padding;
+    return [pw, pw, ph, ph];
+  }
+
+  override forward(input: Tensor): Tensor {
+    const opts = { stride: this.stride, dilation: this.dilation, groups: this.groups };
+    if (this.paddingMode === 'zeros') return F.conv2d(input, this.weight, this.bias, { ...opts, padding: this.padding });
+    const padded = F.pad(input, this.#explicitPads(), this.paddingMode);
+    const y = F.conv2d(padded, this.weight, this.bias, { ...opts, padding: 0 });
+    if (padded !== input) padded.dispose();
+    return y;
+  }
+
+  override extraRepr(): string {
+    let s = `${this.inChannels}, ${this.outChannels}, kernelSize=${fmt(this.kernelSize)}, stride=${fmt(this.stride)}`;
+    if (typeof this.padding === 'string' || this.padding.some((p) => p !== 0)) s += `, padding=${fmt(this.padding)}`;
+    if (this.dilation.some((d) => d !== 1)) s += `, dilation=${fmt(this.dilation)}`;
+    if (this.groups !== 1) s += `, groups=${this.groups}`;
+    if (this.bias === null) s += ', bias=false';
+    if (this.paddingMode !== 'zeros') s += `, paddingMode=${fmt(this.paddingMode)}`;
+    return s;
+  }
+}

@@ -1,0 +1,24 @@
+/** Dropout (torch.nn.Dropout). */
+import type { Tensor } from '@dl/tensor';
+import * as F from '../functional.js';
+import { probability } from '../internal.js';
+import { Module } from '../module.js';
+
+/**
+ * Dropout(p = 0.5): in training, zero each element with probability p (from the
+ * default generator, so manualSeed makes it repeatable) and scale the others by
+ * 1 / (1 - p); in eval mode, the identity (returns its input).
+ */
+export class Dropout extends Module {
+  readonly p: number;
+  constructor(p = 0.5) {
+    super();
+    this.p = probability('Dropout', 'dropout probability', p);
+  }
+  override forward(input: Tensor): Tensor {
+    return F.dropout(input, this.p, this.training);
+  }
+  override extraRepr(): string {
+    return `p=${this.p}`;
+  }
+}

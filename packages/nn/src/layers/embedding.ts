@@ -1,0 +1,79 @@
+/** Embedding (torch.nn.Embedding). */
+import { DLError, zeros } from '@dl/tensor';
+import type { Tensor } from '@dl/tensor';
+import { noGrad } from '@dl/autograd';
+import * as F from '../functional.js';
+import * as init from '../init.js';
+import { fmtShape, positiveInt } from '../internal.js';
+import type { FactoryOptions } from '../internal.js';
+import { Module } from '../module.js';
+import { Parameter, ownParameter } from '../parameter.js';
+
+export interface EmbeddingOptions extends FactoryOptions {
+  /** This row gets no gradient and starts as zeros (negative counts from the end). */
+  paddingIdx?: number | null;
+}
+
+/**
+ * Embedding(numEmbeddings, embeddingDim, { paddingIdx }): a lookup table; an
+ * int32 index tensor of any shape gives [...shape, embeddingDim]. weight starts
+ * as N(0, 1) with the paddingIdx row zeroed.
+ */
+export class Embedding extends Module {
+  readonly numEmbeddings: number;
+  readonly embeddingDim: number;
+  readonly paddingIdx: number | null;
+  weight: Parameter;
+
+  constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingOptions & { _weight?: Tensor } = {}) {
+    super();
+    this.numEmbeddings = positiveInt('Embedding', 'numEmbeddings', numEmbeddings);
+    this.embeddingDim = positiveInt('Embedding', 'embeddingDim', embeddingDim);
+    let pad = opts.paddingIdx ?? null;
+    if (pad !== null) {
+      if (!Number.isInteger(pad) || pad < -numEmbeddings || pad >= numEmbeddings) {
+        throw new DLError('ARGUMENT', 'Embedding', `paddingIdx must be within [${-numEmbeddings}, ${numEmbeddings}); got ${pad}`);
+      }
+      if (pad < 0) pad += numEmbeddings;
+    }
+    this.paddingIdx = pad;
+    if (opts._weight) {
+      const w = opts._weight;
+      if (w.ndim !== 2 || w.shape[0] !== numEmbeddings || w.shape[1] !== embeddingDim) {
+        throw new DLError('SHAPE', 'Embedding', `weight must have shape [${numEmbeddings}, ${embeddingDim}]; got ${fmtShape(w.shape)}`);
+      }
+      this.weight = new Parameter(w);
+    } else {
+      this.weight = ownParameter(zeros([numEmbeddings, embeddingDim], { dtype: opts.dtype, device: opts.device }));
+      this.resetParameters();
+    }
+  }
+
+  /** An Embedding whose weight is (a copy of) the given 2-D tensor; frozen (no gradient) by default. */
+  static fromPretrained(embeddings: Tensor, opts: { freeze?: boolean; paddingIdx?: number | null } = {}): Embedding {
+    if (embeddings.ndim !== 2) throw new DLError('SHAPE', 'Embedding.fromPretrained', `embeddings must be 2-D; got shape ${fmtShape(embeddings.shape)}`);
+    const copy = noGrad(() => embeddings.detach().clone());
+    const e = new Embedding(embeddings.shape[0], embeddings.shape[1], { paddingIdx: opts.paddingIdx, _weight: copy });
+    copy.dispose();
+    e.weight.requiresGrad_(!(opts.freeze ?? true));
+    return e;
+  }
+
+  /** N(0, 1), padding row zeroed. */
+  resetParameters(): void {
+    init.normal_(this.weight);
+    if (this.paddingIdx !== null) {
+      const row = this.weight.select(0, this.paddingIdx);
+      init.zeros_(row);
+      row.dispose();
+    }
+  }
+
+  override forward(input: Tensor): Tensor {
+    return F.embedding(input, this.weight, { paddingIdx: this.paddingIdx });
+  }
+
+  override extraRepr(): string {
+    return `${this.numEmbeddings}, ${this.embeddingDim}${this.paddingIdx !== null ? `, paddingIdx=${this.paddingIdx}` : ''}`;
+  }
+}

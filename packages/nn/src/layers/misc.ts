@@ -1,0 +1,50 @@
+/** Shape layers: Flatten, Unflatten, Identity. */
+import { DLError } from '@dl/tensor';
+import type { Tensor } from '@dl/tensor';
+import { fmt } from '../internal.js';
+import { Module } from '../module.js';
+
+/** Flatten(startDim = 1, endDim = -1): keeps the batch dim by default. */
+export class Flatten extends Module {
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
+    super();
+  }
+  override forward(input: Tensor): Tensor {
+    return input.flatten(this.startDim, this.endDim);
+  }
+  override extraRepr(): string {
+    return `startDim=${this.startDim}, endDim=${this.endDim}`;
+  }
+}
+
+/** Unflatten(dim, unflattenedSize): the inverse of Flatten for one dim. */
+export class Unflatten extends Module {
+  readonly dim: number;
+  readonly unflattenedSize: number[];
+  constructor(dim: number, unflattenedSize: readonly number[]) {
+    super();
+    this.dim = dim;
+    this.unflattenedSize = [...unflattenedSize];
+  }
+  override forward(input: Tensor): Tensor {
+    const d = this.dim < 0 ? this.dim + input.ndim : this.dim;
+    if (d < 0 || d >= input.ndim) throw new DLError('DIM', 'Unflatten', `dim ${this.dim} is out of range for an input of rank ${input.ndim}`);
+    return input.reshape([...input.shape.slice(0, d), ...this.unflattenedSize, ...input.shape.slice(d + 1)]);
+  }
+  override extraRepr(): string {
+    return `dim=${this.dim}, unflattenedSize=${fmt(this.unflattenedSize)}`;
+  }
+}
+
+/** Identity: returns its input (any constructor arguments are ignored, as PyTorch). */
+export class Identity extends Module {
+  constructor(..._args: unknown[]) {
+    super();
+  }
+  override forward<T>(input: T): T {
+    return input;
+  }
+}
