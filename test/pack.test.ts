@@ -48,6 +48,16 @@ const SMOKE: Record<string, { expr: string; expected: unknown }> = {
     })()`,
     expected: [[6]],
   },
+  '@dl/optim': {
+    expr: `(() => {
+      const p = mods['@dl/tensor'].tensor([1, 2], { requiresGrad: true });
+      const o = new m.SGD([p], { lr: 0.5 });
+      p.mul(p).sum().backward();
+      o.step();
+      return p.toArray();
+    })()`,
+    expected: [0, 0],
+  },
 };
 
 interface Pkg {

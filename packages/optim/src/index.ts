@@ -1,0 +1,20 @@
+/**
+ * @dl/optim: optimizers and learning-rate schedulers (torch.optim), with
+ * PyTorch's update rules, parameter groups and state dicts.
+ */
+export { Optimizer } from './optimizer.js';
+export type { Closure, HyperValue, OptimizerStateDict, ParamGroup, ParamGroupInput, ParamState, Params, ZeroGradOptions } from './optimizer.js';
+export { SGD } from './sgd.js';
+export type { SGDOptions } from './sgd.js';
+export { Adam, AdamW } from './adam.js';
+export type { AdamOptions, AdamWOptions } from './adam.js';
+export { RMSprop } from './rmsprop.js';
+export type { RMSpropOptions } from './rmsprop.js';
+
+/**
+ * The learning-rate schedulers, as torch.optim.lr_scheduler: `new lrScheduler.StepLR(opt, { stepSize: 10 })`.
+ * A namespace, so `lrScheduler.StepLR` is also the type.
+ */
+export * as lrScheduler from './lr-scheduler/index.js';
+export { LRScheduler, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, OneCycleLR, SequentialLR } from './lr-scheduler/index.js';
+export type { AnyOptimizer, StepLROptions, MultiStepLROptions, ExponentialLROptions, CosineAnnealingLROptions, LinearLROptions, OneCycleLROptions, OneCyclePhase, SequentialLROptions } from './lr-scheduler/index.js';
