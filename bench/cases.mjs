@@ -57,7 +57,31 @@ export const CASES = [
   { id: 'add-4M', kind: 'add', params: { n: N4M }, shape: '4M (2^22)', unit: 'GB/s', work: 3 * F32 * N4M },
   // sum(): reads 1 array
   { id: 'sum-4M', kind: 'sum', params: { n: N4M }, shape: '4M (2^22)', unit: 'GB/s', work: F32 * N4M },
+  // The tutorial ConvNet: one SGD training step (forward, cross-entropy, backward, update) and evaluation.
+  { id: 'convnet-train-128', kind: 'convnetTrain', params: { n: 128 }, shape: 'tutorial ConvNet, batch 128', unit: 'images/s', work: 128 },
+  { id: 'convnet-eval-100', kind: 'convnetEval', params: { n: 100 }, shape: 'tutorial ConvNet, batch 100', unit: 'images/s', work: 100 },
+  { id: 'convnet-eval-1000', kind: 'convnetEval', params: { n: 1000 }, shape: 'tutorial ConvNet, batch 1000', unit: 'images/s', work: 1000 },
 ];
+
+/** The tutorial's network (conv 3->6 5x5, pool, conv 6->16 5x5, pool, 400->120->84->10), built from @dl/nn. */
+function tutorialNet(dl) {
+  const { Module, Conv2d, MaxPool2d, Linear, F } = dl.nn;
+  class Net extends Module {
+    conv1 = new Conv2d(3, 6, 5);
+    pool = new MaxPool2d(2, 2);
+    conv2 = new Conv2d(6, 16, 5);
+    fc1 = new Linear(400, 120);
+    fc2 = new Linear(120, 84);
+    fc3 = new Linear(84, 10);
+    forward(x) {
+      x = this.pool.forward(F.relu(this.conv1.forward(x)));
+      x = this.pool.forward(F.relu(this.conv2.forward(x)));
+      x = F.relu(this.fc1.forward(x.flatten(1)));
+      return this.fc3.forward(F.relu(this.fc2.forward(x)));
+    }
+  }
+  return new Net();
+}
 
 /** Our implementations, against the built @dl/tensor (`dl` is its module namespace). */
 export const KERNELS = {
@@ -89,6 +113,33 @@ export const KERNELS = {
     const a = dl.randn([n]);
     const b = dl.randn([n]);
     return { step: () => dl.scope(() => done(a.add(b))), inputs: [a, b] };
+  },
+  convnetTrain(dl, { n }) {
+    const net = tutorialNet(dl);
+    const opt = new dl.optim.SGD(net.parameters(), { lr: 0.001, momentum: 0.9 });
+    const x = dl.randn([n, 3, 32, 32]);
+    const y = dl.randint(0, 10, [n]);
+    const step = () =>
+      dl.scope(() => {
+        opt.zeroGrad();
+        const loss = dl.nn.F.crossEntropy(net.forward(x), y);
+        loss.backward();
+        opt.step();
+        done(loss);
+      });
+    // Parameters (with their grads) and the optimizer's momentum buffers are freed afterwards.
+    const state = () => [...opt.state.values()].flatMap((st) => Object.values(st).filter((v) => v instanceof dl.Tensor));
+    return {
+      step,
+      get inputs() {
+        return [x, y, ...net.parameters(), ...state()];
+      },
+    };
+  },
+  convnetEval(dl, { n }) {
+    const net = tutorialNet(dl).eval();
+    const x = dl.randn([n, 3, 32, 32]);
+    return { step: () => dl.noGrad(() => dl.scope(() => done(net.forward(x).argmax(1)))), inputs: [x, ...net.parameters()] };
   },
   sum(dl, { n }) {
     const a = dl.randn([n]);

@@ -18,10 +18,15 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import * as dl from '@dl/tensor';
+import * as tensorLib from '@dl/tensor';
+import { noGrad } from '@dl/autograd';
+import * as nn from '@dl/nn';
+import * as optim from '@dl/optim';
 import { CASES, KERNELS, UNITS } from './cases.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+/** What a benchmark kernel sees: @dl/tensor's exports plus nn, optim and noGrad. */
+const dl = { ...tensorLib, nn, optim, noGrad };
 const { values: opt } = parseArgs({
   options: {
     filter: { type: 'string' },

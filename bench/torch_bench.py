@@ -77,7 +77,54 @@ def k_sum(p):
     return lambda: a.sum()
 
 
+class TutorialNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 6, 5)
+        self.pool = torch.nn.MaxPool2d(2, 2)
+        self.conv2 = torch.nn.Conv2d(6, 16, 5)
+        self.fc1 = torch.nn.Linear(400, 120)
+        self.fc2 = torch.nn.Linear(120, 84)
+        self.fc3 = torch.nn.Linear(84, 10)
+
+    def forward(self, x):
+        F = torch.nn.functional
+        x = self.pool(F.relu(self.conv1(x)))
+        x = self.pool(F.relu(self.conv2(x)))
+        x = F.relu(self.fc1(torch.flatten(x, 1)))
+        return self.fc3(F.relu(self.fc2(x)))
+
+
+def k_convnet_train(p):
+    net = TutorialNet()
+    opt = torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
+    x, y = torch.randn(p["n"], 3, 32, 32), torch.randint(0, 10, (p["n"],))
+
+    def step():
+        with torch.enable_grad():  # the harness runs kernels under no_grad
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(net(x), y)
+            loss.backward()
+            opt.step()
+            return loss.item()
+
+    return step
+
+
+def k_convnet_eval(p):
+    net = TutorialNet().eval()
+    x = torch.randn(p["n"], 3, 32, 32)
+
+    def step():
+        with torch.no_grad():
+            return net(x).argmax(1)
+
+    return step
+
+
 KERNELS = {
+    "convnetTrain": k_convnet_train,
+    "convnetEval": k_convnet_eval,
     "matmul": k_matmul,
     "conv2d": k_conv2d,
     "conv2dBackwardInput": k_conv2d_backward_input,
