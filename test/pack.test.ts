@@ -48,6 +48,17 @@ const SMOKE: Record<string, { expr: string; expected: unknown }> = {
     })()`,
     expected: [[6]],
   },
+  '@dl/data': {
+    expr: `(async () => {
+      const T = mods['@dl/tensor'];
+      const ds = new m.TensorDataset(T.arange(0, 6, 1, { dtype: 'int32' }));
+      const loader = new m.DataLoader(ds, { batchSize: 4, numWorkers: 1 });
+      const out = [];
+      for await (const [batch] of loader) out.push(batch.toArray());
+      return out;
+    })()`,
+    expected: [[0, 1, 2, 3], [4, 5]],
+  },
   '@dl/optim': {
     expr: `(() => {
       const p = mods['@dl/tensor'].tensor([1, 2], { requiresGrad: true });
@@ -115,9 +126,11 @@ let tmp = '';
 let project = '';
 
 beforeAll(() => {
-  // Build every publishable package. Always ask turbo rather than checking for dist/: it is a
-  // cache hit when `pnpm test` has just built, and it also repairs a stale or partial dist/.
-  run('pnpm', ['turbo', 'run', 'build', '--output-logs=errors-only', ...pkgs.map((p) => `--filter=${p.name}`)], ROOT, 300_000);
+  // `pnpm test` builds before vitest starts. Build here only when a dist/ is missing (running this
+  // file alone): rebuilding while other test files run would rewrite dist/ files that worker
+  // threads of the @dl/data tests are importing.
+  const missing = pkgs.filter((p) => !existsSync(join(ROOT, 'packages', p.name.replace('@dl/', ''), 'dist', 'index.js')));
+  if (missing.length) run('pnpm', ['turbo', 'run', 'build', '--output-logs=errors-only', ...missing.map((p) => `--filter=${p.name}`)], ROOT, 300_000);
   tmp = mkdtempSync(join(tmpdir(), 'dl-pack-'));
   project = join(tmp, 'project');
   mkdirSync(join(tmp, 'tarballs'));
