@@ -1,0 +1,41 @@
+/** CIFAR-10 as in-memory tensors, and the per-batch pipeline (augmentation, normalisation). */
+import type { Generator, Tensor } from '@dl/tensor';
+import { randperm, tensor } from '@dl/tensor';
+import { datasets, transforms } from '@dl/vision';
+import type { TrainConfig } from './config.js';
+
+export interface Split {
+  /** uint8 [N, 3, 32, 32] */
+  images: Tensor;
+  /** int32 [N] */
+  labels: Tensor;
+  classes: string[];
+}
+
+/** Load a split of CIFAR-10 (the official binary layout) into memory; `limit` keeps the first N images. */
+export function loadCifar(dataDir: string, train: boolean, limit = 0): Split {
+  const ds = new datasets.CIFAR10(dataDir, { train });
+  const n = limit > 0 ? Math.min(limit, ds.length) : ds.length;
+  const images = tensor(ds.data.subarray(0, n * 3072), { shape: [n, 3, 32, 32], dtype: 'uint8' });
+  const labels = tensor(ds.targets.subarray(0, n), { shape: [n], dtype: 'int32' });
+  return { images, labels, classes: [...ds.classes] };
+}
+
+/** uint8 images to float32 in [0, 1], normalised per channel. */
+export function normalizeBatch(x: Tensor, mean: readonly number[], std: readonly number[]): Tensor {
+  return transforms.batched.normalize(x.to('float32').div(255), mean, std);
+}
+
+/** The training batch: augmentation (flip, crop, cutout as configured) then normalisation. */
+export function trainBatch(x: Tensor, cfg: Pick<TrainConfig, 'augment' | 'mean' | 'std'>, generator: Generator): Tensor {
+  let out = x.to('float32').div(255);
+  if (cfg.augment !== 'none') out = transforms.batched.randomHorizontalFlip(out, { p: 0.5, generator });
+  if (cfg.augment === 'flip-crop' || cfg.augment === 'flip-crop-cutout') out = transforms.batched.randomCrop(out, { size: 32, padding: 4, paddingMode: 'reflect', generator });
+  if (cfg.augment === 'flip-crop-cutout') out = transforms.batched.cutout(out, { size: 8, generator });
+  return transforms.batched.normalize(out, cfg.mean, cfg.std);
+}
+
+/** The epoch's order of training images. */
+export function epochOrder(n: number, generator: Generator): Tensor {
+  return randperm(n, { generator });
+}

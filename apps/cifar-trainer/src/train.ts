@@ -1,0 +1,235 @@
+/**
+ * The training run: epochs of shuffled batches, per-epoch validation, metrics lines, an
+ * atomic checkpoint after every epoch, `--resume` that continues bit for bit, and Ctrl-C
+ * that saves a checkpoint at the current batch and exits.
+ */
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Module } from '@dl/nn';
+import { CrossEntropyLoss } from '@dl/nn';
+import type { LRScheduler, Optimizer, OptimizerStateDict } from '@dl/optim';
+import { DLError, Generator, defaultGenerator, loadState, manualSeed, saveState, scope } from '@dl/tensor';
+import type { Tensor } from '@dl/tensor';
+import { FILES, saveModel } from './artifacts.js';
+import type { ModelDescription } from './artifacts.js';
+import { UsageError } from './config.js';
+import type { TrainConfig } from './config.js';
+import type { Split } from './data.js';
+import { epochOrder, loadCifar, trainBatch } from './data.js';
+import type { EvalResult } from './evaluate.js';
+import { evaluate } from './evaluate.js';
+import { progress } from './progress.js';
+import { writeReport } from './report.js';
+import { buildModel, buildOptimizer, buildScheduler } from './setup.js';
+
+export interface EpochMetrics {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  lr: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface TrainOptions {
+  dataDir: string;
+  outDir: string;
+  resume: boolean;
+  log: (line: string) => void;
+  /** Stop (as on Ctrl-C) once this many batches ran in this process: for tests of interruption. */
+  stopAfterBatches?: number;
+}
+
+export interface TrainResult {
+  history: EpochMetrics[];
+  final: EvalResult | null;
+  interrupted: boolean;
+}
+
+/** Everything needed to continue a run exactly where it stopped. */
+interface Checkpoint {
+  format: 'dl-cifar-trainer-checkpoint/1';
+  config: TrainConfig;
+  model: Record<string, Tensor>;
+  optimizer: OptimizerStateDict;
+  scheduler: Record<string, unknown> | null;
+  /** The next batch to run: epoch (0-based) and batch within it. */
+  epoch: number;
+  batch: number;
+  /** Shuffle generator state at the start of `epoch` (the epoch's order is drawn from it). */
+  shuffleState: Uint32Array;
+  augmentState: Uint32Array;
+  globalState: Uint32Array;
+  /** Running sums of the interrupted epoch. */
+  partial: { lossSum: number; correct: number; seen: number; seconds: number };
+  history: EpochMetrics[];
+}
+
+/** Settings that must match for --resume to continue the same run. */
+const RUN_KEYS: (keyof TrainConfig)[] = ['model', 'epochs', 'batchSize', 'optimizer', 'scheduler', 'augment', 'seed', 'limitTrain'];
+
+function readCheckpoint(path: string, cfg: TrainConfig): Checkpoint {
+  let ck: Checkpoint;
+  try {
+    ck = loadState(path) as Checkpoint;
+  } catch (e) {
+    const why = e instanceof DLError ? e.message.split('\n')[0] : String(e);
+    throw new UsageError(`cannot resume: checkpoint ${path} is unreadable or corrupt (${why}); it was left untouched`);
+  }
+  if (ck?.format !== 'dl-cifar-trainer-checkpoint/1') throw new UsageError(`cannot resume: ${path} is not a cifar-trainer checkpoint; it was left untouched`);
+  const diff = RUN_KEYS.filter((k) => JSON.stringify(ck.config[k]) !== JSON.stringify(cfg[k]));
+  if (diff.length) {
+    throw new UsageError(`cannot resume: the checkpoint was made with different settings (${diff.map((k) => `${k}: ${JSON.stringify(ck.config[k])} vs ${JSON.stringify(cfg[k])}`).join(', ')}); rerun with the same flags or a new --out-dir`);
+  }
+  return ck;
+}
+
+export function train(cfg: TrainConfig, opts: TrainOptions): TrainResult {
+  const { outDir, log } = opts;
+  mkdirSync(outDir, { recursive: true });
+  const ckPath = join(outDir, FILES.checkpoint);
+  const resumeFrom = opts.resume ? (existsSync(ckPath) ? readCheckpoint(ckPath, cfg) : null) : null;
+  if (opts.resume && !resumeFrom) throw new UsageError(`cannot resume: no checkpoint at ${ckPath}`);
+  if (!opts.resume && existsSync(ckPath)) throw new UsageError(`${ckPath} exists: pass --resume to continue that run, or choose another --out-dir`);
+
+  const trainSet: Split = loadCifar(opts.dataDir, true, cfg.limitTrain);
+  const testSet: Split = loadCifar(opts.dataDir, false, cfg.limitTest);
+  const n = trainSet.labels.shape[0];
+  const stepsPerEpoch = Math.floor(n / cfg.batchSize) || 1;
+  const classes = trainSet.classes;
+
+  manualSeed(cfg.seed);
+  const model: Module = buildModel(cfg.model, classes.length).to(cfg.device as 'cpu');
+  const optimizer: Optimizer = buildOptimizer(cfg, model);
+  const { scheduler, perBatch } = buildScheduler(cfg, optimizer, stepsPerEpoch);
+  const criterion = new CrossEntropyLoss({ labelSmoothing: cfg.labelSmoothing });
+  const shuffle = new Generator(cfg.seed + 1);
+  const augment = new Generator(cfg.seed + 2);
+
+  let epoch = 0;
+  let batch = 0;
+  let history: EpochMetrics[] = [];
+  let partial = { lossSum: 0, correct: 0, seen: 0, seconds: 0 };
+  if (resumeFrom) {
+    model.loadStateDict(resumeFrom.model);
+    optimizer.loadStateDict(resumeFrom.optimizer);
+    if (scheduler && resumeFrom.scheduler) (scheduler as LRScheduler).loadStateDict(resumeFrom.scheduler as never);
+    ({ epoch, batch, history, partial } = resumeFrom);
+    shuffle.setState(resumeFrom.shuffleState);
+    augment.setState(resumeFrom.augmentState);
+    defaultGenerator.setState(resumeFrom.globalState);
+    log(`resuming from ${ckPath} at epoch ${epoch + 1}, batch ${batch}`);
+  }
+
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+  };
+  process.on('SIGINT', onSigint);
+  let batchesRun = 0;
+
+  /** Save the state needed to continue at (nextEpoch, nextBatch). */
+  const checkpoint = (nextEpoch: number, nextBatch: number, shuffleState: Uint32Array) => {
+    const state: Checkpoint = {
+      format: 'dl-cifar-trainer-checkpoint/1',
+      config: cfg,
+      model: model.stateDict(),
+      optimizer: optimizer.stateDict(),
+      scheduler: scheduler ? (scheduler.stateDict() as Record<string, unknown>) : null,
+      epoch: nextEpoch,
+      batch: nextBatch,
+      shuffleState,
+      augmentState: augment.getState(),
+      globalState: defaultGenerator.getState(),
+      partial,
+      history,
+    };
+    saveState(ckPath, state);
+  };
+
+  try {
+    for (; epoch < cfg.epochs; epoch++) {
+      const shuffleState = shuffle.getState();
+      const order = epochOrder(n, shuffle);
+      const bar = progress(`epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch);
+      model.train();
+      for (; batch < stepsPerEpoch; batch++) {
+        const t0 = performance.now();
+        scope(() => {
+          const idx = order.narrow(0, batch * cfg.batchSize, cfg.batchSize);
+          const x = trainBatch(trainSet.images.indexSelect(0, idx), cfg, augment).to(cfg.device as 'cpu');
+          const y = trainSet.labels.indexSelect(0, idx).to(cfg.device as 'cpu');
+          const logits = model.forward(x);
+          const loss = criterion.forward(logits, y);
+          optimizer.zeroGrad();
+          loss.backward();
+          optimizer.step();
+          if (perBatch) scheduler?.step();
+          partial.lossSum += loss.item() * cfg.batchSize;
+          partial.correct += logits.argmax(1).eq(y).sum().item();
+          partial.seen += cfg.batchSize;
+        });
+        partial.seconds += (performance.now() - t0) / 1000;
+        bar.update(batch + 1, { loss: partial.lossSum / partial.seen, accuracy: partial.correct / partial.seen, imagesPerSecond: partial.seen / partial.seconds });
+        batchesRun++;
+        if (opts.stopAfterBatches !== undefined && batchesRun >= opts.stopAfterBatches) interrupted = true;
+        if (interrupted) {
+          bar.stop();
+          checkpoint(epoch, batch + 1, shuffleState);
+          log(`interrupted: checkpoint saved after epoch ${epoch + 1}, batch ${batch + 1} (${ckPath}); continue with --resume`);
+          return { history, final: null, interrupted: true };
+        }
+      }
+      bar.stop();
+      order.dispose();
+      if (!perBatch) scheduler?.step();
+      const test = evaluate(model, testSet, { batchSize: cfg.testBatchSize, mean: cfg.mean, std: cfg.std, device: cfg.device });
+      const m: EpochMetrics = {
+        epoch: epoch + 1,
+        trainLoss: partial.lossSum / partial.seen,
+        trainAccuracy: partial.correct / partial.seen,
+        testLoss: test.loss,
+        testAccuracy: test.accuracy,
+        lr: optimizer.paramGroups[0].lr as number,
+        seconds: partial.seconds,
+        imagesPerSecond: partial.seen / partial.seconds,
+      };
+      history = [...history, m];
+      appendFileSync(join(outDir, FILES.metrics), `${JSON.stringify(m)}\n`);
+      log(`epoch ${m.epoch}/${cfg.epochs}: train loss ${m.trainLoss.toFixed(4)} acc ${(100 * m.trainAccuracy).toFixed(2)}% | test loss ${m.testLoss.toFixed(4)} acc ${(100 * m.testAccuracy).toFixed(2)}% | ${Math.round(m.imagesPerSecond)} img/s, ${m.seconds.toFixed(1)} s`);
+      batch = 0;
+      partial = { lossSum: 0, correct: 0, seen: 0, seconds: 0 };
+      checkpoint(epoch + 1, 0, shuffle.getState());
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+
+  let lastPredictions = new Int32Array(0);
+  const final = evaluate(model, testSet, {
+    batchSize: cfg.testBatchSize,
+    mean: cfg.mean,
+    std: cfg.std,
+    device: cfg.device,
+    onPredictions: (start, p) => {
+      if (start === 0) lastPredictions = p.slice(0, 64);
+    },
+  });
+  const desc: ModelDescription = {
+    format: 'dl-cifar-trainer/1',
+    architecture: cfg.model,
+    numClasses: classes.length,
+    classes,
+    mean: [...cfg.mean],
+    std: [...cfg.std],
+    inputShape: [3, 32, 32],
+    epochs: cfg.epochs,
+    testAccuracy: final.accuracy,
+  };
+  saveModel(outDir, model.to('cpu'), desc);
+  writeReport(join(outDir, FILES.report), { config: cfg, history, final, classes, images: testSet.images.narrow(0, 0, Math.min(64, testSet.labels.shape[0])), labels: testSet.labels, predictions: lastPredictions });
+  log(`done: test accuracy ${(100 * final.accuracy).toFixed(2)}%; model in ${join(outDir, FILES.weights)}, report in ${join(outDir, FILES.report)}`);
+  return { history, final, interrupted: false };
+}

@@ -1,0 +1,171 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSafetensors } from '@dl/tensor';
+import { io } from '@dl/vision';
+import { recipe } from '../src/config.js';
+import type { TrainConfig } from '../src/config.js';
+import { loadCifar } from '../src/data.js';
+import { resolveDataDir } from '../src/data-dir.js';
+import { main } from '../src/cli.js';
+import { train } from '../src/train.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'dl-trainer-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const quiet = () => {};
+let dataDir = '';
+
+/** Run the CLI in-process, capturing stdout/stderr lines and the exit code. */
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = process.stdout.write.bind(process.stdout);
+  const e = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+  const before = process.exitCode;
+  try {
+    const code = await main(args);
+    return { code, out, err };
+  } finally {
+    process.stdout.write = o;
+    process.stderr.write = e;
+    process.exitCode = before;
+  }
+}
+
+const small = (over: Partial<TrainConfig> = {}): TrainConfig => ({ ...recipe('default'), epochs: 1, limitTrain: 1024, limitTest: 200, ...over });
+
+beforeAll(async () => {
+  dataDir = await resolveDataDir(undefined, quiet);
+}, 120_000);
+
+describe('cifar-trainer end to end (shared CIFAR-10, a few thousand images)', () => {
+  const out = join(tmp, 'run');
+
+  it('train: one short epoch writes checkpoint, weights, description, metrics and report', async () => {
+    // Adam learns visibly within one pass over 2,048 images (the default recipe's one-cycle needs more steps).
+    const r = await cli('train', '--epochs', '1', '--limit-train', '2048', '--limit-test', '500', '--optimizer', 'adam', '--lr', '0.003', '--scheduler', 'none', '--data-dir', dataDir, '--out-dir', out);
+    expect(r.err).not.toMatch(/cifar-trainer:/);
+    expect(r.code).toBe(0);
+    // Not a terminal: plain progress lines on stderr.
+    expect(r.err).toMatch(/epoch 1\/1 16\/16 batches \| loss \d\.\d+ {2}acc [\d.]+% {2}\d+ img\/s/);
+    expect(r.out).toMatch(/epoch 1\/1: train loss \d\.\d+ acc [\d.]+% \| test loss \d\.\d+ acc [\d.]+%/);
+    for (const f of ['checkpoint.safetensors', 'model.safetensors', 'model.json', 'metrics.jsonl', 'report.html']) expect(existsSync(join(out, f)), f).toBe(true);
+    const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(metrics).toHaveLength(1);
+    // Better than chance (10%) after one pass over 2,048 images.
+    expect(metrics[0].testAccuracy).toBeGreaterThan(0.15);
+    const desc = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
+    expect(desc.classes).toEqual(['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']);
+    expect(Object.keys(loadSafetensors(join(out, 'model.safetensors')).tensors)).toContain('fc3.weight');
+    expect(readdirSync(out).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  }, 300_000);
+
+  it('eval prints accuracy, per-class accuracy and the confusion matrix', async () => {
+    const r = await cli('eval', '--model-dir', out, '--data-dir', dataDir, '--limit-test', '500');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/accuracy: [\d.]+% on 500 test images/);
+    expect(r.out).toMatch(/airplane\s+[\d.]+%/);
+    expect(r.out).toMatch(/true \\ pred/);
+    const rows = r.out.split('\n').filter((l) => /^(airplane|truck)\s+\d+\s+\d+/.test(l));
+    expect(rows).toHaveLength(2);
+  }, 120_000);
+
+  it('predict prints the top-k classes with probabilities for a PNG', async () => {
+    const test = loadCifar(dataDir, false, 1);
+    const png = join(tmp, 'img.png');
+    const hwc = test.images.select(0, 0).permute(1, 2, 0).contiguous();
+    writeFileSync(png, io.encodePng({ data: hwc.dataSync() as Uint8Array, height: 32, width: 32, channels: 3 }));
+    const r = await cli('predict', png, '--model-dir', out, '--top-k', '3');
+    expect(r.code).toBe(0);
+    const m = /img\.png: (\w+) ([\d.]+)%, (\w+) ([\d.]+)%, (\w+) ([\d.]+)%/.exec(r.out);
+    expect(m).not.toBe(null);
+    const probs = [m![2], m![4], m![6]].map(Number);
+    expect(probs[0]).toBeGreaterThanOrEqual(probs[1]);
+    expect(probs[1]).toBeGreaterThanOrEqual(probs[2]);
+  }, 60_000);
+
+  it('the HTML report holds the curves, per-class accuracy, confusion matrix and a grid of predictions', async () => {
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toMatch(/<svg[^>]+aria-label="Loss"/);
+    expect(html).toMatch(/<svg[^>]+aria-label="Accuracy"/);
+    expect(html).toContain('Per-class test accuracy');
+    expect(html).toContain('class="confusion"');
+    expect((html.match(/src="data:image\/png;base64,/g) ?? []).length).toBe(64);
+    expect(html).not.toMatch(/<script|src="http/);
+  });
+});
+
+describe('resume', () => {
+  it('a run stopped mid-epoch and resumed ends bit-identical to an uninterrupted run', async () => {
+    const cfg = small({ epochs: 2, limitTrain: 640, limitTest: 100 });
+    const a = join(tmp, 'a');
+    const b = join(tmp, 'b');
+    train(cfg, { dataDir, outDir: a, resume: false, log: quiet });
+    const stopped = train(cfg, { dataDir, outDir: b, resume: false, log: quiet, stopAfterBatches: 7 });
+    expect(stopped.interrupted).toBe(true);
+    const resumed = train(cfg, { dataDir, outDir: b, resume: true, log: quiet });
+    expect(resumed.interrupted).toBe(false);
+    const wa = loadSafetensors(join(a, 'model.safetensors')).tensors;
+    const wb = loadSafetensors(join(b, 'model.safetensors')).tensors;
+    for (const k of Object.keys(wa)) expect(Array.from(wb[k].dataSync()), k).toEqual(Array.from(wa[k].dataSync()));
+    expect(resumed.history.map((h) => h.testAccuracy)).toEqual(JSON.parse(`[${readFileSync(join(a, 'metrics.jsonl'), 'utf8').trim().split('\n').join(',')}]`).map((h: { testAccuracy: number }) => h.testAccuracy));
+  }, 300_000);
+});
+
+describe('bad input: one clear line, non-zero exit, nothing half-written', () => {
+  it('unknown flag and invalid values name the valid ones', async () => {
+    const a = await cli('train', '--epoch', '3');
+    expect(a.code).toBe(2);
+    expect(a.err).toMatch(/unknown option '--epoch'[\s\S]*Did you mean --epochs\?/);
+    const b = await cli('train', '--model', 'vgg');
+    expect(b.code).toBe(2);
+    expect(b.err).toMatch(/argument 'vgg' is invalid\. Allowed choices are tutorial, resnet9, resnet18/);
+    const c = await cli('train', '--epochs', '0', '--data-dir', dataDir, '--out-dir', join(tmp, 'never'));
+    expect(c.code).toBe(1);
+    expect(c.err).toBe("cifar-trainer: --epochs: expected an integer >= 1; got '0'\n");
+  });
+
+  it('missing data says where to put the archive', async () => {
+    const r = await cli('eval', '--model-dir', join(tmp, 'run'), '--data-dir', join(tmp, 'no-data-here'));
+    expect(r.code).toBe(1);
+    // The downloader may report the failed mirror on its way; the error itself is one line.
+    const errors = r.err.trim().split('\n').filter((l) => l.startsWith('cifar-trainer:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/CIFAR-10 is not in .*no-data-here and could not be downloaded \(.*\); put cifar-10-binary\.tar\.gz into .*no-data-here, or pass --data-dir/);
+  });
+
+  it('a corrupt checkpoint is refused and left untouched', async () => {
+    const dir = join(tmp, 'corrupt');
+    await cli('train', '--epochs', '1', '--limit-train', '256', '--limit-test', '50', '--data-dir', dataDir, '--out-dir', dir);
+    const path = join(dir, 'checkpoint.safetensors');
+    const bytes = readFileSync(path);
+    const broken = bytes.subarray(0, bytes.length - 100);
+    writeFileSync(path, broken);
+    const r = await cli('train', '--epochs', '1', '--limit-train', '256', '--limit-test', '50', '--data-dir', dataDir, '--out-dir', dir, '--resume');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/cannot resume: checkpoint .* is unreadable or corrupt .*left untouched/);
+    expect(readFileSync(path)).toEqual(broken);
+  }, 120_000);
+
+  it('a model description that does not match its weights is refused', async () => {
+    const dir = join(tmp, 'mismatch');
+    await cli('train', '--epochs', '1', '--limit-train', '256', '--limit-test', '50', '--data-dir', dataDir, '--out-dir', dir);
+    const desc = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    writeFileSync(join(dir, 'model.json'), JSON.stringify({ ...desc, architecture: 'resnet9' }));
+    const r = await cli('eval', '--model-dir', dir, '--data-dir', dataDir, '--limit-test', '10');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/cannot load .*model\.safetensors into a resnet9 model/);
+  }, 120_000);
+
+  it('an unreadable image names the file', async () => {
+    const bad = join(tmp, 'not-an-image.png');
+    writeFileSync(bad, 'hello');
+    const r = await cli('predict', bad, '--model-dir', join(tmp, 'run'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/cannot read image '.*not-an-image\.png'/);
+  });
+});
