@@ -80,7 +80,7 @@ export function program(): Command {
       const cfg = trainConfig(o);
       const dataDir = await resolveDataDir(o.dataDir, log);
       log(`training ${cfg.model} (recipe ${cfg.recipe}) for ${cfg.epochs} epochs on ${dataDir}`);
-      const r = train(cfg, { dataDir, outDir: o.outDir, resume: Boolean(o.resume), log });
+      const r = await train(cfg, { dataDir, outDir: o.outDir, resume: Boolean(o.resume), log });
       if (r.interrupted) process.exitCode = 130;
     });
 

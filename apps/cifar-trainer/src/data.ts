@@ -21,6 +21,11 @@ export function loadCifar(dataDir: string, train: boolean, limit = 0): Split {
   return { images, labels, classes: [...ds.classes] };
 }
 
+/** The training images as a Dataset of [uint8 [3, 32, 32], label] for a DataLoader (it can cross to worker threads). */
+export function trainDataset(dataDir: string): datasets.CIFAR10<Tensor, number> {
+  return new datasets.CIFAR10<Tensor, number>(dataDir, { train: true, transform: new transforms.PILToTensor() });
+}
+
 /** uint8 images to float32 in [0, 1], normalised per channel. */
 export function normalizeBatch(x: Tensor, mean: readonly number[], std: readonly number[]): Tensor {
   return transforms.batched.normalize(x.to('float32').div(255), mean, std);

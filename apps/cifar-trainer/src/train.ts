@@ -15,7 +15,8 @@ import type { ModelDescription } from './artifacts.js';
 import { UsageError } from './config.js';
 import type { TrainConfig } from './config.js';
 import type { Split } from './data.js';
-import { epochOrder, loadCifar, trainBatch } from './data.js';
+import { epochOrder, loadCifar, trainBatch, trainDataset } from './data.js';
+import { DataLoader } from '@dl/data';
 import type { EvalResult } from './evaluate.js';
 import { evaluate } from './evaluate.js';
 import { progress } from './progress.js';
@@ -86,7 +87,7 @@ function readCheckpoint(path: string, cfg: TrainConfig): Checkpoint {
   return ck;
 }
 
-export function train(cfg: TrainConfig, opts: TrainOptions): TrainResult {
+export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const { outDir, log } = opts;
   mkdirSync(outDir, { recursive: true });
   const ckPath = join(outDir, FILES.checkpoint);
@@ -94,11 +95,11 @@ export function train(cfg: TrainConfig, opts: TrainOptions): TrainResult {
   if (opts.resume && !resumeFrom) throw new UsageError(`cannot resume: no checkpoint at ${ckPath}`);
   if (!opts.resume && existsSync(ckPath)) throw new UsageError(`${ckPath} exists: pass --resume to continue that run, or choose another --out-dir`);
 
-  const trainSet: Split = loadCifar(opts.dataDir, true, cfg.limitTrain);
+  const trainSet = trainDataset(opts.dataDir);
   const testSet: Split = loadCifar(opts.dataDir, false, cfg.limitTest);
-  const n = trainSet.labels.shape[0];
+  const n = cfg.limitTrain > 0 ? Math.min(cfg.limitTrain, trainSet.length) : trainSet.length;
   const stepsPerEpoch = Math.floor(n / cfg.batchSize) || 1;
-  const classes = trainSet.classes;
+  const classes = [...trainSet.classes];
 
   manualSeed(cfg.seed);
   const model: Module = buildModel(cfg.model, classes.length).to(cfg.device as 'cpu');
@@ -129,6 +130,9 @@ export function train(cfg: TrainConfig, opts: TrainOptions): TrainResult {
   };
   process.on('SIGINT', onSigint);
   let batchesRun = 0;
+  // Batches come from a DataLoader (worker threads with --workers) in the epoch's order;
+  // augmentation runs on the main thread from a generator the checkpoint records.
+  const loader = (batches: number[][]) => new DataLoader(trainSet, { batchSampler: batches, numWorkers: cfg.workers });
 
   /** Save the state needed to continue at (nextEpoch, nextBatch). */
   const checkpoint = (nextEpoch: number, nextBatch: number, shuffleState: Uint32Array) => {
@@ -155,12 +159,13 @@ export function train(cfg: TrainConfig, opts: TrainOptions): TrainResult {
       const order = epochOrder(n, shuffle);
       const bar = progress(`epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch);
       model.train();
-      for (; batch < stepsPerEpoch; batch++) {
-        const t0 = performance.now();
+      const indices = Array.from(order.dataSync());
+      const batches = Array.from({ length: stepsPerEpoch - batch }, (_, i) => indices.slice((batch + i) * cfg.batchSize, (batch + i + 1) * cfg.batchSize));
+      let t0 = performance.now();
+      for await (const [images, labels] of loader(batches)) {
         scope(() => {
-          const idx = order.narrow(0, batch * cfg.batchSize, cfg.batchSize);
-          const x = trainBatch(trainSet.images.indexSelect(0, idx), cfg, augment).to(cfg.device as 'cpu');
-          const y = trainSet.labels.indexSelect(0, idx).to(cfg.device as 'cpu');
+          const x = trainBatch(images, cfg, augment).to(cfg.device as 'cpu');
+          const y = labels.to(cfg.device as 'cpu');
           const logits = model.forward(x);
           const loss = criterion.forward(logits, y);
           optimizer.zeroGrad();
@@ -171,14 +176,22 @@ export function train(cfg: TrainConfig, opts: TrainOptions): TrainResult {
           partial.correct += logits.argmax(1).eq(y).sum().item();
           partial.seen += cfg.batchSize;
         });
-        partial.seconds += (performance.now() - t0) / 1000;
+        images.dispose();
+        labels.dispose();
+        const t1 = performance.now();
+        partial.seconds += (t1 - t0) / 1000;
+        t0 = t1;
         bar.update(batch + 1, { loss: partial.lossSum / partial.seen, accuracy: partial.correct / partial.seen, imagesPerSecond: partial.seen / partial.seconds });
         batchesRun++;
         if (opts.stopAfterBatches !== undefined && batchesRun >= opts.stopAfterBatches) interrupted = true;
+        batch++;
+        // Let the event loop run between batches (signals such as Ctrl-C are delivered there;
+        // without workers the loader's promises resolve without ever leaving the microtask queue).
+        await new Promise<void>((r) => setImmediate(r));
         if (interrupted) {
           bar.stop();
-          checkpoint(epoch, batch + 1, shuffleState);
-          log(`interrupted: checkpoint saved after epoch ${epoch + 1}, batch ${batch + 1} (${ckPath}); continue with --resume`);
+          checkpoint(epoch, batch, shuffleState);
+          log(`interrupted: checkpoint saved after epoch ${epoch + 1}, batch ${batch} (${ckPath}); continue with --resume`);
           return { history, final: null, interrupted: true };
         }
       }

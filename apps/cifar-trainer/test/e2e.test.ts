@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,15 +104,53 @@ describe('resume', () => {
     const cfg = small({ epochs: 2, limitTrain: 640, limitTest: 100 });
     const a = join(tmp, 'a');
     const b = join(tmp, 'b');
-    train(cfg, { dataDir, outDir: a, resume: false, log: quiet });
-    const stopped = train(cfg, { dataDir, outDir: b, resume: false, log: quiet, stopAfterBatches: 7 });
+    await train(cfg, { dataDir, outDir: a, resume: false, log: quiet });
+    const stopped = await train(cfg, { dataDir, outDir: b, resume: false, log: quiet, stopAfterBatches: 7 });
     expect(stopped.interrupted).toBe(true);
-    const resumed = train(cfg, { dataDir, outDir: b, resume: true, log: quiet });
+    const resumed = await train(cfg, { dataDir, outDir: b, resume: true, log: quiet });
     expect(resumed.interrupted).toBe(false);
     const wa = loadSafetensors(join(a, 'model.safetensors')).tensors;
     const wb = loadSafetensors(join(b, 'model.safetensors')).tensors;
     for (const k of Object.keys(wa)) expect(Array.from(wb[k].dataSync()), k).toEqual(Array.from(wa[k].dataSync()));
     expect(resumed.history.map((h) => h.testAccuracy)).toEqual(JSON.parse(`[${readFileSync(join(a, 'metrics.jsonl'), 'utf8').trim().split('\n').join(',')}]`).map((h: { testAccuracy: number }) => h.testAccuracy));
+  }, 300_000);
+});
+
+describe('worker threads and Ctrl-C', () => {
+  it('--workers 2 trains to the same weights as --workers 0 (same batch order, augmentation on the main thread)', async () => {
+    const cfg = small({ epochs: 1, limitTrain: 512, limitTest: 50 });
+    const a = join(tmp, 'w0');
+    const b = join(tmp, 'w2');
+    await train(cfg, { dataDir, outDir: a, resume: false, log: quiet });
+    await train({ ...cfg, workers: 2 }, { dataDir, outDir: b, resume: false, log: quiet });
+    const wa = loadSafetensors(join(a, 'model.safetensors')).tensors;
+    const wb = loadSafetensors(join(b, 'model.safetensors')).tensors;
+    for (const k of Object.keys(wa)) expect(Array.from(wb[k].dataSync()), k).toEqual(Array.from(wa[k].dataSync()));
+  }, 300_000);
+
+  it('SIGINT saves a checkpoint and exits with 130; --resume then finishes the run', async () => {
+    const cliJs = join(import.meta.dirname, '..', 'dist', 'cli.js');
+    const dir = join(tmp, 'sigint');
+    const args = [cliJs, 'train', '--epochs', '2', '--limit-train', '4096', '--limit-test', '100', '--data-dir', dataDir, '--out-dir', dir];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => {
+      err += d;
+      // Interrupt once training has started (the first progress line).
+      if (/batches \|/.test(err) && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    expect(code).toBe(130);
+    expect(out).toMatch(/interrupted: checkpoint saved after epoch 1, batch \d+/);
+    expect(existsSync(join(dir, 'checkpoint.safetensors'))).toBe(true);
+    expect(existsSync(join(dir, 'model.safetensors'))).toBe(false);
+    const resumed = spawnSync(process.execPath, [...args, '--resume'], { encoding: 'utf8' });
+    expect(resumed.status).toBe(0);
+    expect(resumed.stdout).toMatch(/resuming from .* at epoch 1, batch \d+/);
+    expect(resumed.stdout).toMatch(/epoch 2\/2: train loss/);
+    expect(existsSync(join(dir, 'model.safetensors'))).toBe(true);
   }, 300_000);
 });
 
