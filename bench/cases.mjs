@@ -61,6 +61,16 @@ export const CASES = [
   { id: 'convnet-train-128', kind: 'convnetTrain', params: { n: 128 }, shape: 'tutorial ConvNet, batch 128', unit: 'images/s', work: 128 },
   { id: 'convnet-eval-100', kind: 'convnetEval', params: { n: 100 }, shape: 'tutorial ConvNet, batch 100', unit: 'images/s', work: 100 },
   { id: 'convnet-eval-1000', kind: 'convnetEval', params: { n: 1000 }, shape: 'tutorial ConvNet, batch 1000', unit: 'images/s', work: 1000 },
+  // The training input pipeline: CIFAR-10 samples -> batches of 128 (collate) -> flip, random
+  // crop (reflect pad 4), normalise; 40 batches an iteration, with 0, 1 and 2 worker threads.
+  ...[0, 1, 2].map((workers) => ({
+    id: `input-pipeline-w${workers}`,
+    kind: 'pipeline',
+    params: { workers, batches: 40, batchSize: 128 },
+    shape: `CIFAR-10, batch 128, ${workers} workers`,
+    unit: 'images/s',
+    work: 40 * 128,
+  })),
 ];
 
 /** The tutorial's network (conv 3->6 5x5, pool, conv 6->16 5x5, pool, 400->120->84->10), built from @dl/nn. */
@@ -140,6 +150,29 @@ export const KERNELS = {
     const net = tutorialNet(dl).eval();
     const x = dl.randn([n, 3, 32, 32]);
     return { step: () => dl.noGrad(() => dl.scope(() => done(net.forward(x).argmax(1)))), inputs: [x, ...net.parameters()] };
+  },
+  async pipeline(dl, { workers, batches, batchSize, dataDir }) {
+    const { datasets, transforms } = dl.vision;
+    const ds = new datasets.CIFAR10(dataDir, { train: true, transform: new transforms.PILToTensor() });
+    const order = Array.from(dl.randperm(ds.length, { generator: new dl.Generator(0) }).dataSync()).slice(0, batches * batchSize);
+    const batchList = Array.from({ length: batches }, (_, b) => order.slice(b * batchSize, (b + 1) * batchSize));
+    const loader = new dl.data.DataLoader(ds, { batchSampler: batchList, numWorkers: workers, persistentWorkers: workers > 0 });
+    const g = new dl.Generator(1);
+    const mean = [0.4914, 0.4822, 0.4465];
+    const std = [0.247, 0.2435, 0.2616];
+    const step = async () => {
+      for await (const [x, y] of loader) {
+        dl.scope(() => {
+          let b = x.to('float32').div(255);
+          b = transforms.batched.randomHorizontalFlip(b, { generator: g });
+          b = transforms.batched.randomCrop(b, { size: 32, padding: 4, paddingMode: 'reflect', generator: g });
+          done(transforms.batched.normalize(b, mean, std));
+        });
+        x.dispose();
+        y.dispose();
+      }
+    };
+    return { step, inputs: [], close: () => loader.close() };
   },
   sum(dl, { n }) {
     const a = dl.randn([n]);

@@ -22,11 +22,13 @@ import * as tensorLib from '@dl/tensor';
 import { noGrad } from '@dl/autograd';
 import * as nn from '@dl/nn';
 import * as optim from '@dl/optim';
+import * as data from '@dl/data';
+import * as vision from '@dl/vision';
 import { CASES, KERNELS, UNITS } from './cases.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** What a benchmark kernel sees: @dl/tensor's exports plus nn, optim and noGrad. */
-const dl = { ...tensorLib, nn, optim, noGrad };
+const dl = { ...tensorLib, nn, optim, noGrad, data, vision };
 const { values: opt } = parseArgs({
   options: {
     filter: { type: 'string' },
@@ -40,27 +42,49 @@ const WARMUP_S = 0.3;
 const MIN_REPEAT_S = 0.1;
 
 const cases = CASES.filter((c) => !opt.filter || c.id.includes(opt.filter));
+
+/**
+ * The extracted CIFAR-10 for the input-pipeline cases (both sides read the same files):
+ * $DL_CIFAR10_DIR, else the shared archive extracted once into $DL_CACHE_DIR or ~/.cache/dl.
+ */
+async function cifarDir() {
+  if (process.env.DL_CIFAR10_DIR) return process.env.DL_CIFAR10_DIR;
+  const archive = join(HERE, '..', '..', 'shared', 'datasets', 'cifar10', 'cifar-10-binary.tar.gz');
+  const cache = join(process.env.DL_CACHE_DIR ?? join(os.homedir(), '.cache', 'dl'), 'cifar10');
+  await vision.datasets.CIFAR10.download(cache, { download: true, mirrors: [archive] });
+  return cache;
+}
+if (cases.some((c) => c.kind === 'pipeline')) {
+  const dir = await cifarDir();
+  for (const c of cases) if (c.kind === 'pipeline') c.params.dataDir = dir;
+}
 if (cases.length === 0) {
   console.error(`bench: no case id contains "${opt.filter}"; ids: ${CASES.map((c) => c.id).join(', ')}`);
   process.exit(2);
 }
 
-function measure(step) {
+/** Warm up, size a repeat to >= MIN_REPEAT_S, take the median of REPEATS. Async steps (the input pipeline) are awaited. */
+async function measure(step) {
   const now = () => performance.now() / 1e3;
   let t0 = now();
-  step();
+  const first = step();
+  const isAsync = first instanceof Promise;
+  await first;
+  const run = isAsync ? step : () => step();
   let once = now() - t0;
   const warmEnd = now() + WARMUP_S;
   while (now() < warmEnd) {
     t0 = now();
-    step();
+    if (isAsync) await run();
+    else run();
     once = Math.min(once, now() - t0);
   }
   const iters = Math.max(1, Math.ceil(MIN_REPEAT_S / Math.max(once, 1e-9)));
   const samples = [];
   for (let r = 0; r < REPEATS; r++) {
     t0 = now();
-    for (let i = 0; i < iters; i++) step();
+    if (isAsync) for (let i = 0; i < iters; i++) await run();
+    else for (let i = 0; i < iters; i++) run();
     samples.push((now() - t0) / iters);
   }
   return { median_s: median(samples), iters, samples_s: samples };
@@ -72,7 +96,7 @@ function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function runOurs() {
+async function runOurs() {
   dl.manualSeed(0);
   const results = {};
   const leaks = [];
@@ -82,12 +106,13 @@ function runOurs() {
     let kernel;
     try {
       // inside a scope: the returned inputs stay alive, anything else (or all, on a throw) is freed
-      kernel = dl.scope(() => KERNELS[c.kind](dl, c.params));
-      results[c.id] = measure(kernel.step);
+      kernel = await dl.scope(() => KERNELS[c.kind](dl, c.params));
+      results[c.id] = await measure(kernel.step);
     } catch (e) {
       results[c.id] = { error: `${e?.name ?? 'Error'}: ${String(e?.message ?? e).split('\n')[0]}` };
     } finally {
       for (const t of kernel?.inputs ?? []) t.dispose();
+      await kernel?.close?.();
     }
     // every iteration runs in a scope and the inputs are disposed: memory must be back where it was
     const grown = dl.memoryStats().liveBytes - before;
@@ -201,12 +226,12 @@ function cpuBackend() {
   return b ? ` (backend: ${b.name})` : '';
 }
 
-function main() {
+async function main() {
   const notes = [];
   const load = os.loadavg()[0].toFixed(2); // other work on the machine skews both columns
   const cores = os.availableParallelism?.() ?? os.cpus().length;
   if (Number(load) >= cores / 2) notes.push(`the machine was busy (load ${load} on ${cores} cores): timings, PyTorch's 2-thread ones most, are unreliable; rerun on a quiet machine`);
-  const ours = runOurs();
+  const ours = await runOurs();
   const torch = runTorch(notes);
   const rows = cases.map((c) => row(c, ours.results[c.id], torch.results?.[c.id], Boolean(torch.missing)));
   const errors = cases
@@ -255,4 +280,7 @@ ${mdTable(rows)}
   console.log('\nwrote bench/RESULTS.md');
 }
 
-main();
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -122,7 +122,47 @@ def k_convnet_eval(p):
     return step
 
 
+def k_pipeline(p):
+    """The idiomatic PyTorch input pipeline over the same CIFAR-10 binary files: a Dataset of
+    uint8 CHW tensors, per-sample torchvision transforms in the DataLoader's workers."""
+    import os
+    import numpy as np
+    import torchvision.transforms as T
+
+    root = os.path.join(p["dataDir"], "cifar-10-batches-bin")
+    raw = np.concatenate([np.fromfile(os.path.join(root, f"data_batch_{i}.bin"), dtype=np.uint8) for i in range(1, 6)])
+    records = raw.reshape(-1, 3073)
+    labels = torch.from_numpy(records[:, 0].astype(np.int64))
+    images = torch.from_numpy(records[:, 1:].reshape(-1, 3, 32, 32).copy())
+    tf = T.Compose([
+        T.RandomHorizontalFlip(),
+        T.RandomCrop(32, padding=4, padding_mode="reflect"),
+        T.ConvertImageDtype(torch.float32),
+        T.Normalize((0.4914, 0.4822, 0.4465), (0.247, 0.2435, 0.2616)),
+    ])
+
+    class Cifar(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(labels)
+
+        def __getitem__(self, i):
+            return tf(images[i]), labels[i]
+
+    g = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(labels), generator=g)[: p["batches"] * p["batchSize"]].tolist()
+    loader = torch.utils.data.DataLoader(
+        Cifar(), batch_size=p["batchSize"], sampler=order, num_workers=p["workers"], persistent_workers=p["workers"] > 0
+    )
+
+    def step():
+        for x, y in loader:
+            pass
+
+    return step
+
+
 KERNELS = {
+    "pipeline": k_pipeline,
     "convnetTrain": k_convnet_train,
     "convnetEval": k_convnet_eval,
     "matmul": k_matmul,
