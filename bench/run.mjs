@@ -35,6 +35,8 @@ const { values: opt } = parseArgs({
     repeats: { type: 'string', default: '7' },
     'no-torch': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
+    recipe: { type: 'boolean', default: false },
+    'recipe-epochs': { type: 'string', default: '10' },
   },
 });
 const REPEATS = Number(opt.repeats);
@@ -177,6 +179,54 @@ function runTorch(notes) {
   return { python_path: py, ...JSON.parse(r.stdout) };
 }
 
+// ---- the tutorial recipe end to end (--recipe: minutes) ----------------------------------------
+
+/** Our trainer and PyTorch's script on the tutorial recipe, same data, same run. */
+async function runRecipe(notes) {
+  const dir = await cifarDir();
+  const epochs = Number(opt['recipe-epochs']);
+  const out = join(os.tmpdir(), `dl-bench-recipe-${process.pid}`);
+  process.stderr.write(`ours: tutorial recipe, ${epochs} epochs\n`);
+  const cli = join(HERE, '..', 'apps', 'cifar-trainer', 'dist', 'cli.js');
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [cli, 'train', '--recipe', 'tutorial', '--epochs', String(epochs), '--data-dir', dir, '--out-dir', out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const wall = (performance.now() - t0) / 1e3;
+  let ours = null;
+  if (r.status === 0) {
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    ours = { epoch_s: lines.map((m) => m.seconds), accuracy: lines.at(-1).testAccuracy, wall };
+  } else notes.push(`our trainer exited ${r.status}`);
+  const py = findTorchPython();
+  let torch = null;
+  if (py) {
+    process.stderr.write(`torch: tutorial recipe, ${epochs} epochs\n`);
+    const t = spawnSync(py, [join(HERE, 'torch_tutorial.py'), dir, String(epochs), '0'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    if (t.status === 0) torch = JSON.parse(t.stdout.trim().split('\n').pop());
+    else notes.push(`bench/torch_tutorial.py exited ${t.status}`);
+  }
+  return { epochs, ours, torch };
+}
+
+function recipeSection(r) {
+  const med = (xs) => (xs ? median(xs) : null);
+  const o = med(r.ours?.epoch_s);
+  const t = med(r.torch?.epoch_s);
+  const acc = (x) => (x === undefined || x === null ? '—' : `${(100 * x).toFixed(2)}%`);
+  return `<!-- recipe -->
+## The tutorial recipe end to end (\`pnpm bench --recipe\`)
+
+PyTorch's CIFAR-10 tutorial recipe (its ConvNet, SGD lr 0.001 momentum 0.9, batch 128, ${r.epochs} epochs, no
+augmentation) on the same data: our trainer (\`cifar-trainer train --recipe tutorial\`, whose epoch time
+includes the input pipeline) beside \`bench/torch_tutorial.py\` (tensors preloaded). Epoch time is the
+median over epochs; the ratio is PyTorch's time / ours (higher is better).
+
+| | ours | PyTorch | ratio |
+| --- | ---: | ---: | ---: |
+| epoch wall time (s) | ${o ? o.toFixed(1) : '—'} | ${t ? t.toFixed(1) : '—'} | ${o && t ? `${(t / o).toFixed(2)}x` : '—'} |
+| final test accuracy | ${acc(r.ours?.accuracy)} | ${acc(r.torch?.accuracy)} | |
+<!-- /recipe -->`;
+}
+
 // ---- report --------------------------------------------------------------------------------
 
 const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toPrecision(2));
@@ -233,6 +283,16 @@ async function main() {
   if (Number(load) >= cores / 2) notes.push(`the machine was busy (load ${load} on ${cores} cores): timings, PyTorch's 2-thread ones most, are unreliable; rerun on a quiet machine`);
   const ours = await runOurs();
   const torch = runTorch(notes);
+  // The recipe section is kept from the previous RESULTS.md unless --recipe reran it.
+  const previous = (() => {
+    try {
+      return readFileSync(join(HERE, 'RESULTS.md'), 'utf8').match(/<!-- recipe -->[\s\S]*<!-- \/recipe -->/)?.[0] ?? '';
+    } catch {
+      return '';
+    }
+  })();
+  const recipe = opt.recipe ? recipeSection(await runRecipe(notes)) : previous;
+  if (opt.recipe) console.log(`\n${recipe}\n`);
   const rows = cases.map((c) => row(c, ours.results[c.id], torch.results?.[c.id], Boolean(torch.missing)));
   const errors = cases
     .flatMap((c) => [
@@ -275,6 +335,8 @@ ${machine.map((m) => `- ${m}`).join('\n')}
 ${[...notes.map((n) => `- Note: ${n}`), ...errors.map((e) => `- Error: ${e}`)].join('\n')}
 
 ${mdTable(rows)}
+
+${recipe}
 `.replace(/\n{3,}/g, '\n\n');
   writeFileSync(join(HERE, 'RESULTS.md'), md);
   console.log('\nwrote bench/RESULTS.md');
