@@ -96,7 +96,9 @@ export function program(): Command {
       const r = evaluate(model, test, { batchSize: positiveInt('--batch-size', o.batchSize), mean: desc.mean, std: desc.std, device: 'cpu' });
       log(`accuracy: ${(100 * r.accuracy).toFixed(2)}% on ${r.count} test images (loss ${r.loss.toFixed(4)})`);
       log('per-class accuracy:');
-      desc.classes.forEach((c, i) => log(`  ${c.padEnd(12)} ${(100 * r.perClass[i]).toFixed(2)}%`));
+      desc.classes.forEach((c, i) => {
+        log(`  ${c.padEnd(12)} ${(100 * r.perClass[i]).toFixed(2)}%`);
+      });
       log('confusion matrix:');
       log(formatConfusion(desc.classes, r.confusion));
     });

@@ -26,7 +26,9 @@ export function grad(outputs: readonly Tensor[], inputs: readonly Tensor[], grad
     return onesLike(o);
   });
   const result = runBackward(outputs, seeds, opts, inputs);
-  seeds.forEach((s, i) => s !== gradOutputs?.[i] && s.dispose());
+  seeds.forEach((s, i) => {
+    if (s !== gradOutputs?.[i]) s.dispose();
+  });
   result.forEach((g, i) => {
     if (!g && !opts.allowUnused) {
       throw new DLError('AUTOGRAD', 'grad', `input ${i} was not used in the graph of the outputs`, 'pass { allowUnused: true } to get null for it');

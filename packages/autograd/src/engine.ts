@@ -3,8 +3,8 @@
  * gradient rule once all of its outputs' gradients are in, and hand gradients to
  * leaves (accumulated into `.grad`) or to the caller of `grad()`.
  */
-import { DLError, Tensor, keep, onesLike, scope } from '@dl/tensor';
-import { Node, OutputRef, leafHooks } from './graph.js';
+import { DLError, type Tensor, keep, onesLike, scope } from '@dl/tensor';
+import { type Node, OutputRef, leafHooks } from './graph.js';
 import type { Hook } from './graph.js';
 import { enableGrad, noGrad } from './mode.js';
 

@@ -2,7 +2,7 @@
  * gradcheck: compare autograd's gradients with central finite differences in
  * float64, for every input that requires grad (torch.autograd.gradcheck).
  */
-import { DLError, Tensor, scope, tensor } from '@dl/tensor';
+import { DLError, type Tensor, scope, tensor } from '@dl/tensor';
 import { grad } from './api.js';
 
 export interface GradcheckOptions {

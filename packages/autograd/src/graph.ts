@@ -3,10 +3,11 @@
  * made it, or to a leaf tensor), the tensors its gradient rule needs (saved as
  * views of their own, with the version each had), and the rule.
  */
-import { DLError, Tensor, keep } from '@dl/tensor';
+import { DLError, type Tensor, keep } from '@dl/tensor';
 import type { AnyOp, DType, GradFn, OpCall, Shape } from '@dl/tensor';
 import type { GradEntry } from './grads/types.js';
 
+// biome-ignore lint/suspicious/noConfusingVoidType: a hook may return nothing (keep the gradient) or a replacement
 export type Hook = (grad: Tensor) => Tensor | undefined | void;
 
 /** Where a gradient goes: output `index` of `node`, or a leaf tensor. */

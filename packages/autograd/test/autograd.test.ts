@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Tensor, conv2d, memoryStats, ones, randn, scope, tensor, zeros, Generator } from '@dl/tensor';
+import { type Tensor, conv2d, memoryStats, ones, randn, scope, tensor, zeros, Generator } from '@dl/tensor';
 import { defineFunction, enableGrad, grad, gradcheck, inferenceMode, isGradEnabled, noGrad } from '../src/index.js';
 
 const leaf = (data: number[] | number[][]) => tensor(data, { requiresGrad: true });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DLError, memoryStats, scope, tensor } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
-import { Adam, AdamW, Optimizer, RMSprop, SGD, lrScheduler } from '../src/index.js';
+import { Adam, AdamW, type Optimizer, RMSprop, SGD, lrScheduler } from '../src/index.js';
 import type { OptimizerStateDict } from '../src/index.js';
 
 const bits = (t: Tensor) => Array.from(new Uint32Array(Float32Array.from(t.dataSync() as Float32Array).buffer));

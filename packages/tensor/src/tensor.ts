@@ -9,7 +9,7 @@ import { fail, fmtShape } from './errors.js';
 import type { Device } from './device.js';
 import type { Shape } from './layout.js';
 import { isContiguous, numel } from './layout.js';
-import { Storage, countTensor, track, unwatch, watch } from './memory.js';
+import { type Storage, countTensor, track, unwatch, watch } from './memory.js';
 import * as ops from './ops/index.js';
 import type { PadMode } from './ops/shape.js';
 import type { Conv2dOptions } from './ops/nn.js';

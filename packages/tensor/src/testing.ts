@@ -89,8 +89,10 @@ const compareSpecs: OpSpec[] = (['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const).m
   fn: (a: Tensor, b: Tensor) => (T as unknown as Record<string, (a: Tensor, b: Tensor) => Tensor>)[op](a, b),
 }));
 
-function reduceSpec(op: 'sum' | 'prod' | 'amax' | 'amin', covers: OpName): OpSpec[] {
-  const f = T[op] as (x: Tensor, d?: number | number[], k?: boolean) => Tensor;
+const REDUCERS = { sum: T.sum, prod: T.prod, amax: T.amax, amin: T.amin };
+
+function reduceSpec(op: keyof typeof REDUCERS, covers: OpName): OpSpec[] {
+  const f = REDUCERS[op];
   return [
     { name: `${op} all`, covers: [covers], inputs: (g) => [gen([3, 4, 5], g)], fn: (x) => f(x), grad: true, tol: { atol: 1e-5 } },
     { name: `${op} dims [0, 2] keepdim`, covers: [covers], inputs: (g) => [gen([3, 4, 5], g)], fn: (x) => f(x, [0, 2], true), grad: true },
@@ -394,7 +396,9 @@ export function checkSpecAgainstReference(spec: OpSpec, device: Device, seed = 1
     });
     const out = asList(spec.fn(...ins));
     if (out.length !== refList.length) throw new Error(`${spec.name}: ${out.length} outputs, reference gave ${refList.length}`);
-    out.forEach((o, i) => assertClose(o.to('reference'), refList[i], tol, `${spec.name} (${layout}) output ${i}`));
+    out.forEach((o, i) => {
+      assertClose(o.to('reference'), refList[i], tol, `${spec.name} (${layout}) output ${i}`);
+    });
   }
 }
 

@@ -26,7 +26,7 @@ function resolve(op: string, opts: CreateOptions | undefined, fallback: DType): 
   return { dtype, device: canonicalDevice(op, opts?.device ?? 'cpu') };
 }
 
-function finish(op: string, t: Tensor, opts: CreateOptions | undefined): Tensor {
+function finish(t: Tensor, opts: CreateOptions | undefined): Tensor {
   if (opts?.requiresGrad) t.requiresGrad_(true);
   return t;
 }
@@ -77,7 +77,9 @@ function flatten(op: string, data: NestedArray): { values: (number | boolean)[];
     if (!Array.isArray(v) || v.length !== shape[dim]) {
       fail('SHAPE', op, `ragged nested array: expected ${shape[dim]} elements at ${path || 'the top level'} (dimension ${dim}); got ${Array.isArray(v) ? v.length : 'a scalar'}`, 'every row must have the same length');
     }
-    v.forEach((x, i) => walk(x, dim + 1, `${path}[${i}]`));
+    v.forEach((x, i) => {
+      walk(x, dim + 1, `${path}[${i}]`);
+    });
   };
   walk(data, 0, '');
   return { values, shape };
@@ -106,7 +108,7 @@ export function tensor(data: NestedArray | TypedArray, opts?: CreateOptions & { 
     if (numel(shape) !== data.length) fail('SHAPE', op, `shape [${shape}] needs ${numel(shape)} values; got ${data.length}`);
     let src: TypedArray = data;
     if (dtype !== entry[1]) src = convertValues(op, data, dtype);
-    return finish(op, fromHost(op, src, shape, dtype, device, opts?.copy ?? true), opts);
+    return finish(fromHost(op, src, shape, dtype, device, opts?.copy ?? true), opts);
   }
   const { values, shape } = flatten(op, data as NestedArray);
   const allBool = values.length > 0 && values.every((v) => typeof v === 'boolean');
@@ -114,7 +116,7 @@ export function tensor(data: NestedArray | TypedArray, opts?: CreateOptions & { 
   const Ctor = arrayCtor(dtype);
   const arr = new Ctor(values.length);
   for (let i = 0; i < values.length; i++) arr[i] = valueFor(op, values[i], dtype);
-  return finish(op, fromHost(op, arr, shape, dtype, device), opts);
+  return finish(fromHost(op, arr, shape, dtype, device), opts);
 }
 
 function convertValues(op: string, data: TypedArray, dtype: DType): TypedArray {
@@ -128,7 +130,7 @@ export function full(shape: Shape, value: number | boolean, opts?: CreateOptions
   shapeArgCheck(op, shape);
   const { dtype, device } = resolve(op, opts, typeof value === 'boolean' ? 'bool' : DEFAULT_FLOAT);
   const t = dispatch('fill', [], { value: valueFor(op, value, dtype) }, [{ shape, dtype }], device)[0];
-  return finish(op, t, opts);
+  return finish(t, opts);
 }
 
 /** A zero-dim tensor holding v (used for scalar operands). */
@@ -138,7 +140,7 @@ export function scalarTensor(v: number | boolean, dtype: DType, device: Device):
 
 export function zeros(shape: Shape, opts?: CreateOptions): Tensor {
   const { dtype, device } = resolve('zeros', opts, DEFAULT_FLOAT);
-  return finish('zeros', allocTensor(device, shapeArgCheck('zeros', shape), dtype), opts);
+  return finish(allocTensor(device, shapeArgCheck('zeros', shape), dtype), opts);
 }
 
 export function ones(shape: Shape, opts?: CreateOptions): Tensor {
@@ -178,7 +180,7 @@ export function arange(start: number, end?: number, step = 1, opts?: CreateOptio
   const n = Math.ceil((end - start) / step);
   const arr = new (arrayCtor(dtype))(n);
   for (let i = 0; i < n; i++) arr[i] = start + i * step;
-  return finish(op, fromHost(op, arr, [n], dtype, device), opts);
+  return finish(fromHost(op, arr, [n], dtype, device), opts);
 }
 
 /** `steps` evenly spaced values from start to end inclusive. */
@@ -191,7 +193,7 @@ export function linspace(start: number, end: number, steps: number, opts?: Creat
   const half = Math.floor(steps / 2);
   // Symmetric evaluation (as PyTorch): both ends are exact.
   for (let i = 0; i < steps; i++) arr[i] = i < half || steps === 1 ? start + i * step : end - (steps - 1 - i) * step;
-  return finish(op, fromHost(op, arr, [steps], dtype, device), opts);
+  return finish(fromHost(op, arr, [steps], dtype, device), opts);
 }
 
 export function eye(n: number, m = n, opts?: CreateOptions): Tensor {
@@ -200,5 +202,5 @@ export function eye(n: number, m = n, opts?: CreateOptions): Tensor {
   const { dtype, device } = resolve(op, opts, DEFAULT_FLOAT);
   const arr = new (arrayCtor(dtype))(n * m);
   for (let i = 0; i < Math.min(n, m); i++) arr[i * m + i] = 1;
-  return finish(op, fromHost(op, arr, [n, m], dtype, device), opts);
+  return finish(fromHost(op, arr, [n, m], dtype, device), opts);
 }

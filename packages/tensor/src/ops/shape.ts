@@ -175,7 +175,7 @@ export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
 /** Concatenate along an existing dim (dtypes promote, as PyTorch). */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   if (!Array.isArray(tensors) || tensors.length === 0) fail('ARGUMENT', 'cat', 'expected a non-empty array of tensors');
-  tensors.forEach((t, i) => asTensor('cat', `tensors[${i}]`, t));
+  for (const [i, t] of tensors.entries()) asTensor('cat', `tensors[${i}]`, t);
   const ref = tensors[0];
   const d = normalizeDim('cat', dim, ref.ndim);
   tensors.forEach((t: Tensor, i: number) => {
@@ -188,7 +188,9 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   const shape = [...ref.shape];
   shape[d] = tensors.reduce((a, t) => a + t.shape[d], 0);
   const out = dispatch('cat', ins, { dim: d }, [{ shape, dtype }])[0];
-  ins.forEach((c, i) => c !== tensors[i] && c.dispose());
+  ins.forEach((c, i) => {
+    if (c !== tensors[i]) c.dispose();
+  });
   return out;
 }
 
@@ -219,7 +221,7 @@ export function pad(x: Tensor, pads: readonly number[], mode: PadMode = 'constan
   if (!Array.isArray(pads) || pads.length % 2 !== 0 || pads.length / 2 > x.ndim) {
     fail('ARGUMENT', 'pad', `pads must be an even-length array of at most 2 * rank (${2 * x.ndim}) integers; got ${JSON.stringify(pads)}`);
   }
-  pads.forEach((p) => intArg('pad', 'pad size', p, 0));
+  for (const p of pads) intArg('pad', 'pad size', p, 0);
   const perDim: [number, number][] = x.shape.map(() => [0, 0]);
   for (let i = 0; i < pads.length / 2; i++) perDim[x.ndim - 1 - i] = [pads[2 * i], pads[2 * i + 1]];
   if (mode === 'constant') {
