@@ -3,11 +3,12 @@
  * one dispatch point and pluggable backends ('cpu' and the float64
  * 'reference' backend here; native and CUDA backends register the same way).
  */
-import { cpuBackend } from './backend/cpu/index.js';
+import { initCpuBackend } from './backend/native/index.js';
 import { referenceBackend } from './backend/reference/index.js';
 import { registerBackend } from './device.js';
 
-registerBackend(cpuBackend);
+// 'cpu': the native kernels when the addon loads, else the TypeScript ones (DL_BACKEND forces either).
+registerBackend(initCpuBackend());
 registerBackend(referenceBackend);
 
 export { Tensor, setAutogradImpl } from './tensor.js';
@@ -27,3 +28,5 @@ export { dispatch, dispatchView, dispatchCopyInto, registerDispatchLayer, isView
 export type { OpCall, DispatchLayer, Next, ViewOp, ViewAttrs, AnyOp, OutMeta } from './dispatch.js';
 export type { Backend, KernelAttrs, KernelTable, Kernel, OpName, TensorArg, DeviceType, UnaryOp, BinaryOp, ReduceOp, Conv2dAttrs, Pool2dAttrs, AvgPool2dAttrs } from './backend/types.js';
 export * from './io/index.js';
+export { doctor } from './backend/native/doctor.js';
+export type { DoctorReport, DoctorIssue } from './backend/native/doctor.js';

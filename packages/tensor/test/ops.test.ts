@@ -1,14 +1,23 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OP_SPECS, checkSpecAgainstReference, checkSpecErrors, liveBuffers } from '../src/testing.js';
-import { listBackends, scope } from '../src/index.js';
-import type { Device, OpName } from '../src/index.js';
+import { listBackends, registerBackend, scope } from '../src/index.js';
+import type { Backend, Device, OpName } from '../src/index.js';
 import { cpuBackend } from '../src/backend/cpu/index.js';
+import { backendFor } from '../src/device.js';
+import { makeNativeBackend, nativeAddon, nativeUnavailableReason } from '../src/backend/native/index.js';
 
-/** The backends under test; later issues add native CPU and CUDA here. */
-const DEVICES: Device[] = ['cpu'];
+/** The backends under test, each registered for its device while its specs run; CUDA comes later. */
+const native = nativeAddon();
+const DEVICES: { label: string; device: Device; backend: Backend | null }[] = [
+  { label: 'cpu (TypeScript kernels)', device: 'cpu', backend: cpuBackend as Backend },
+  { label: native ? 'cpu (native kernels)' : `cpu (native kernels) skipped: ${nativeUnavailableReason()}`, device: 'cpu', backend: native && (makeNativeBackend(native) as Backend) },
+];
 
-describe.each(DEVICES)('op specs on %s against the float64 reference', (device) => {
-  it.each(OP_SPECS.map((s) => [s.name, s] as const))('%s: values match, contiguous and strided, and memory returns to baseline', (_name, spec) => {
+describe.each(DEVICES)('op specs on $label against the float64 reference', ({ device, backend }) => {
+  const original = backendFor('test', device);
+  beforeAll(() => backend && registerBackend(backend));
+  afterAll(() => registerBackend(original));
+  it.skipIf(!backend).each(OP_SPECS.map((s) => [s.name, s] as const))('%s: values match, contiguous and strided, and memory returns to baseline', (_name, spec) => {
     const before = liveBuffers();
     scope(() => checkSpecAgainstReference(spec, device));
     expect(liveBuffers()).toBe(before);
@@ -29,6 +38,6 @@ describe('op spec coverage', () => {
     expect(missing).toEqual([]);
   });
   it('the cpu and reference backends are registered', () => {
-    expect(listBackends().map((b) => b.name).sort()).toEqual(['cpu-ts', 'reference']);
+    expect(listBackends().map((b) => b.name).sort()).toEqual([native ? 'cpu-native' : 'cpu-ts', 'reference']);
   });
 });

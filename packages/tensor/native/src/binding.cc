@@ -1,0 +1,654 @@
+// The N-API surface of the addon (node-addon-api). The only file that knows about JavaScript:
+// it unpacks arguments, checks that every operand's extent lies inside its typed array (a
+// wrong layout from the caller becomes a RangeError, never a stray write) and calls the plain
+// C++ kernels. Kernels run synchronously on the calling thread plus the addon's thread pool,
+// reading and writing the tensors' typed arrays in place (zero copy).
+//
+// Calling convention (ABI kDlAbi, mirrored by src/backend/native/addon.ts): buffers are passed
+// as typed arrays; every size, offset and stride as a number in one Float64Array `P` (the JS
+// side reuses a single one, so a call allocates nothing). Offsets and strides are in elements.
+//
+// The CUDA backend (issue 6) adds its own files (src/cuda/...) and registers its functions
+// in Init below, under a `cuda` object, when compiled with DL_WITH_CUDA.
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "blas.h"
+#include "conv.h"
+#include "cpu_features.h"
+#include "elementwise.h"
+#include "gemm.h"
+#include "pool.h"
+#include "reduce.h"
+#include "thread_pool.h"
+
+#ifndef DL_ADDON_VERSION
+#define DL_ADDON_VERSION "dev"
+#endif
+#ifndef DL_BUILD_FLAGS
+#define DL_BUILD_FLAGS ""
+#endif
+#ifndef DL_BUILD_DATE
+#define DL_BUILD_DATE __DATE__ " " __TIME__
+#endif
+
+namespace {
+
+using dl::i64;
+
+/** Bumped whenever a function's arguments change; the loader refuses a binary of another ABI. */
+constexpr int kDlAbi = 1;
+
+struct Arr {
+  void* data;
+  i64 len;
+  napi_typedarray_type type;
+};
+
+[[noreturn]] void throw_type(const Napi::Env& env, const std::string& msg) {
+  throw Napi::TypeError::New(env, "dl_native: " + msg);
+}
+[[noreturn]] void throw_range(const Napi::Env& env, const std::string& msg) {
+  throw Napi::RangeError::New(env, "dl_native: " + msg);
+}
+
+Arr typed(const Napi::Env& env, const Napi::Value& v, const char* what) {
+  napi_typedarray_type t;
+  size_t len = 0;
+  void* data = nullptr;
+  napi_value ab;
+  size_t off = 0;
+  if (napi_get_typedarray_info(env, v, &t, &len, &data, &ab, &off) != napi_ok) {
+    // Clear the pending N-API error (a non-typed-array argument) and throw ours.
+    const napi_extended_error_info* info;
+    napi_get_last_error_info(env, &info);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value e;
+      napi_get_and_clear_last_exception(env, &e);
+    }
+    throw_type(env, std::string(what) + " must be a typed array");
+  }
+  return {data, static_cast<i64>(len), t};
+}
+
+struct Params {
+  const double* p;
+  i64 n;
+  i64 i(int k) const { return static_cast<i64>(p[k]); }
+  double d(int k) const { return p[k]; }
+};
+
+Params params(const Napi::Env& env, const Napi::Value& v, i64 need) {
+  Arr a = typed(env, v, "P");
+  if (a.type != napi_float64_array) throw_type(env, "P must be a Float64Array");
+  if (a.len < need) throw_range(env, "P holds " + std::to_string(a.len) + " numbers, expected " + std::to_string(need));
+  return {static_cast<const double*>(a.data), a.len};
+}
+
+const char* type_name(napi_typedarray_type t) {
+  switch (t) {
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint8_array: return "Uint8Array";
+    default: return "another typed array";
+  }
+}
+
+/** Throws unless every element of the strided view lies inside the array. */
+void check_extent(const Napi::Env& env, const Arr& a, i64 off, int nd, const i64* shape, const i64* strides,
+                  const char* what) {
+  i64 lo = off, hi = off;
+  for (int d = 0; d < nd; d++) {
+    if (shape[d] < 0) throw_range(env, std::string(what) + ": negative size");
+    if (shape[d] == 0) return;  // empty: nothing is touched
+    const i64 span = (shape[d] - 1) * strides[d];
+    if (span > 0) hi += span;
+    else lo += span;
+  }
+  if (lo < 0 || hi >= a.len) {
+    throw_range(env, std::string(what) + " reaches elements [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                         "] of a buffer of " + std::to_string(a.len));
+  }
+}
+
+void check_extent4(const Napi::Env& env, const Arr& a, i64 off, i64 s0, i64 s1, i64 s2, i64 s3, i64 n0, i64 n1,
+                   i64 n2, i64 n3, const char* what) {
+  const i64 shape[4] = {n0, n1, n2, n3};
+  const i64 strides[4] = {s0, s1, s2, s3};
+  check_extent(env, a, off, 4, shape, strides, what);
+}
+
+void same_float(const Napi::Env& env, std::initializer_list<Arr> xs, const char* op) {
+  napi_typedarray_type t = xs.begin()->type;
+  if (t != napi_float32_array && t != napi_float64_array)
+    throw_type(env, std::string(op) + ": expected Float32Array or Float64Array, got " + type_name(t));
+  for (const Arr& a : xs)
+    if (a.type != t) throw_type(env, std::string(op) + ": operands of different types");
+}
+
+// ------------------------------------------------------------------ info
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("abi", kDlAbi);
+  o.Set("version", DL_ADDON_VERSION);
+  Napi::Object build = Napi::Object::New(env);
+#if defined(__clang__)
+  build.Set("compiler", std::string("clang ") + __clang_version__);
+#elif defined(__GNUC__)
+  build.Set("compiler", std::string("g++ ") + __VERSION__);
+#else
+  build.Set("compiler", "unknown");
+#endif
+  build.Set("flags", DL_BUILD_FLAGS);
+  build.Set("date", DL_BUILD_DATE);
+  build.Set("napiVersion", NAPI_VERSION);
+  build.Set("cuda", false);
+  o.Set("build", build);
+  const dl::CpuFeatures& f = dl::cpu_features();
+  Napi::Object cpu = Napi::Object::New(env);
+  cpu.Set("vendor", f.vendor);
+  cpu.Set("brand", f.brand);
+  cpu.Set("sse2", f.sse2);
+  cpu.Set("avx", f.avx);
+  cpu.Set("fma", f.fma);
+  cpu.Set("avx2", f.avx2);
+  cpu.Set("avx512f", f.avx512f);
+  cpu.Set("avx512bw", f.avx512bw);
+  cpu.Set("avx512vl", f.avx512vl);
+  o.Set("cpu", cpu);
+  o.Set("gemmKernel", dl::gemm_kernel_name());
+  o.Set("convKernel", dl::kernels_use_avx512() ? "avx512" : dl::gemm_kernel_name());
+  o.Set("threads", dl::ThreadPool::configured_threads());
+  o.Set("threadsSource", dl::ThreadPool::threads_source());
+  return o;
+}
+
+// Loads the system BLAS on first use (dlopen; OpenBLAS starts its threads then), so only
+// doctor() and DL_BLAS=openblas pay for it.
+Napi::Value ProbeBlas(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const dl::SystemBlas& b = dl::system_blas();
+  Napi::Object blas = Napi::Object::New(env);
+  blas.Set("found", b.loaded());
+  blas.Set("path", b.loaded() ? Napi::Value(Napi::String::New(env, b.path)) : env.Null());
+  blas.Set("error", b.loaded() ? env.Null() : Napi::Value(Napi::String::New(env, b.error)));
+  blas.Set("inUse", dl::use_system_blas());
+  return blas;
+}
+
+Napi::Value SetGemmKernel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw_type(env, "setGemmKernel: expected 'auto', 'portable' or 'avx2'");
+  return Napi::Boolean::New(env, dl::set_gemm_kernel(info[0].As<Napi::String>().Utf8Value().c_str()));
+}
+
+// ------------------------------------------------------------------ gemm
+
+// P: batch, M, N, K, aOff, sA, rsA, csA, bOff, sB, rsB, csB, cOff, sC, rsC, csC, alpha, beta
+template <typename T>
+void gemm_typed(const Arr& a, const Arr& b, const Arr& c, const Params& p) {
+  const i64 batch = p.i(0), M = p.i(1), N = p.i(2), K = p.i(3);
+  const T* A = static_cast<const T*>(a.data) + p.i(4);
+  const T* B = static_cast<const T*>(b.data) + p.i(8);
+  T* C = static_cast<T*>(c.data) + p.i(12);
+  const T alpha = static_cast<T>(p.d(16)), beta = static_cast<T>(p.d(17));
+  if (dl::use_system_blas() && batch == 1 && M > 0 && N > 0 && K > 0 && p.i(15) == 1 && p.i(14) >= N &&
+      (p.i(7) == 1 || p.i(6) == 1) && (p.i(11) == 1 || p.i(10) == 1) && M < (1LL << 31) && N < (1LL << 31) &&
+      K < (1LL << 31)) {
+    const dl::SystemBlas& s = dl::system_blas();
+    const bool ta = p.i(7) != 1, tb = p.i(11) != 1;
+    const i64 lda = ta ? p.i(7) : p.i(6), ldb = tb ? p.i(11) : p.i(10);
+    if (lda >= (ta ? M : K) && ldb >= (tb ? K : N) && lda < (1LL << 31) && ldb < (1LL << 31)) {
+      if constexpr (sizeof(T) == 4)
+        s.sgemm(101, ta ? 112 : 111, tb ? 112 : 111, (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C,
+                (int)p.i(14));
+      else
+        s.dgemm(101, ta ? 112 : 111, tb ? 112 : 111, (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C,
+                (int)p.i(14));
+      return;
+    }
+  }
+  dl::gemm_batched<T>(batch, M, N, K, alpha, A, p.i(5), p.i(6), p.i(7), B, p.i(9), p.i(10), p.i(11), beta, C, p.i(13),
+                      p.i(14), p.i(15));
+}
+
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr a = typed(env, info[0], "a"), b = typed(env, info[1], "b"), c = typed(env, info[2], "c");
+  Params p = params(env, info[3], 18);
+  same_float(env, {a, b, c}, "gemm");
+  const i64 batch = p.i(0), M = p.i(1), N = p.i(2), K = p.i(3);
+  {
+    const i64 sh[3] = {batch, M, K}, st[3] = {p.i(5), p.i(6), p.i(7)};
+    check_extent(env, a, p.i(4), 3, sh, st, "gemm: a");
+  }
+  {
+    const i64 sh[3] = {batch, K, N}, st[3] = {p.i(9), p.i(10), p.i(11)};
+    check_extent(env, b, p.i(8), 3, sh, st, "gemm: b");
+  }
+  {
+    const i64 sh[3] = {batch, M, N}, st[3] = {p.i(13), p.i(14), p.i(15)};
+    check_extent(env, c, p.i(12), 3, sh, st, "gemm: c");
+  }
+  if (a.type == napi_float32_array) gemm_typed<float>(a, b, c, p);
+  else gemm_typed<double>(a, b, c, p);
+  return env.Undefined();
+}
+
+// ------------------------------------------------------------------ conv
+
+// P: N, C, H, W, O, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, G,
+//    aOff, as0..as3, bOff, bs0..bs3, biasOff, biasStride, outOff
+constexpr int kConvP = 29;
+
+dl::ConvGeom conv_geom(const Napi::Env& env, const Params& p) {
+  dl::ConvGeom g{p.i(0), p.i(1), p.i(2), p.i(3), p.i(4), p.i(5), p.i(6), p.i(7), p.i(8),
+                 p.i(9), p.i(10), p.i(11), p.i(12), p.i(13), p.i(14), p.i(15)};
+  const bool ok = g.N >= 0 && g.C >= 0 && g.H >= 0 && g.W >= 0 && g.O >= 0 && g.kh >= 1 && g.kw >= 1 && g.oh >= 0 &&
+                  g.ow >= 0 && g.sh >= 1 && g.sw >= 1 && g.ph >= 0 && g.pw >= 0 && g.dh >= 1 && g.dw >= 1 && g.G >= 1 &&
+                  g.C % g.G == 0 && g.O % g.G == 0;
+  if (!ok) throw_range(env, "conv2d: invalid geometry");
+  // Every window must lie inside the (padded) input: the packers read without bounds tests.
+  if ((g.oh > 0 && (g.oh - 1) * g.sh + (g.kh - 1) * g.dh > g.H + 2 * g.ph - 1) ||
+      (g.ow > 0 && (g.ow - 1) * g.sw + (g.kw - 1) * g.dw > g.W + 2 * g.pw - 1))
+    throw_range(env, "conv2d: the output size does not fit the input, kernel, stride, padding and dilation");
+  return g;
+}
+
+dl::Strides4 s4(const Params& p, int k) { return {p.i(k), p.i(k + 1), p.i(k + 2), p.i(k + 3)}; }
+
+Napi::Value Conv2d(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr x = typed(env, info[0], "x"), w = typed(env, info[1], "w"), y = typed(env, info[3], "y");
+  const bool hasBias = !info[2].IsUndefined() && !info[2].IsNull();
+  Arr bias = hasBias ? typed(env, info[2], "bias") : Arr{nullptr, 0, x.type};
+  Params p = params(env, info[4], kConvP);
+  same_float(env, {x, w, y, bias}, "conv2d");
+  const dl::ConvGeom g = conv_geom(env, p);
+  const i64 Cg = g.C / g.G;
+  check_extent4(env, x, p.i(16), p.i(17), p.i(18), p.i(19), p.i(20), g.N, g.C, g.H, g.W, "conv2d: x");
+  check_extent4(env, w, p.i(21), p.i(22), p.i(23), p.i(24), p.i(25), g.O, Cg, g.kh, g.kw, "conv2d: w");
+  if (hasBias) {
+    const i64 sh[1] = {g.O}, st[1] = {p.i(27)};
+    check_extent(env, bias, p.i(26), 1, sh, st, "conv2d: bias");
+  }
+  check_extent4(env, y, p.i(28), g.O * g.oh * g.ow, g.oh * g.ow, g.ow, 1, g.N, g.O, g.oh, g.ow, "conv2d: y");
+  if (x.type == napi_float32_array) {
+    dl::conv2d_forward<float>(g, static_cast<const float*>(x.data) + p.i(16), s4(p, 17),
+                              static_cast<const float*>(w.data) + p.i(21), s4(p, 22),
+                              hasBias ? static_cast<const float*>(bias.data) + p.i(26) : nullptr, p.i(27),
+                              static_cast<float*>(y.data) + p.i(28));
+  } else {
+    dl::conv2d_forward<double>(g, static_cast<const double*>(x.data) + p.i(16), s4(p, 17),
+                               static_cast<const double*>(w.data) + p.i(21), s4(p, 22),
+                               hasBias ? static_cast<const double*>(bias.data) + p.i(26) : nullptr, p.i(27),
+                               static_cast<double*>(y.data) + p.i(28));
+  }
+  return env.Undefined();
+}
+
+Napi::Value Conv2dBackwardInput(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr gy = typed(env, info[0], "gy"), w = typed(env, info[1], "w"), gx = typed(env, info[2], "gx");
+  Params p = params(env, info[3], kConvP);
+  same_float(env, {gy, w, gx}, "conv2dBackwardInput");
+  const dl::ConvGeom g = conv_geom(env, p);
+  check_extent4(env, gy, p.i(16), p.i(17), p.i(18), p.i(19), p.i(20), g.N, g.O, g.oh, g.ow, "conv2dBackwardInput: gy");
+  check_extent4(env, w, p.i(21), p.i(22), p.i(23), p.i(24), p.i(25), g.O, g.C / g.G, g.kh, g.kw, "conv2dBackwardInput: w");
+  check_extent4(env, gx, p.i(28), g.C * g.H * g.W, g.H * g.W, g.W, 1, g.N, g.C, g.H, g.W, "conv2dBackwardInput: gx");
+  if (gy.type == napi_float32_array) {
+    dl::conv2d_backward_input<float>(g, static_cast<const float*>(gy.data) + p.i(16), s4(p, 17),
+                                     static_cast<const float*>(w.data) + p.i(21), s4(p, 22),
+                                     static_cast<float*>(gx.data) + p.i(28));
+  } else {
+    dl::conv2d_backward_input<double>(g, static_cast<const double*>(gy.data) + p.i(16), s4(p, 17),
+                                      static_cast<const double*>(w.data) + p.i(21), s4(p, 22),
+                                      static_cast<double*>(gx.data) + p.i(28));
+  }
+  return env.Undefined();
+}
+
+Napi::Value Conv2dBackwardWeight(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr gy = typed(env, info[0], "gy"), x = typed(env, info[1], "x"), gw = typed(env, info[2], "gw");
+  Params p = params(env, info[3], kConvP);
+  same_float(env, {gy, x, gw}, "conv2dBackwardWeight");
+  const dl::ConvGeom g = conv_geom(env, p);
+  const i64 Cg = g.C / g.G;
+  check_extent4(env, gy, p.i(16), p.i(17), p.i(18), p.i(19), p.i(20), g.N, g.O, g.oh, g.ow, "conv2dBackwardWeight: gy");
+  check_extent4(env, x, p.i(21), p.i(22), p.i(23), p.i(24), p.i(25), g.N, g.C, g.H, g.W, "conv2dBackwardWeight: x");
+  check_extent4(env, gw, p.i(28), Cg * g.kh * g.kw, g.kh * g.kw, g.kw, 1, g.O, Cg, g.kh, g.kw, "conv2dBackwardWeight: gw");
+  if (gy.type == napi_float32_array) {
+    dl::conv2d_backward_weight<float>(g, static_cast<const float*>(gy.data) + p.i(16), s4(p, 17),
+                                      static_cast<const float*>(x.data) + p.i(21), s4(p, 22),
+                                      static_cast<float*>(gw.data) + p.i(28));
+  } else {
+    dl::conv2d_backward_weight<double>(g, static_cast<const double*>(gy.data) + p.i(16), s4(p, 17),
+                                       static_cast<const double*>(x.data) + p.i(21), s4(p, 22),
+                                       static_cast<double*>(gw.data) + p.i(28));
+  }
+  return env.Undefined();
+}
+
+// ------------------------------------------------------------------ pooling
+
+// P: N, C, H, W, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, xOff, xs0..xs3, yOff, iOff
+Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr x = typed(env, info[0], "x"), y = typed(env, info[1], "y"), ind = typed(env, info[2], "indices");
+  Params p = params(env, info[3], 21);
+  same_float(env, {x, y}, "maxPool2d");
+  if (ind.type != napi_int32_array) throw_type(env, "maxPool2d: indices must be an Int32Array");
+  const dl::PoolGeom g{p.i(0), p.i(1), p.i(2), p.i(3), p.i(4), p.i(5), p.i(6),
+                       p.i(7), p.i(8), p.i(9), p.i(10), p.i(11), p.i(12), p.i(13)};
+  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1 || g.ph < 0 || g.pw < 0 ||
+      (g.N * g.C * g.oh * g.ow > 0 && g.H * g.W == 0))
+    throw_range(env, "maxPool2d: invalid geometry");
+  check_extent4(env, x, p.i(14), p.i(15), p.i(16), p.i(17), p.i(18), g.N, g.C, g.H, g.W, "maxPool2d: x");
+  const i64 o = g.oh * g.ow;
+  check_extent4(env, y, p.i(19), g.C * o, o, g.ow, 1, g.N, g.C, g.oh, g.ow, "maxPool2d: y");
+  check_extent4(env, ind, p.i(20), g.C * o, o, g.ow, 1, g.N, g.C, g.oh, g.ow, "maxPool2d: indices");
+  auto* I = static_cast<std::int32_t*>(ind.data) + p.i(20);
+  if (x.type == napi_float32_array)
+    dl::max_pool2d<float>(g, static_cast<const float*>(x.data) + p.i(14), s4(p, 15), static_cast<float*>(y.data) + p.i(19), I);
+  else
+    dl::max_pool2d<double>(g, static_cast<const double*>(x.data) + p.i(14), s4(p, 15), static_cast<double*>(y.data) + p.i(19), I);
+  return env.Undefined();
+}
+
+// P: N, C, H, W, oh, ow, gOff, gs0..gs3, iOff, is0..is3, gxOff
+Napi::Value MaxPool2dBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr gy = typed(env, info[0], "gy"), ind = typed(env, info[1], "indices"), gx = typed(env, info[2], "gx");
+  Params p = params(env, info[3], 17);
+  same_float(env, {gy, gx}, "maxPool2dBackward");
+  if (ind.type != napi_int32_array) throw_type(env, "maxPool2dBackward: indices must be an Int32Array");
+  dl::PoolGeom g{p.i(0), p.i(1), p.i(2), p.i(3), p.i(4), p.i(5), 1, 1, 1, 1, 0, 0, 1, 1};
+  check_extent4(env, gy, p.i(6), p.i(7), p.i(8), p.i(9), p.i(10), g.N, g.C, g.oh, g.ow, "maxPool2dBackward: gy");
+  check_extent4(env, ind, p.i(11), p.i(12), p.i(13), p.i(14), p.i(15), g.N, g.C, g.oh, g.ow, "maxPool2dBackward: indices");
+  check_extent4(env, gx, p.i(16), g.C * g.H * g.W, g.H * g.W, g.W, 1, g.N, g.C, g.H, g.W, "maxPool2dBackward: gx");
+  // Indices are scattered to without bounds tests: check them first.
+  const auto* I = static_cast<const std::int32_t*>(ind.data) + p.i(11);
+  const i64 plane = g.H * g.W;
+  for (i64 n = 0; n < g.N; n++)
+    for (i64 c = 0; c < g.C; c++)
+      for (i64 a = 0; a < g.oh; a++)
+        for (i64 b = 0; b < g.ow; b++) {
+          const std::int32_t v = I[n * p.i(12) + c * p.i(13) + a * p.i(14) + b * p.i(15)];
+          if (v < 0 || v >= plane)
+            throw_range(env, "maxPool2dBackward: index " + std::to_string(v) + " is outside a plane of " + std::to_string(plane));
+        }
+  if (gy.type == napi_float32_array)
+    dl::max_pool2d_backward<float>(g, static_cast<const float*>(gy.data) + p.i(6), s4(p, 7), I, s4(p, 12),
+                                   static_cast<float*>(gx.data) + p.i(16));
+  else
+    dl::max_pool2d_backward<double>(g, static_cast<const double*>(gy.data) + p.i(6), s4(p, 7), I, s4(p, 12),
+                                    static_cast<double*>(gx.data) + p.i(16));
+  return env.Undefined();
+}
+
+// P: N, C, H, W, oh, ow, kh, kw, sh, sw, ph, pw, countIncludePad, divisorOverride (0: none),
+//    inOff, is0..is3, outOff      (forward: in = x, out = y; backward: in = gy, out = gx)
+dl::PoolGeom avg_geom(const Napi::Env& env, const Params& p) {
+  dl::PoolGeom g{p.i(0), p.i(1), p.i(2), p.i(3), p.i(4), p.i(5), p.i(6), p.i(7), p.i(8), p.i(9), p.i(10), p.i(11), 1, 1};
+  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.ph < 0 || g.pw < 0 ||
+      (g.N * g.C * g.oh * g.ow > 0 && g.H * g.W == 0))
+    throw_range(env, "avgPool2d: invalid geometry");
+  return g;
+}
+
+Napi::Value AvgPool2d(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr x = typed(env, info[0], "x"), y = typed(env, info[1], "y");
+  Params p = params(env, info[2], 20);
+  same_float(env, {x, y}, "avgPool2d");
+  const dl::PoolGeom g = avg_geom(env, p);
+  check_extent4(env, x, p.i(14), p.i(15), p.i(16), p.i(17), p.i(18), g.N, g.C, g.H, g.W, "avgPool2d: x");
+  const i64 o = g.oh * g.ow;
+  check_extent4(env, y, p.i(19), g.C * o, o, g.ow, 1, g.N, g.C, g.oh, g.ow, "avgPool2d: y");
+  if (x.type == napi_float32_array)
+    dl::avg_pool2d<float>(g, p.d(12) != 0, p.d(13), static_cast<const float*>(x.data) + p.i(14), s4(p, 15),
+                          static_cast<float*>(y.data) + p.i(19));
+  else
+    dl::avg_pool2d<double>(g, p.d(12) != 0, p.d(13), static_cast<const double*>(x.data) + p.i(14), s4(p, 15),
+                           static_cast<double*>(y.data) + p.i(19));
+  return env.Undefined();
+}
+
+Napi::Value AvgPool2dBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr gy = typed(env, info[0], "gy"), gx = typed(env, info[1], "gx");
+  Params p = params(env, info[2], 20);
+  same_float(env, {gy, gx}, "avgPool2dBackward");
+  const dl::PoolGeom g = avg_geom(env, p);
+  check_extent4(env, gy, p.i(14), p.i(15), p.i(16), p.i(17), p.i(18), g.N, g.C, g.oh, g.ow, "avgPool2dBackward: gy");
+  check_extent4(env, gx, p.i(19), g.C * g.H * g.W, g.H * g.W, g.W, 1, g.N, g.C, g.H, g.W, "avgPool2dBackward: gx");
+  if (gy.type == napi_float32_array)
+    dl::avg_pool2d_backward<float>(g, p.d(12) != 0, p.d(13), static_cast<const float*>(gy.data) + p.i(14), s4(p, 15),
+                                   static_cast<float*>(gx.data) + p.i(19));
+  else
+    dl::avg_pool2d_backward<double>(g, p.d(12) != 0, p.d(13), static_cast<const double*>(gy.data) + p.i(14), s4(p, 15),
+                                    static_cast<double*>(gx.data) + p.i(19));
+  return env.Undefined();
+}
+
+// ------------------------------------------------------------------ elementwise
+
+void check_run(const Napi::Env& env, const Arr& a, i64 off, i64 n, i64 s, const char* what) {
+  if (s != 0 && s != 1) throw_range(env, std::string(what) + ": stride must be 0 or 1");
+  const i64 sh[1] = {n}, st[1] = {s};
+  check_extent(env, a, off, 1, sh, st, what);
+}
+
+// binary(op, a, b, y, P): P = n, aOff, sa, bOff, sb, yOff
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int op = info[0].As<Napi::Number>().Int32Value();
+  Arr a = typed(env, info[1], "a"), b = typed(env, info[2], "b"), y = typed(env, info[3], "y");
+  Params p = params(env, info[4], 6);
+  if (op < 0 || op >= dl::kBinaryOps) throw_range(env, "binary: unknown op");
+  if (a.type != b.type || a.type != y.type) throw_type(env, "binary: operands of different types");
+  const i64 n = p.i(0);
+  check_run(env, a, p.i(1), n, p.i(2), "binary: a");
+  check_run(env, b, p.i(3), n, p.i(4), "binary: b");
+  check_run(env, y, p.i(5), n, 1, "binary: y");
+  const int sa = static_cast<int>(p.i(2)), sb = static_cast<int>(p.i(4));
+  switch (a.type) {
+    case napi_float32_array:
+      dl::binary<float>(op, n, static_cast<const float*>(a.data) + p.i(1), sa, static_cast<const float*>(b.data) + p.i(3), sb,
+                        static_cast<float*>(y.data) + p.i(5));
+      break;
+    case napi_float64_array:
+      dl::binary<double>(op, n, static_cast<const double*>(a.data) + p.i(1), sa, static_cast<const double*>(b.data) + p.i(3),
+                         sb, static_cast<double*>(y.data) + p.i(5));
+      break;
+    case napi_int32_array:
+      if (op == dl::kDiv) throw_type(env, "binary: integer division is not a kernel");
+      dl::binary<std::int32_t>(op, n, static_cast<const std::int32_t*>(a.data) + p.i(1), sa,
+                               static_cast<const std::int32_t*>(b.data) + p.i(3), sb, static_cast<std::int32_t*>(y.data) + p.i(5));
+      break;
+    default:
+      throw_type(env, std::string("binary: unsupported ") + type_name(a.type));
+  }
+  return env.Undefined();
+}
+
+// compare(op, a, b, y, P): P = n, aOff, sa, bOff, sb, yOff; y is a Uint8Array (bool)
+Napi::Value Compare(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int op = info[0].As<Napi::Number>().Int32Value();
+  Arr a = typed(env, info[1], "a"), b = typed(env, info[2], "b"), y = typed(env, info[3], "y");
+  Params p = params(env, info[4], 6);
+  if (op < 0 || op >= dl::kCompareOps) throw_range(env, "compare: unknown op");
+  if (a.type != b.type) throw_type(env, "compare: operands of different types");
+  if (y.type != napi_uint8_array) throw_type(env, "compare: y must be a Uint8Array");
+  const i64 n = p.i(0);
+  check_run(env, a, p.i(1), n, p.i(2), "compare: a");
+  check_run(env, b, p.i(3), n, p.i(4), "compare: b");
+  check_run(env, y, p.i(5), n, 1, "compare: y");
+  const int sa = static_cast<int>(p.i(2)), sb = static_cast<int>(p.i(4));
+  auto* Y = static_cast<std::uint8_t*>(y.data) + p.i(5);
+  switch (a.type) {
+    case napi_float32_array:
+      dl::compare<float>(op, n, static_cast<const float*>(a.data) + p.i(1), sa, static_cast<const float*>(b.data) + p.i(3), sb, Y);
+      break;
+    case napi_float64_array:
+      dl::compare<double>(op, n, static_cast<const double*>(a.data) + p.i(1), sa, static_cast<const double*>(b.data) + p.i(3), sb, Y);
+      break;
+    case napi_int32_array:
+      dl::compare<std::int32_t>(op, n, static_cast<const std::int32_t*>(a.data) + p.i(1), sa,
+                                static_cast<const std::int32_t*>(b.data) + p.i(3), sb, Y);
+      break;
+    case napi_uint8_array:
+      dl::compare<std::uint8_t>(op, n, static_cast<const std::uint8_t*>(a.data) + p.i(1), sa,
+                                static_cast<const std::uint8_t*>(b.data) + p.i(3), sb, Y);
+      break;
+    default:
+      throw_type(env, std::string("compare: unsupported ") + type_name(a.type));
+  }
+  return env.Undefined();
+}
+
+// where(c, a, b, y, P): P = n, cOff, sc, aOff, sa, bOff, sb, yOff
+Napi::Value Where(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr c = typed(env, info[0], "condition"), a = typed(env, info[1], "a"), b = typed(env, info[2], "b"),
+      y = typed(env, info[3], "y");
+  Params p = params(env, info[4], 8);
+  if (c.type != napi_uint8_array) throw_type(env, "where: condition must be a Uint8Array");
+  if (a.type != b.type || a.type != y.type) throw_type(env, "where: operands of different types");
+  const i64 n = p.i(0);
+  check_run(env, c, p.i(1), n, p.i(2), "where: condition");
+  check_run(env, a, p.i(3), n, p.i(4), "where: a");
+  check_run(env, b, p.i(5), n, p.i(6), "where: b");
+  check_run(env, y, p.i(7), n, 1, "where: y");
+  const auto* C = static_cast<const std::uint8_t*>(c.data) + p.i(1);
+  const int sc = static_cast<int>(p.i(2)), sa = static_cast<int>(p.i(4)), sb = static_cast<int>(p.i(6));
+  switch (a.type) {
+    case napi_float32_array:
+      dl::where<float>(n, C, sc, static_cast<const float*>(a.data) + p.i(3), sa, static_cast<const float*>(b.data) + p.i(5), sb,
+                       static_cast<float*>(y.data) + p.i(7));
+      break;
+    case napi_float64_array:
+      dl::where<double>(n, C, sc, static_cast<const double*>(a.data) + p.i(3), sa, static_cast<const double*>(b.data) + p.i(5),
+                        sb, static_cast<double*>(y.data) + p.i(7));
+      break;
+    case napi_int32_array:
+      dl::where<std::int32_t>(n, C, sc, static_cast<const std::int32_t*>(a.data) + p.i(3), sa,
+                              static_cast<const std::int32_t*>(b.data) + p.i(5), sb, static_cast<std::int32_t*>(y.data) + p.i(7));
+      break;
+    case napi_uint8_array:
+      dl::where<std::uint8_t>(n, C, sc, static_cast<const std::uint8_t*>(a.data) + p.i(3), sa,
+                              static_cast<const std::uint8_t*>(b.data) + p.i(5), sb, static_cast<std::uint8_t*>(y.data) + p.i(7));
+      break;
+    default:
+      throw_type(env, std::string("where: unsupported ") + type_name(a.type));
+  }
+  return env.Undefined();
+}
+
+// relu(x, y, P): P = n, xOff, yOff
+Napi::Value Relu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr x = typed(env, info[0], "x"), y = typed(env, info[1], "y");
+  Params p = params(env, info[2], 3);
+  if (x.type != y.type) throw_type(env, "relu: operands of different types");
+  const i64 n = p.i(0);
+  check_run(env, x, p.i(1), n, 1, "relu: x");
+  check_run(env, y, p.i(2), n, 1, "relu: y");
+  switch (x.type) {
+    case napi_float32_array:
+      dl::relu<float>(n, static_cast<const float*>(x.data) + p.i(1), static_cast<float*>(y.data) + p.i(2));
+      break;
+    case napi_float64_array:
+      dl::relu<double>(n, static_cast<const double*>(x.data) + p.i(1), static_cast<double*>(y.data) + p.i(2));
+      break;
+    case napi_int32_array:
+      dl::relu<std::int32_t>(n, static_cast<const std::int32_t*>(x.data) + p.i(1), static_cast<std::int32_t*>(y.data) + p.i(2));
+      break;
+    default:
+      throw_type(env, std::string("relu: unsupported ") + type_name(x.type));
+  }
+  return env.Undefined();
+}
+
+// ------------------------------------------------------------------ reductions
+
+// sum(x, y, P): P = nd, xOff, yOff, shape[nd], xs[nd], ys[nd]   (keepdim form, ys 0 on reduced dims)
+Napi::Value Sum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr x = typed(env, info[0], "x"), y = typed(env, info[1], "y");
+  Params p = params(env, info[2], 3);
+  same_float(env, {x, y}, "sum");
+  const i64 nd = p.i(0);
+  if (nd < 0 || nd > 16) throw_range(env, "sum: at most 16 dims");
+  if (p.n < 3 + 3 * nd) throw_range(env, "sum: P too short");
+  i64 shape[16], xs[16], ys[16];
+  for (i64 d = 0; d < nd; d++) {
+    shape[d] = p.i(3 + d);
+    xs[d] = p.i(3 + nd + d);
+    ys[d] = p.i(3 + 2 * nd + d);
+  }
+  check_extent(env, x, p.i(1), static_cast<int>(nd), shape, xs, "sum: x");
+  i64 yshape[16];
+  for (i64 d = 0; d < nd; d++) yshape[d] = ys[d] == 0 ? 1 : shape[d];
+  check_extent(env, y, p.i(2), static_cast<int>(nd), yshape, ys, "sum: y");
+  if (x.type == napi_float32_array)
+    dl::sum_reduce<float>(static_cast<int>(nd), shape, static_cast<const float*>(x.data) + p.i(1), xs,
+                          static_cast<float*>(y.data) + p.i(2), ys);
+  else
+    dl::sum_reduce<double>(static_cast<int>(nd), shape, static_cast<const double*>(x.data) + p.i(1), xs,
+                           static_cast<double*>(y.data) + p.i(2), ys);
+  return env.Undefined();
+}
+
+// softmax(x, y, P, log): P = outer, len, inner, xOff, yOff (contiguous x and y)
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr x = typed(env, info[0], "x"), y = typed(env, info[1], "y");
+  Params p = params(env, info[2], 5);
+  const bool log = info[3].ToBoolean().Value();
+  same_float(env, {x, y}, "softmax");
+  const i64 outer = p.i(0), len = p.i(1), inner = p.i(2);
+  check_run(env, x, p.i(3), outer * len * inner, 1, "softmax: x");
+  check_run(env, y, p.i(4), outer * len * inner, 1, "softmax: y");
+  if (x.type == napi_float32_array)
+    dl::softmax<float>(log, outer, len, inner, static_cast<const float*>(x.data) + p.i(3), static_cast<float*>(y.data) + p.i(4));
+  else
+    dl::softmax<double>(log, outer, len, inner, static_cast<const double*>(x.data) + p.i(3), static_cast<double*>(y.data) + p.i(4));
+  return env.Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("abi", Napi::Number::New(env, kDlAbi));
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("probeBlas", Napi::Function::New(env, ProbeBlas, "probeBlas"));
+  exports.Set("setGemmKernel", Napi::Function::New(env, SetGemmKernel, "setGemmKernel"));
+  exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
+  exports.Set("conv2d", Napi::Function::New(env, Conv2d, "conv2d"));
+  exports.Set("conv2dBackwardInput", Napi::Function::New(env, Conv2dBackwardInput, "conv2dBackwardInput"));
+  exports.Set("conv2dBackwardWeight", Napi::Function::New(env, Conv2dBackwardWeight, "conv2dBackwardWeight"));
+  exports.Set("maxPool2d", Napi::Function::New(env, MaxPool2d, "maxPool2d"));
+  exports.Set("maxPool2dBackward", Napi::Function::New(env, MaxPool2dBackward, "maxPool2dBackward"));
+  exports.Set("avgPool2d", Napi::Function::New(env, AvgPool2d, "avgPool2d"));
+  exports.Set("avgPool2dBackward", Napi::Function::New(env, AvgPool2dBackward, "avgPool2dBackward"));
+  exports.Set("binary", Napi::Function::New(env, Binary, "binary"));
+  exports.Set("compare", Napi::Function::New(env, Compare, "compare"));
+  exports.Set("where", Napi::Function::New(env, Where, "where"));
+  exports.Set("relu", Napi::Function::New(env, Relu, "relu"));
+  exports.Set("sum", Napi::Function::New(env, Sum, "sum"));
+  exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(dl_native, Init)

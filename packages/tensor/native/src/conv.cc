@@ -1,0 +1,717 @@
+#include "conv.h"
+
+#include <cstring>
+#include <vector>
+
+#include "conv_kernels.h"
+#include "gemm.h"
+#include "thread_pool.h"
+
+namespace dl {
+
+namespace {
+
+// Scratch above this is released after each image, so one huge convolution does not pin
+// memory in every thread for the rest of the process.
+constexpr std::size_t kKeepScratch = std::size_t(32) << 20;
+
+struct Derived {
+  i64 Cg, Og, Kd, P;
+  bool padded;
+  i64 Hp, Wp;  // padded image size
+};
+
+Derived derive(const ConvGeom& g) {
+  Derived d;
+  d.Cg = g.C / g.G;
+  d.Og = g.O / g.G;
+  d.Kd = d.Cg * g.kh * g.kw;
+  d.P = g.oh * g.ow;
+  d.padded = g.ph > 0 || g.pw > 0;
+  d.Hp = g.H + 2 * g.ph;
+  d.Wp = g.W + 2 * g.pw;
+  return d;
+}
+
+/** kOff[k] for k = (c, i, j): where tap (i, j) of channel c sits relative to the window origin. */
+std::vector<i64> tap_offsets(const ConvGeom& g, i64 Cg, i64 sC, i64 sH, i64 sW) {
+  std::vector<i64> off(static_cast<std::size_t>(Cg * g.kh * g.kw));
+  i64 k = 0;
+  for (i64 c = 0; c < Cg; c++)
+    for (i64 i = 0; i < g.kh; i++)
+      for (i64 j = 0; j < g.kw; j++) off[k++] = c * sC + i * g.dh * sH + j * g.dw * sW;
+  return off;
+}
+
+/** The same (c, i, j) order over the weight tensor itself (no dilation). */
+std::vector<i64> weight_offsets(const ConvGeom& g, i64 Cg, i64 s1, i64 s2, i64 s3) {
+  std::vector<i64> off(static_cast<std::size_t>(Cg * g.kh * g.kw));
+  i64 k = 0;
+  for (i64 c = 0; c < Cg; c++)
+    for (i64 i = 0; i < g.kh; i++)
+      for (i64 j = 0; j < g.kw; j++) off[k++] = c * s1 + i * s2 + j * s3;
+  return off;
+}
+
+/** qOff[q] for q = (oy, ox): where the window of output pixel q starts. */
+std::vector<i64> window_offsets(const ConvGeom& g, i64 sH, i64 sW) {
+  std::vector<i64> off(static_cast<std::size_t>(g.oh * g.ow));
+  i64 q = 0;
+  for (i64 oy = 0; oy < g.oh; oy++)
+    for (i64 ox = 0; ox < g.ow; ox++) off[q++] = oy * g.sh * sH + ox * g.sw * sW;
+  return off;
+}
+
+/** pixel offsets of a (oh, ow) plane viewed through strides (sH, sW). */
+std::vector<i64> plane_offsets(i64 h, i64 w, i64 sH, i64 sW) {
+  std::vector<i64> off(static_cast<std::size_t>(h * w));
+  i64 q = 0;
+  for (i64 a = 0; a < h; a++)
+    for (i64 b = 0; b < w; b++) off[q++] = a * sH + b * sW;
+  return off;
+}
+
+std::vector<i64> linear_offsets(i64 n, i64 s) {
+  std::vector<i64> off(static_cast<std::size_t>(n));
+  for (i64 i = 0; i < n; i++) off[i] = i * s;
+  return off;
+}
+
+template <typename T>
+std::vector<unsigned char> panel_flags(const std::vector<i64>& off) {
+  const int NR = GemmTraits<T>::NR;
+  std::vector<unsigned char> f(static_cast<std::size_t>((off.size() + NR - 1) / NR + 1));
+  contiguous_panels(off.data(), static_cast<i64>(off.size()), NR, f.data());
+  return f;
+}
+
+/** Zero-padded contiguous copy (Cg, Hp, Wp) of Cg channels of one image. */
+template <typename T>
+void pad_image(const ConvGeom& g, const Derived& d, const T* x, Strides4 xs, T* dst) {
+  std::memset(dst, 0, sizeof(T) * static_cast<std::size_t>(d.Cg * d.Hp * d.Wp));
+  for (i64 c = 0; c < d.Cg; c++)
+    for (i64 h = 0; h < g.H; h++) {
+      const T* s = x + c * xs.s1 + h * xs.s2;
+      T* o = dst + (c * d.Hp + h + g.ph) * d.Wp + g.pw;
+      if (xs.s3 == 1) std::memcpy(o, s, sizeof(T) * static_cast<std::size_t>(g.W));
+      else
+        for (i64 w = 0; w < g.W; w++) o[w] = s[w * xs.s3];
+    }
+}
+
+/** How many pieces to cut each image's pixels into so that every thread has work. */
+i64 pixel_splits(i64 N, i64 P, int NR) {
+  const i64 threads = ThreadPool::instance().size();
+  if (N >= threads) return 1;
+  return imax(1, imin((threads + N - 1) / N, (P + NR - 1) / NR));
+}
+
+
+// ------------------------------------------------------------------ direct (stride 1) kernels
+
+template <typename T, int MR, int NR>
+void fwd_tile_portable(i64 kc, const T* pa, const T* b, const i64* kOff, T* c, i64 ldc) {
+  T acc[MR][NR];
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) acc[i][j] = T(0);
+  for (i64 p = 0; p < kc; p++) {
+    const T* bp = b + kOff[p];
+    for (int i = 0; i < MR; i++) {
+      const T a = pa[p * MR + i];
+      for (int j = 0; j < NR; j++) acc[i][j] += a * bp[j];
+    }
+  }
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) c[i * ldc + j] = acc[i][j];
+}
+
+template <typename T, int MR, int NR>
+void fwd_pix_portable(i64 kc, const T* x, const i64* qo, const i64* kOff, const T* wT, T* c) {
+  T acc[MR][NR];
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) acc[i][j] = T(0);
+  for (i64 p = 0; p < kc; p++, wT += NR)
+    for (int i = 0; i < MR; i++) {
+      const T a = x[qo[i] + kOff[p]];
+      for (int j = 0; j < NR; j++) acc[i][j] += a * wT[j];
+    }
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) c[i * NR + j] = acc[i][j];
+}
+
+template <typename T, int MR, int NR>
+void bwdw_tap_portable(i64 oh, i64 ow, const T* x, const i64* kOff, i64 xRow, const T* gyT, T* t, i64 ldt) {
+  T acc[MR][NR];
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) acc[i][j] = t[i * ldt + j];
+  const T* g = gyT;
+  for (i64 oy = 0; oy < oh; oy++)
+    for (i64 ox = 0; ox < ow; ox++, g += NR)
+      for (int i = 0; i < MR; i++) {
+        const T a = x[kOff[i] + oy * xRow + ox];
+        for (int j = 0; j < NR; j++) acc[i][j] += a * g[j];
+      }
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) t[i * ldt + j] = acc[i][j];
+}
+
+template <typename T>
+void bwdw_block_portable(int mo, int kb, i64 oh, i64 ow, const T* gy, i64 gyO, i64 gyRow, const T* x, const i64* kOff,
+                         i64 xRow, T* gw, i64 ldgw) {
+  for (int o = 0; o < mo; o++)
+    for (int k = 0; k < kb; k++) {
+      T s = T(0);
+      for (i64 oy = 0; oy < oh; oy++) {
+        const T* g = gy + o * gyO + oy * gyRow;
+        const T* xr = x + kOff[k] + oy * xRow;
+        for (i64 ox = 0; ox < ow; ox++) s += g[ox] * xr[ox];
+      }
+      gw[o * ldgw + k] += s;
+    }
+}
+
+}  // namespace
+
+template <>
+Sized<ConvFwdTile<float>> conv_fwd_tile<float>() {
+#if defined(__x86_64__)
+  if (kernels_use_avx512()) return {conv_fwd_tile_avx512_f32, 32};
+  if (kernels_use_avx2()) return {conv_fwd_tile_avx2_f32, 16};
+#endif
+  return {fwd_tile_portable<float, GemmTraits<float>::MR, GemmTraits<float>::NR>, GemmTraits<float>::NR};
+}
+template <>
+Sized<ConvFwdTile<double>> conv_fwd_tile<double>() {
+#if defined(__x86_64__)
+  if (kernels_use_avx2()) return {conv_fwd_tile_avx2_f64, 8};
+#endif
+  return {fwd_tile_portable<double, GemmTraits<double>::MR, GemmTraits<double>::NR>, GemmTraits<double>::NR};
+}
+template <>
+Sized<ConvFwdPix<float>> conv_fwd_pix<float>() {
+#if defined(__x86_64__)
+  if (kernels_use_avx512()) return {conv_fwd_pix_avx512_f32, 8};
+  if (kernels_use_avx2()) return {conv_fwd_pix_avx2_f32, 6};
+#endif
+  return {fwd_pix_portable<float, GemmTraits<float>::MR, GemmTraits<float>::NR>, GemmTraits<float>::MR};
+}
+template <>
+Sized<ConvFwdPix<double>> conv_fwd_pix<double>() {
+#if defined(__x86_64__)
+  if (kernels_use_avx2()) return {conv_fwd_pix_avx2_f64, 6};
+#endif
+  return {fwd_pix_portable<double, GemmTraits<double>::MR, GemmTraits<double>::NR>, GemmTraits<double>::MR};
+}
+template <>
+Sized<ConvBwdWTap<float>> conv_bwdw_tap<float>() {
+#if defined(__x86_64__)
+  if (kernels_use_avx512()) return {conv_bwdw_tap_avx512_f32, 8};
+  if (kernels_use_avx2()) return {conv_bwdw_tap_avx2_f32, 6};
+#endif
+  return {bwdw_tap_portable<float, GemmTraits<float>::MR, GemmTraits<float>::NR>, GemmTraits<float>::MR};
+}
+template <>
+Sized<ConvBwdWTap<double>> conv_bwdw_tap<double>() {
+#if defined(__x86_64__)
+  if (kernels_use_avx2()) return {conv_bwdw_tap_avx2_f64, 6};
+#endif
+  return {bwdw_tap_portable<double, GemmTraits<double>::MR, GemmTraits<double>::NR>, GemmTraits<double>::MR};
+}
+template <>
+ConvBwdWBlock<float> conv_bwdw_block<float>() {
+#if defined(__x86_64__)
+  // (The AVX-512 block measured slower on Zen 5 at the ConvNet's 28-pixel rows: its masked
+  // tails and reductions cost more than the wider vectors save.)
+  if (kernels_use_avx2()) return conv_bwdw_block_avx2_f32;
+#endif
+  return bwdw_block_portable<float>;
+}
+template <>
+ConvBwdWBlock<double> conv_bwdw_block<double>() {
+#if defined(__x86_64__)
+  if (kernels_use_avx2()) return conv_bwdw_block_avx2_f64;
+#endif
+  return bwdw_block_portable<double>;
+}
+
+namespace {
+
+/**
+ * A stride-1 convolution of one image as an implicit GEMM: out (Co, Ho, Wo) = w (Co x Kd,
+ * packed into MR-row panels `pa`) times the column matrix of src zero-padded by (qh, qw),
+ * whose row k starts at xp + kOff[k] in the padded copy xp (Ci, Hp, Wp). Columns run over the
+ * padded width ("wide" pixels oy * Wp + ox, ox < Wp): consecutive in memory, so the
+ * micro-kernel loads them straight from the image; the ox >= Wo ones are computed and
+ * dropped. Output rows [r0, r1) only (a task may take part of an image).
+ */
+struct DirectConv {
+  i64 Ci, Hi, Wi, qh, qw, Hp, Wp, Ho, Wo, Co, Kd;
+  const i64* kOff;   // Kd offsets into the padded image
+  i64 padLen;        // elements of the padded copy, with slack for the widest tile
+};
+
+template <typename T>
+DirectConv direct_plan(i64 Ci, i64 Hi, i64 Wi, i64 qh, i64 qw, i64 Ho, i64 Wo, i64 Co, const std::vector<i64>& kOff) {
+  DirectConv d{Ci, Hi, Wi, qh, qw, Hi + 2 * qh, Wi + 2 * qw, Ho, Wo, Co, static_cast<i64>(kOff.size()), kOff.data(), 0};
+  i64 kmax = 0;
+  for (i64 v : kOff) kmax = imax(kmax, v);
+  d.padLen = imax(Ci * d.Hp * d.Wp, kmax + round_up(Ho * d.Wp, kMaxTileWidth) + kMaxTileWidth);
+  return d;
+}
+
+/** Zero-padded contiguous copy (Ci, Hp, Wp) of src, plus zeroed slack up to d.padLen. */
+template <typename T>
+void pad_into(const DirectConv& d, const T* src, i64 s1, i64 s2, i64 s3, T* xp) {
+  std::memset(xp, 0, sizeof(T) * static_cast<std::size_t>(d.padLen));
+  for (i64 c = 0; c < d.Ci; c++)
+    for (i64 h = 0; h < d.Hi; h++) {
+      const T* s = src + c * s1 + h * s2;
+      T* o = xp + (c * d.Hp + h + d.qh) * d.Wp + d.qw;
+      if (s3 == 1) std::memcpy(o, s, sizeof(T) * static_cast<std::size_t>(d.Wi));
+      else
+        for (i64 w = 0; w < d.Wi; w++) o[w] = s[w * s3];
+    }
+}
+
+template <typename T>
+void direct_rows(const DirectConv& d, const T* xp, const T* pa, const T* bias, i64 bs, T* out, i64 r0, i64 r1) {
+  using GT = GemmTraits<T>;
+  const Sized<ConvFwdTile<T>> tile = conv_fwd_tile<T>();
+  const i64 TW = tile.size;
+  const i64 j0 = (r0 * d.Wp) / TW * TW;
+  const i64 j1 = round_up(r1 * d.Wp, TW);
+  const i64 width = j1 - j0;
+  const i64 rows = round_up(d.Co, GT::MR);
+  T* cw = scratch<T>(kConvCol, static_cast<std::size_t>(rows * width));
+  for (i64 ir = 0; ir < d.Co; ir += GT::MR)
+    for (i64 j = j0; j < j1; j += TW) tile.fn(d.Kd, pa + ir * d.Kd, xp + j, d.kOff, cw + ir * width + (j - j0), width);
+  const i64 plane = d.Ho * d.Wo;
+  for (i64 o = 0; o < d.Co; o++) {
+    const T b = bias ? bias[o * bs] : T(0);
+    for (i64 oy = r0; oy < r1; oy++) {
+      const T* src = cw + o * width + (oy * d.Wp - j0);
+      T* dst = out + o * plane + oy * d.Wo;
+      if (bias)
+        for (i64 ox = 0; ox < d.Wo; ox++) dst[ox] = src[ox] + b;
+      else
+        std::memcpy(dst, src, sizeof(T) * static_cast<std::size_t>(d.Wo));
+    }
+  }
+}
+
+/** Whether the direct path beats im2col packing: its waste (dropped wide columns) against the packing. */
+template <typename T>
+bool direct_pays(i64 Co, i64 Kd, i64 P, i64 Pwide, i64 imageElems) {
+  using GT = GemmTraits<T>;
+  if (Kd > 4096 || imageElems * static_cast<i64>(sizeof(T)) > (1 << 20)) return false;
+  const double rows = static_cast<double>(round_up(Co, GT::MR));
+  const double direct = rows * Kd * round_up(Pwide, GT::NR);
+  // Packing costs roughly 8 multiply-add slots per packed element.
+  const double packed = rows * Kd * round_up(P, GT::NR) + 8.0 * Kd * round_up(P, GT::NR);
+  return direct <= packed;
+}
+
+/** Output rows per task so that a small batch still keeps every thread busy. */
+i64 row_splits(i64 N, i64 Ho) {
+  const i64 threads = ThreadPool::instance().size();
+  if (N >= threads) return 1;
+  return imax(1, imin(2 * ((threads + N - 1) / N), Ho));
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_forward(const ConvGeom& g, const T* x, Strides4 xs, const T* w, Strides4 ws, const T* bias, i64 bs, T* y) {
+  using GT = GemmTraits<T>;
+  const Derived d = derive(g);
+  const i64 O = g.O, P = d.P;
+  if (g.N * O * P == 0) return;
+  if (d.Kd == 0) {
+    for (i64 n = 0; n < g.N; n++)
+      for (i64 o = 0; o < O; o++)
+        for (i64 q = 0; q < P; q++) y[(n * O + o) * P + q] = bias ? bias[o * bs] : T(0);
+    return;
+  }
+  const i64 NR = GT::NR;
+  const i64 ogPad = round_up(d.Og, NR);
+  if (d.Og * 4 >= ogPad * 3 && d.Kd <= 4096 && d.Cg * d.Hp * d.Wp * static_cast<i64>(sizeof(T)) <= (1 << 20)) {
+    // Pixel-major: MR output pixels x NR output channels per register tile, the pixels' windows
+    // read straight from the padded image, the weight transposed (Kd x NR per channel block).
+    const Sized<ConvFwdPix<T>> pix = conv_fwd_pix<T>();
+    const i64 PX = pix.size;
+    const std::vector<i64> kOffP = tap_offsets(g, d.Cg, d.Hp * d.Wp, d.Wp, 1);
+    std::vector<i64> qOffP = window_offsets(g, d.Wp, 1);
+    qOffP.resize(static_cast<std::size_t>(round_up(P, PX)), qOffP.back());  // a partial tile repeats the last pixel
+    const DirectConv dc = direct_plan<T>(d.Cg, g.H, g.W, g.ph, g.pw, g.oh, g.ow, d.Og, kOffP);
+    const std::vector<i64> wCol = weight_offsets(g, d.Cg, ws.s1, ws.s2, ws.s3);
+    const i64 blocks = ogPad / NR;
+    std::vector<T> wT(static_cast<std::size_t>(g.G * blocks * d.Kd * NR), T(0));
+    for (i64 gi = 0; gi < g.G; gi++)
+      for (i64 b = 0; b < blocks; b++)
+        for (i64 k = 0; k < d.Kd; k++)
+          for (i64 j = 0; j < NR && b * NR + j < d.Og; j++)
+            wT[((gi * blocks + b) * d.Kd + k) * NR + j] = w[(gi * d.Og + b * NR + j) * ws.s0 + wCol[k]];
+    const i64 splits = row_splits(g.N, g.oh);
+    const i64 qStep = round_up((P + splits - 1) / splits, PX);
+    ThreadPool::instance().run(g.N * splits, ThreadPool::instance().size(), [&](i64 task, int) {
+      struct Trim {
+        ~Trim() { trim_scratch(kKeepScratch); }
+      } trim;
+      const i64 n = task / splits;
+      const i64 q0 = (task % splits) * qStep, q1 = imin(P, q0 + qStep);
+      if (q0 >= q1) return;
+      T* xp = scratch<T>(kConvPad, static_cast<std::size_t>(dc.padLen));
+      alignas(64) T tile[12 * GemmTraits<T>::NR];
+      for (i64 gi = 0; gi < g.G; gi++) {
+        pad_into(dc, x + n * xs.s0 + gi * d.Cg * xs.s1, xs.s1, xs.s2, xs.s3, xp);
+        T* yg = y + (n * O + gi * d.Og) * P;
+        for (i64 b = 0; b < blocks; b++) {
+          const T* wb = wT.data() + (gi * blocks + b) * d.Kd * NR;
+          const i64 no = imin(NR, d.Og - b * NR);
+          for (i64 q = q0; q < q1; q += PX) {
+            pix.fn(d.Kd, xp, qOffP.data() + q, kOffP.data(), wb, tile);
+            const i64 nq = imin(PX, q1 - q);
+            for (i64 j = 0; j < no; j++) {
+              const i64 o = b * NR + j;
+              const T bv = bias ? bias[(gi * d.Og + o) * bs] : T(0);
+              T* row = yg + o * P + q;
+              for (i64 i = 0; i < nq; i++) row[i] = tile[i * NR + j] + bv;
+            }
+          }
+        }
+      }
+    });
+    return;
+  }
+  if (g.sh == 1 && g.sw == 1 &&
+      direct_pays<T>(d.Og, d.Kd, P, g.oh * d.Wp, d.Cg * d.Hp * d.Wp)) {
+    // Direct: weights packed once, the image read in place of a column matrix.
+    const std::vector<i64> kOffP = tap_offsets(g, d.Cg, d.Hp * d.Wp, d.Wp, 1);
+    const DirectConv dc = direct_plan<T>(d.Cg, g.H, g.W, g.ph, g.pw, g.oh, g.ow, d.Og, kOffP);
+    const std::vector<i64> wRow = linear_offsets(d.Og, ws.s0);
+    const std::vector<i64> wCol = weight_offsets(g, d.Cg, ws.s1, ws.s2, ws.s3);
+    const i64 panel = round_up(d.Og, GT::MR) * d.Kd;
+    std::vector<T> pa(static_cast<std::size_t>(panel * g.G) + 16);
+    for (i64 gi = 0; gi < g.G; gi++) {
+      const TableMatrix<T> A{w + gi * d.Og * ws.s0, wRow.data(), wCol.data(), nullptr};
+      pack_a_table<T, GT::MR>(A, 0, d.Og, 0, d.Kd, pa.data() + gi * panel);
+    }
+    const i64 splits = row_splits(g.N, g.oh);
+    const i64 rStep = (g.oh + splits - 1) / splits;
+    ThreadPool::instance().run(g.N * splits, ThreadPool::instance().size(), [&](i64 task, int) {
+      struct Trim {
+        ~Trim() { trim_scratch(kKeepScratch); }
+      } trim;
+      const i64 n = task / splits;
+      const i64 r0 = (task % splits) * rStep, r1 = imin(g.oh, r0 + rStep);
+      if (r0 >= r1) return;
+      T* xp = scratch<T>(kConvPad, static_cast<std::size_t>(dc.padLen));
+      for (i64 gi = 0; gi < g.G; gi++) {
+        pad_into(dc, x + n * xs.s0 + gi * d.Cg * xs.s1, xs.s1, xs.s2, xs.s3, xp);
+        direct_rows(dc, xp, pa.data() + gi * panel, bias ? bias + gi * d.Og * bs : nullptr, bs,
+                    y + (n * O + gi * d.Og) * P, r0, r1);
+      }
+    });
+    return;
+  }
+  // The image the packer reads: x itself, or a zero-padded copy.
+  const std::vector<i64> kOff = d.padded ? tap_offsets(g, d.Cg, d.Hp * d.Wp, d.Wp, 1) : tap_offsets(g, d.Cg, xs.s1, xs.s2, xs.s3);
+  const std::vector<i64> qOff = d.padded ? window_offsets(g, d.Wp, 1) : window_offsets(g, xs.s2, xs.s3);
+  const std::vector<unsigned char> qFlags = panel_flags<T>(qOff);
+  const std::vector<i64> wRow = linear_offsets(d.Og, ws.s0);
+  const std::vector<i64> wCol = weight_offsets(g, d.Cg, ws.s1, ws.s2, ws.s3);
+  const i64 splits = pixel_splits(g.N, P, GT::NR);
+  const i64 pStep = round_up((P + splits - 1) / splits, GT::NR);
+
+  ThreadPool::instance().run(g.N * splits, ThreadPool::instance().size(), [&](i64 task, int) {
+    struct Trim {
+      ~Trim() { trim_scratch(kKeepScratch); }
+    } trim;
+    const i64 n = task / splits;
+    const i64 q0 = (task % splits) * pStep;
+    const i64 np = imin(pStep, P - q0);
+    if (np <= 0) return;
+    for (i64 gi = 0; gi < g.G; gi++) {
+      const T* img = x + n * xs.s0 + gi * d.Cg * xs.s1;
+      if (d.padded) {
+        T* pad = scratch<T>(kConvPad, static_cast<std::size_t>(d.Cg * d.Hp * d.Wp));
+        pad_image(g, d, img, xs, pad);
+        img = pad;
+      }
+      T* c = y + (n * O + gi * d.Og) * P + q0;
+      T beta = T(0);
+      if (bias) {
+        for (i64 o = 0; o < d.Og; o++) {
+          const T b = bias[(gi * d.Og + o) * bs];
+          T* row = c + o * P;
+          for (i64 q = 0; q < np; q++) row[q] = b;
+        }
+        beta = T(1);
+      }
+      const TableMatrix<T> A{w + gi * d.Og * ws.s0, wRow.data(), wCol.data(), nullptr};
+      const TableMatrix<T> B{img, kOff.data(), qOff.data(), qFlags.data()};
+      gemm_blocked<T>(
+          d.Og, np, d.Kd, T(1),
+          [&](i64 ic, i64 mc, i64 pc, i64 kc, T* pa) { pack_a_table<T, GT::MR>(A, ic, mc, pc, kc, pa); },
+          [&](i64 pc, i64 kc, i64 jc, i64 nc, T* pb) { pack_b_table<T, GT::NR>(B, pc, kc, q0 + jc, nc, pb); },
+          beta, c, P, 1);
+    }
+  });
+}
+
+template <typename T>
+void conv2d_backward_input(const ConvGeom& g, const T* gy, Strides4 gs, const T* w, Strides4 ws, T* gx) {
+  using GT = GemmTraits<T>;
+  const Derived d = derive(g);
+  const i64 img = g.C * g.H * g.W;
+  if (g.N * img == 0) return;
+  std::memset(gx, 0, sizeof(T) * static_cast<std::size_t>(g.N * img));
+  if (d.Kd * d.P == 0 || d.Og == 0) return;
+  // Stride 1: the input gradient is a forward convolution of gy zero-padded by d*(k-1) - p
+  // with the weights flipped and transposed (C_g x O_g x kh x kw), done by the direct path.
+  const i64 qh = g.dh * (g.kh - 1) - g.ph, qw = g.dw * (g.kw - 1) - g.pw;
+  const i64 KdT = d.Og * g.kh * g.kw;
+  if (g.sh == 1 && g.sw == 1 && qh >= 0 && qw >= 0 &&
+      direct_pays<T>(d.Cg, KdT, g.H * g.W, g.H * (g.ow + 2 * qw), d.Og * (g.oh + 2 * qh) * (g.ow + 2 * qw)) ) {
+    std::vector<i64> kOffT(static_cast<std::size_t>(KdT));
+    const i64 Hq = g.oh + 2 * qh, Wq = g.ow + 2 * qw;
+    std::vector<i64> wColT(static_cast<std::size_t>(KdT));
+    for (i64 o = 0, k = 0; o < d.Og; o++)
+      for (i64 i = 0; i < g.kh; i++)
+        for (i64 j = 0; j < g.kw; j++, k++) {
+          kOffT[k] = o * Hq * Wq + i * g.dh * Wq + j * g.dw;
+          wColT[k] = o * ws.s0 + (g.kh - 1 - i) * ws.s2 + (g.kw - 1 - j) * ws.s3;
+        }
+    const std::vector<i64> wRowT = linear_offsets(d.Cg, ws.s1);
+    const DirectConv dc = direct_plan<T>(d.Og, g.oh, g.ow, qh, qw, g.H, g.W, d.Cg, kOffT);
+    const i64 panel = round_up(d.Cg, GT::MR) * KdT;
+    std::vector<T> pa(static_cast<std::size_t>(panel * g.G) + 16);
+    for (i64 gi = 0; gi < g.G; gi++) {
+      const TableMatrix<T> A{w + gi * d.Og * ws.s0, wRowT.data(), wColT.data(), nullptr};
+      pack_a_table<T, GT::MR>(A, 0, d.Cg, 0, KdT, pa.data() + gi * panel);
+    }
+    const i64 splits = row_splits(g.N, g.H);
+    const i64 rStep = (g.H + splits - 1) / splits;
+    ThreadPool::instance().run(g.N * splits, ThreadPool::instance().size(), [&](i64 task, int) {
+      struct Trim {
+        ~Trim() { trim_scratch(kKeepScratch); }
+      } trim;
+      const i64 n = task / splits;
+      const i64 r0 = (task % splits) * rStep, r1 = imin(g.H, r0 + rStep);
+      if (r0 >= r1) return;
+      T* xp = scratch<T>(kConvPad, static_cast<std::size_t>(dc.padLen));
+      for (i64 gi = 0; gi < g.G; gi++) {
+        pad_into(dc, gy + n * gs.s0 + gi * d.Og * gs.s1, gs.s1, gs.s2, gs.s3, xp);
+        direct_rows<T>(dc, xp, pa.data() + gi * panel, nullptr, 0, gx + n * img + gi * d.Cg * g.H * g.W, r0, r1);
+      }
+    });
+    return;
+  }
+  // col (Kd x P) = w_g^T (Kd x Og) @ gy[n, g] (Og x P), then col2im.
+  const std::vector<i64> wRow = weight_offsets(g, d.Cg, ws.s1, ws.s2, ws.s3);  // k
+  const std::vector<i64> wCol = linear_offsets(d.Og, ws.s0);                // o
+  const std::vector<i64> gRow = linear_offsets(d.Og, gs.s1);                // o
+  const std::vector<i64> gCol = plane_offsets(g.oh, g.ow, gs.s2, gs.s3);    // q
+  const std::vector<unsigned char> gFlags = panel_flags<T>(gCol);
+  // Valid output columns for each kernel column j: ox in [lo, hi) maps inside the input.
+  std::vector<i64> lo(static_cast<std::size_t>(g.kw)), hi(static_cast<std::size_t>(g.kw));
+  for (i64 j = 0; j < g.kw; j++) {
+    const i64 off = j * g.dw - g.pw;  // w = ox * sw + off
+    i64 a = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
+    i64 b = g.W - 1 - off < 0 ? 0 : (g.W - 1 - off) / g.sw + 1;
+    a = imin(a, g.ow);
+    b = imin(b, g.ow);
+    lo[j] = a;
+    hi[j] = b < a ? a : b;
+  }
+  const i64 P = d.P;
+  ThreadPool::instance().run(g.N, ThreadPool::instance().size(), [&](i64 n, int) {
+    struct Trim {
+      ~Trim() { trim_scratch(kKeepScratch); }
+    } trim;
+    T* col = scratch<T>(kConvCol, static_cast<std::size_t>(d.Kd * P));
+    for (i64 gi = 0; gi < g.G; gi++) {
+      const TableMatrix<T> A{w + gi * d.Og * ws.s0, wRow.data(), wCol.data(), nullptr};
+      const TableMatrix<T> B{gy + n * gs.s0 + gi * d.Og * gs.s1, gRow.data(), gCol.data(), gFlags.data()};
+      gemm_blocked<T>(
+          d.Kd, P, d.Og, T(1),
+          [&](i64 ic, i64 mc, i64 pc, i64 kc, T* pa) { pack_a_table<T, GT::MR>(A, ic, mc, pc, kc, pa); },
+          [&](i64 pc, i64 kc, i64 jc, i64 nc, T* pb) { pack_b_table<T, GT::NR>(B, pc, kc, jc, nc, pb); },
+          T(0), col, P, 1);
+      // col2im: gx[c][h][w] += col[(c, i, j)][(oy, ox)].
+      T* base = gx + n * img + gi * d.Cg * g.H * g.W;
+      const T* r = col;
+      for (i64 c = 0; c < d.Cg; c++) {
+        T* plane = base + c * g.H * g.W;
+        for (i64 i = 0; i < g.kh; i++) {
+          const i64 hOff = i * g.dh - g.ph;
+          for (i64 j = 0; j < g.kw; j++, r += P) {
+            const i64 wOff = j * g.dw - g.pw;
+            const i64 a = lo[j], b = hi[j];
+            for (i64 oy = 0; oy < g.oh; oy++) {
+              const i64 h = oy * g.sh + hOff;
+              if (h < 0 || h >= g.H) continue;
+              const T* src = r + oy * g.ow;
+              T* dst = plane + h * g.W + wOff;
+              if (g.sw == 1) {
+                for (i64 ox = a; ox < b; ox++) dst[ox] += src[ox];
+              } else {
+                for (i64 ox = a; ox < b; ox++) dst[ox * g.sw] += src[ox];
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void conv2d_backward_weight(const ConvGeom& g, const T* gy, Strides4 gs, const T* x, Strides4 xs, T* gw) {
+  using GT = GemmTraits<T>;
+  const Derived d = derive(g);
+  const i64 total = g.O * d.Kd;
+  if (total == 0) return;
+  if (g.N * d.P == 0) {
+    std::memset(gw, 0, sizeof(T) * static_cast<std::size_t>(total));
+    return;
+  }
+  // Deterministic whatever the threads and their scheduling: the batch is cut into a fixed
+  // number of chunks (from N alone); each chunk sums its images in order into its own partial
+  // (chunk 0 into gw) and the partials are added in chunk order. Tasks are whole chunks.
+  ThreadPool& pool = ThreadPool::instance();
+  const i64 chunks = imin(g.N, 16);
+  const i64 per = (g.N + chunks - 1) / chunks;
+  auto for_chunks = [&](auto&& image) {
+    pool.run(chunks, pool.size(), [&](i64 c, int) {
+      for (i64 n = c * per; n < imin(g.N, (c + 1) * per); n++) image(n, c);
+      trim_scratch(kKeepScratch);
+    });
+  };
+  std::vector<T> partial;
+  auto add_partials = [&]() {
+    for (i64 c = 1; c < chunks; c++) {
+      const T* p = partial.data() + (c - 1) * total;
+      for (i64 i = 0; i < total; i++) gw[i] += p[i];
+    }
+  };
+  std::memset(gw, 0, sizeof(T) * static_cast<std::size_t>(total));
+  const i64 NR = GT::NR;
+  const i64 ogPad = round_up(d.Og, NR);
+  if (g.sh == 1 && g.sw == 1 && d.Og * 4 >= ogPad * 3 && d.Cg * d.Hp * d.Wp * static_cast<i64>(sizeof(T)) <= (1 << 20)) {
+    // Tap-major direct: accT (Kd x Og, padded to NR columns) += col (Kd x P, read from the padded
+    // image) @ gy^T (P x Og, transposed per image), in MR-tap x NR-channel register tiles that
+    // accumulate over the thread's images; no horizontal sums, no masked tails.
+    const Sized<ConvBwdWTap<T>> tap = conv_bwdw_tap<T>();
+    std::vector<i64> kOffP = tap_offsets(g, d.Cg, d.Hp * d.Wp, d.Wp, 1);
+    const i64 kdPad = round_up(d.Kd, tap.size);
+    kOffP.resize(static_cast<std::size_t>(kdPad), 0);  // dummy taps read x[0..]: results dropped
+    const DirectConv dc = direct_plan<T>(d.Cg, g.H, g.W, g.ph, g.pw, g.oh, g.ow, d.Og, kOffP);
+    const i64 accLen = g.G * kdPad * ogPad;
+    std::vector<T> accs(static_cast<std::size_t>(chunks * accLen), T(0));
+    for_chunks([&](i64 n, i64 chunk) {
+      T* acc = accs.data() + chunk * accLen;
+      T* xp = scratch<T>(kConvPad, static_cast<std::size_t>(dc.padLen));
+      T* gyT = scratch<T>(kConvGy, static_cast<std::size_t>(d.P * NR));
+      for (i64 gi = 0; gi < g.G; gi++) {
+        pad_into(dc, x + n * xs.s0 + gi * d.Cg * xs.s1, xs.s1, xs.s2, xs.s3, xp);
+        const T* gb = gy + n * gs.s0 + gi * d.Og * gs.s1;
+        for (i64 o0 = 0; o0 < d.Og; o0 += NR) {
+          const i64 no = imin(NR, d.Og - o0);
+          for (i64 oy = 0, q = 0; oy < g.oh; oy++)
+            for (i64 ox = 0; ox < g.ow; ox++, q++) {
+              T* r = gyT + q * NR;
+              const T* src = gb + o0 * gs.s1 + oy * gs.s2 + ox * gs.s3;
+              i64 j = 0;
+              for (; j < no; j++) r[j] = src[j * gs.s1];
+              for (; j < NR; j++) r[j] = T(0);
+            }
+          T* ag = acc + gi * kdPad * ogPad + o0;
+          for (i64 k0 = 0; k0 < kdPad; k0 += tap.size) tap.fn(g.oh, g.ow, xp, kOffP.data() + k0, d.Wp, gyT, ag + k0 * ogPad, ogPad);
+        }
+      }
+    });
+    for (i64 gi = 0; gi < g.G; gi++)
+      for (i64 o = 0; o < d.Og; o++)
+        for (i64 k = 0; k < d.Kd; k++) {
+          T s = T(0);
+          for (i64 c = 0; c < chunks; c++) s += accs[c * accLen + (gi * kdPad + k) * ogPad + o];
+          gw[(gi * d.Og + o) * d.Kd + k] = s;
+        }
+    return;
+  }
+  // (Rows narrower than about three vectors waste too much of the masked tail: pack instead.)
+  const i64 vec = 32 / static_cast<i64>(sizeof(T));
+  const bool wideRows = g.ow * 4 >= round_up(g.ow, vec) * 3 && g.ow >= 2 * vec;
+  if (g.sh == 1 && g.sw == 1 && wideRows && d.Cg * d.Hp * d.Wp * static_cast<i64>(sizeof(T)) <= (1 << 20)) {
+    // Direct: gw[o][k] = sum over pixels of gy[o][pixel] * x[window of pixel + tap k], in blocks
+    // of 6 output channels x 2 taps held in registers, rows masked to the valid width.
+    const ConvBwdWBlock<T> block = conv_bwdw_block<T>();
+    const std::vector<i64> kOffP = tap_offsets(g, d.Cg, d.Hp * d.Wp, d.Wp, 1);
+    const DirectConv dc = direct_plan<T>(d.Cg, g.H, g.W, g.ph, g.pw, g.oh, g.ow, d.Og, kOffP);
+    partial.assign(static_cast<std::size_t>((chunks - 1) * total), T(0));
+    for_chunks([&](i64 n, i64 chunk) {
+      T* acc = chunk == 0 ? gw : partial.data() + (chunk - 1) * total;
+      T* xp = scratch<T>(kConvPad, static_cast<std::size_t>(dc.padLen));
+      for (i64 gi = 0; gi < g.G; gi++) {
+        pad_into(dc, x + n * xs.s0 + gi * d.Cg * xs.s1, xs.s1, xs.s2, xs.s3, xp);
+        const T* gb = gy + n * gs.s0 + gi * d.Og * gs.s1;
+        i64 gO = gs.s1, gRow = gs.s2;
+        if (gs.s3 != 1) {
+          T* c = scratch<T>(kConvGy, static_cast<std::size_t>(d.Og * d.P));
+          for (i64 o = 0; o < d.Og; o++)
+            for (i64 oy = 0; oy < g.oh; oy++)
+              for (i64 ox = 0; ox < g.ow; ox++) c[(o * g.oh + oy) * g.ow + ox] = gb[o * gs.s1 + oy * gs.s2 + ox * gs.s3];
+          gb = c;
+          gO = d.P;
+          gRow = g.ow;
+        }
+        T* ag = acc + gi * d.Og * d.Kd;
+        for (i64 o0 = 0; o0 < d.Og; o0 += 6) {
+          const int mo = static_cast<int>(imin(6, d.Og - o0));
+          for (i64 k0 = 0; k0 < d.Kd; k0 += 2) {
+            const int kb = static_cast<int>(imin(2, d.Kd - k0));
+            block(mo, kb, g.oh, g.ow, gb + o0 * gO, gO, gRow, xp, kOffP.data() + k0, d.Wp, ag + o0 * d.Kd + k0, d.Kd);
+          }
+        }
+      }
+    });
+    add_partials();
+    return;
+  }
+  // Packed: gw_g (Og x Kd) += gy[n, g] (Og x P) @ col^T (P x Kd), summed over the batch.
+  const std::vector<i64> gRow = linear_offsets(d.Og, gs.s1);
+  const std::vector<i64> gCol = plane_offsets(g.oh, g.ow, gs.s2, gs.s3);
+  const std::vector<i64> xRow = d.padded ? window_offsets(g, d.Wp, 1) : window_offsets(g, xs.s2, xs.s3);  // q
+  const std::vector<i64> xCol = d.padded ? tap_offsets(g, d.Cg, d.Hp * d.Wp, d.Wp, 1) : tap_offsets(g, d.Cg, xs.s1, xs.s2, xs.s3);  // k
+  const std::vector<unsigned char> xFlags = panel_flags<T>(xCol);
+  partial.assign(static_cast<std::size_t>((chunks - 1) * total), T(0));
+  for_chunks([&](i64 n, i64 chunk) {
+    T* acc = chunk == 0 ? gw : partial.data() + (chunk - 1) * total;
+    for (i64 gi = 0; gi < g.G; gi++) {
+      const T* img = x + n * xs.s0 + gi * d.Cg * xs.s1;
+      if (d.padded) {
+        T* pad = scratch<T>(kConvPad, static_cast<std::size_t>(d.Cg * d.Hp * d.Wp));
+        pad_image(g, d, img, xs, pad);
+        img = pad;
+      }
+      const TableMatrix<T> A{gy + n * gs.s0 + gi * d.Og * gs.s1, gRow.data(), gCol.data(), nullptr};
+      const TableMatrix<T> B{img, xRow.data(), xCol.data(), xFlags.data()};
+      gemm_blocked<T>(
+          d.Og, d.Kd, d.P, T(1),
+          [&](i64 ic, i64 mc, i64 pc, i64 kc, T* pa) { pack_a_table<T, GT::MR>(A, ic, mc, pc, kc, pa); },
+          [&](i64 pc, i64 kc, i64 jc, i64 nc, T* pb) { pack_b_table<T, GT::NR>(B, pc, kc, jc, nc, pb); },
+          T(1), acc + gi * d.Og * d.Kd, d.Kd, 1);
+    }
+  });
+  add_partials();
+}
+
+template void conv2d_forward<float>(const ConvGeom&, const float*, Strides4, const float*, Strides4, const float*, i64, float*);
+template void conv2d_forward<double>(const ConvGeom&, const double*, Strides4, const double*, Strides4, const double*, i64, double*);
+template void conv2d_backward_input<float>(const ConvGeom&, const float*, Strides4, const float*, Strides4, float*);
+template void conv2d_backward_input<double>(const ConvGeom&, const double*, Strides4, const double*, Strides4, double*);
+template void conv2d_backward_weight<float>(const ConvGeom&, const float*, Strides4, const float*, Strides4, float*);
+template void conv2d_backward_weight<double>(const ConvGeom&, const double*, Strides4, const double*, Strides4, double*);
+
+}  // namespace dl

@@ -1,0 +1,122 @@
+/**
+ * doctor(): what this process can run on and why not more. Reports the backends registered,
+ * the CPU backend chosen and why, the CPU features detected (cpuid, in the addon) and the
+ * kernels in use, threads, the addon's path and build, the system BLAS, and for each missing
+ * piece the reason and the fix. `doctor({ print: true })` also writes the text to stdout.
+ */
+import { listBackends } from '../../device.js';
+import type { NativeInfo, SystemBlasInfo } from './addon.js';
+import { BUILD_FIX, currentSelection, failureSummary, selectCpuBackend } from './index.js';
+import type { LoadAttempt } from './loader.js';
+
+export interface DoctorIssue {
+  what: string;
+  reason: string;
+  fix: string;
+}
+
+export interface DoctorReport {
+  /** Registered backends by device type. */
+  backends: { deviceType: string; name: string }[];
+  cpu: {
+    backend: string;
+    /** How DL_BACKEND chose it. */
+    mode: string;
+    /** cpuid features detected (empty without the addon: the TypeScript kernels need none). */
+    features: string[];
+    brand: string | null;
+    /** GEMM micro-kernels: 'avx2+fma', 'portable' or 'typescript'. */
+    kernels: string;
+    /** Direct-convolution kernels: 'avx512', 'avx2+fma', 'portable' or 'typescript'. */
+    convKernels: string;
+    threads: number;
+    threadsSource: string;
+  };
+  addon: {
+    loaded: boolean;
+    path: string | null;
+    source: string | null;
+    version: string | null;
+    build: NativeInfo['build'] | null;
+    attempts: LoadAttempt[];
+  };
+  blas: SystemBlasInfo | null;
+  missing: DoctorIssue[];
+  text: string;
+}
+
+export function doctor(options: { print?: boolean } = {}): DoctorReport {
+  const sel = currentSelection() ?? selectCpuBackend(process.env, { quiet: true });
+  const addon = sel.load?.addon ?? null;
+  const info = addon?.info() ?? null;
+  const blas = addon?.probeBlas() ?? null;
+  const missing: DoctorIssue[] = [];
+  if (sel.mode === 'ts') {
+    missing.push({ what: 'native CPU kernels', reason: 'DL_BACKEND=ts forces the TypeScript kernels', fix: 'unset DL_BACKEND to use the native kernels when the addon is built' });
+  } else if (!addon && sel.load) {
+    missing.push({ what: 'native CPU kernels', reason: failureSummary(sel.load) || 'no candidate', fix: BUILD_FIX });
+  }
+  const features: string[] = [];
+  if (info) {
+    for (const f of ['sse2', 'avx', 'fma', 'avx2', 'avx512f', 'avx512bw', 'avx512vl'] as const) if (info.cpu[f]) features.push(f);
+    if (info.gemmKernel !== 'avx2+fma') {
+      missing.push({
+        what: 'AVX2/FMA kernels',
+        reason: info.cpu.avx2 && info.cpu.fma ? 'the portable kernels were forced (DL_CPU_KERNELS)' : 'this CPU (or OS) does not offer AVX2 and FMA',
+        fix: info.cpu.avx2 && info.cpu.fma ? 'unset DL_CPU_KERNELS' : 'none needed: the portable C++ kernels run instead (slower)',
+      });
+    }
+  }
+  if (blas && !blas.found) {
+    missing.push({ what: 'system OpenBLAS (optional)', reason: blas.error ?? 'not found', fix: 'apt-get install libopenblas0 (only used with DL_BLAS=openblas; our GEMM is used otherwise)' });
+  }
+  if (addon && !info?.build.cuda) {
+    missing.push({ what: 'CUDA', reason: 'this build of the addon has no CUDA code', fix: 'not available yet (the CUDA backend is a later issue)' });
+  }
+  const report: Omit<DoctorReport, 'text'> = {
+    backends: listBackends(),
+    cpu: {
+      backend: sel.backend.name,
+      mode: sel.mode,
+      features,
+      brand: info?.cpu.brand ?? null,
+      kernels: info ? info.gemmKernel : 'typescript',
+      convKernels: info ? info.convKernel : 'typescript',
+      threads: info ? info.threads : 1,
+      threadsSource: info ? info.threadsSource : 'JavaScript main thread',
+    },
+    addon: {
+      loaded: addon !== null,
+      path: sel.load?.path ?? null,
+      source: sel.load?.source ?? null,
+      version: info?.version ?? null,
+      build: info?.build ?? null,
+      attempts: sel.load?.attempts ?? [],
+    },
+    blas,
+    missing,
+  };
+  const text = formatDoctor(report);
+  if (options.print) process.stdout.write(`${text}\n`);
+  return { ...report, text };
+}
+
+function formatDoctor(r: Omit<DoctorReport, 'text'>): string {
+  const lines: string[] = ['dl doctor'];
+  lines.push(`  backends: ${r.backends.map((b) => `${b.deviceType} -> ${b.name}`).join(', ')}`);
+  lines.push(`  cpu backend: ${r.cpu.backend} (DL_BACKEND ${r.cpu.mode === 'auto' ? 'unset: native when available' : `=${r.cpu.mode}`})`);
+  lines.push(`  cpu: ${r.cpu.brand ?? 'unknown (no addon)'}; features: ${r.cpu.features.join(' ') || 'n/a'}`);
+  lines.push(`  kernels: GEMM ${r.cpu.kernels}, convolution ${r.cpu.convKernels}`);
+  lines.push(`  threads: ${r.cpu.threads} (${r.cpu.threadsSource}; set DL_NUM_THREADS to change)`);
+  if (r.addon.loaded) {
+    lines.push(`  addon: ${r.addon.path} (${r.addon.source}), version ${r.addon.version}`);
+    if (r.addon.build) lines.push(`  build: ${r.addon.build.compiler}, ${r.addon.build.flags}, N-API ${r.addon.build.napiVersion}, ${r.addon.build.date}`);
+  } else {
+    lines.push('  addon: not loaded');
+  }
+  for (const a of r.addon.attempts.filter((x) => !x.ok)) lines.push(`    tried ${a.source} ${a.path}: ${a.reason}`);
+  if (r.blas) lines.push(`  system BLAS: ${r.blas.found ? r.blas.path : 'not found'}${r.blas.inUse ? ' (in use: DL_BLAS=openblas)' : r.blas.found ? ' (not used; DL_BLAS=openblas to use it for GEMM)' : ''}`);
+  if (r.missing.length === 0) lines.push('  nothing missing');
+  for (const m of r.missing) lines.push(`  missing: ${m.what}: ${m.reason}\n    fix: ${m.fix}`);
+  return lines.join('\n');
+}

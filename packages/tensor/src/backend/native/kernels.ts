@@ -1,0 +1,398 @@
+/**
+ * The native kernel table: each kernel checks dtypes and layouts it handles, fills the shared
+ * parameter array `P` and calls the addon; anything else (integer dtypes a kernel lacks,
+ * strided elementwise operands) goes to the TypeScript kernel of the same op, so the table
+ * honours every contract of `KernelAttrs` exactly as the TypeScript backend does.
+ */
+import type { TypedArray } from '../../dtype.js';
+import { isContiguous } from '../../layout.js';
+import type { AvgPool2dAttrs, BinaryOp, Conv2dAttrs, Kernel, KernelAttrs, KernelTable, OpName, Pool2dAttrs, TensorArg } from '../types.js';
+import type { NativeAddon } from './addon.js';
+
+type Arg = TensorArg<TypedArray>;
+type K<A> = Kernel<A, TypedArray>;
+type NoAttrs = KernelAttrs['add'];
+
+/** One parameter array for every call (the addon reads it synchronously). */
+const P = new Float64Array(64);
+
+const isFloat = (a: Arg) => a.dtype === 'float32' || a.dtype === 'float64';
+
+function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (let i = 0; i < shape.length; i++) n *= shape[i];
+  return n;
+}
+
+/** 1: contiguous; 0: one value broadcast everywhere (all strides 0); -1: anything else. */
+function runStride(a: Arg): 0 | 1 | -1 {
+  if (isContiguous(a)) return 1;
+  for (let i = 0; i < a.strides.length; i++) if (a.strides[i] !== 0 && a.shape[i] !== 1) return -1;
+  return 0;
+}
+
+/** Writes a 4-D layout's offset and strides at P[k..k+4]. */
+function put4(k: number, a: Arg): void {
+  P[k] = a.offset;
+  P[k + 1] = a.strides[0];
+  P[k + 2] = a.strides[1];
+  P[k + 3] = a.strides[2];
+  P[k + 4] = a.strides[3];
+}
+
+export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): Partial<KernelTable<TypedArray>> {
+  // ---------------------------------------------------------------- matmul
+
+  const matmul: K<NoAttrs> = (ins, outs, attrs) => {
+    const a = ins[0];
+    const b = ins[1];
+    const y = outs[0];
+    if (!isFloat(y) || a.dtype !== y.dtype || b.dtype !== y.dtype) return ts.matmul(ins, outs, attrs);
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    const ry = y.shape.length;
+    const M = y.shape[ry - 2];
+    const N = y.shape[ry - 1];
+    const K = a.shape[ra - 1];
+    const rsA = a.strides[ra - 2];
+    const csA = a.strides[ra - 1];
+    const rsB = b.strides[rb - 2];
+    const csB = b.strides[rb - 1];
+    const rsY = y.strides[ry - 2];
+    const csY = y.strides[ry - 1];
+    // Batch dims (aligned right; missing or size-1 dims broadcast with stride 0), merged where
+    // all three operands step through neighbouring dims as one.
+    const size: number[] = [];
+    const sa: number[] = [];
+    const sb: number[] = [];
+    const sy: number[] = [];
+    for (let d = 0; d < ry - 2; d++) {
+      const n = y.shape[d];
+      if (n === 1) continue;
+      const da = d - (ry - ra);
+      const db = d - (ry - rb);
+      const strideA = da >= 0 && a.shape[da] !== 1 ? a.strides[da] : 0;
+      const strideB = db >= 0 && b.shape[db] !== 1 ? b.strides[db] : 0;
+      const k = size.length - 1;
+      if (k >= 0 && sa[k] === strideA * n && sb[k] === strideB * n && sy[k] === y.strides[d] * n) {
+        size[k] *= n;
+        sa[k] = strideA;
+        sb[k] = strideB;
+        sy[k] = y.strides[d];
+      } else {
+        size.push(n);
+        sa.push(strideA);
+        sb.push(strideB);
+        sy.push(y.strides[d]);
+      }
+    }
+    let rows = M;
+    // b shared by the whole batch and a's and y's batches stacking their rows: one tall GEMM.
+    if (size.length === 1 && sb[0] === 0 && sa[0] === M * rsA && sy[0] === M * rsY) {
+      rows = M * size[0];
+      size.length = 0;
+    }
+    const inner = size.length > 0 ? size[size.length - 1] : 1;
+    const outer = size.length > 1 ? numel(size.slice(0, -1)) : 1;
+    P[0] = inner;
+    P[1] = rows;
+    P[2] = N;
+    P[3] = K;
+    P[5] = size.length > 0 ? sa[size.length - 1] : 0;
+    P[6] = rsA;
+    P[7] = csA;
+    P[9] = size.length > 0 ? sb[size.length - 1] : 0;
+    P[10] = rsB;
+    P[11] = csB;
+    P[13] = size.length > 0 ? sy[size.length - 1] : 0;
+    P[14] = rsY;
+    P[15] = csY;
+    P[16] = 1;
+    P[17] = 0;
+    // Outer batch dims (rare: more than one unmergeable batch dim) walked here.
+    const nd = size.length - 1;
+    const idx = new Array<number>(Math.max(0, nd)).fill(0);
+    let oa = a.offset;
+    let ob = b.offset;
+    let oy = y.offset;
+    for (let t = 0; t < outer; t++) {
+      P[4] = oa;
+      P[8] = ob;
+      P[12] = oy;
+      addon.gemm(a.buf, b.buf, y.buf, P);
+      for (let d = nd - 1; d >= 0; d--) {
+        idx[d]++;
+        oa += sa[d];
+        ob += sb[d];
+        oy += sy[d];
+        if (idx[d] < size[d]) break;
+        oa -= sa[d] * size[d];
+        ob -= sb[d] * size[d];
+        oy -= sy[d] * size[d];
+        idx[d] = 0;
+      }
+    }
+  };
+
+  // ---------------------------------------------------------------- convolution
+
+  /** Geometry at P[0..15]: N, C, H, W, O, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups. */
+  function convGeometry(x: readonly number[], w: readonly number[], y: readonly number[], at: Conv2dAttrs): void {
+    P[0] = x[0];
+    P[1] = x[1];
+    P[2] = x[2];
+    P[3] = x[3];
+    P[4] = w[0];
+    P[5] = w[2];
+    P[6] = w[3];
+    P[7] = y[2];
+    P[8] = y[3];
+    P[9] = at.stride[0];
+    P[10] = at.stride[1];
+    P[11] = at.padding[0];
+    P[12] = at.padding[1];
+    P[13] = at.dilation[0];
+    P[14] = at.dilation[1];
+    P[15] = at.groups;
+  }
+
+  /**
+   * Whether gradient shapes agree with the forward geometry. The backward front ends do not
+   * check them; on inconsistent shapes the TypeScript kernel runs (its out-of-range reads give
+   * NaN, as before), since the addon refuses to read outside a buffer.
+   */
+  function consistent(x: readonly number[], w: readonly number[], y: readonly number[], at: Conv2dAttrs): boolean {
+    const out = (i: number, k: number, d: number) => Math.floor((x[i] + 2 * at.padding[d] - at.dilation[d] * (k - 1) - 1) / at.stride[d]) + 1;
+    return x[0] === y[0] && w[0] === y[1] && x[1] === w[1] * at.groups && y[2] === out(2, w[2], 0) && y[3] === out(3, w[3], 1);
+  }
+
+  const conv2d: K<Conv2dAttrs> = (ins, outs, at) => {
+    const [x, w, bias] = ins;
+    const y = outs[0];
+    if (!isFloat(y) || !isContiguous(y)) return ts.conv2d(ins, outs, at);
+    convGeometry(x.shape, w.shape, y.shape, at);
+    put4(16, x);
+    put4(21, w);
+    P[26] = bias ? bias.offset : 0;
+    P[27] = bias ? bias.strides[0] : 0;
+    P[28] = y.offset;
+    addon.conv2d(x.buf, w.buf, bias?.buf, y.buf, P);
+  };
+
+  const conv2dBackwardInput: K<Conv2dAttrs> = (ins, outs, at) => {
+    const [gy, w] = ins;
+    const gx = outs[0];
+    if (!isFloat(gx) || !isContiguous(gx) || !consistent(gx.shape, w.shape, gy.shape, at)) return ts.conv2dBackwardInput(ins, outs, at);
+    convGeometry(gx.shape, w.shape, gy.shape, at);
+    put4(16, gy);
+    put4(21, w);
+    P[28] = gx.offset;
+    addon.conv2dBackwardInput(gy.buf, w.buf, gx.buf, P);
+  };
+
+  const conv2dBackwardWeight: K<Conv2dAttrs> = (ins, outs, at) => {
+    const [gy, x] = ins;
+    const gw = outs[0];
+    if (!isFloat(gw) || !isContiguous(gw) || !consistent(x.shape, gw.shape, gy.shape, at)) return ts.conv2dBackwardWeight(ins, outs, at);
+    convGeometry(x.shape, gw.shape, gy.shape, at);
+    put4(16, gy);
+    put4(21, x);
+    P[28] = gw.offset;
+    addon.conv2dBackwardWeight(gy.buf, x.buf, gw.buf, P);
+  };
+
+  // ---------------------------------------------------------------- pooling
+
+  const maxPool2d: K<Pool2dAttrs> = (ins, outs, at) => {
+    const x = ins[0];
+    const [y, ind] = outs;
+    if (!isFloat(x) || !isContiguous(y) || !isContiguous(ind)) return ts.maxPool2d(ins, outs, at);
+    P[0] = x.shape[0];
+    P[1] = x.shape[1];
+    P[2] = x.shape[2];
+    P[3] = x.shape[3];
+    P[4] = y.shape[2];
+    P[5] = y.shape[3];
+    P[6] = at.kernelSize[0];
+    P[7] = at.kernelSize[1];
+    P[8] = at.stride[0];
+    P[9] = at.stride[1];
+    P[10] = at.padding[0];
+    P[11] = at.padding[1];
+    P[12] = at.dilation[0];
+    P[13] = at.dilation[1];
+    put4(14, x);
+    P[19] = y.offset;
+    P[20] = ind.offset;
+    addon.maxPool2d(x.buf, y.buf, ind.buf, P);
+  };
+
+  const maxPool2dBackward: K<NoAttrs> = (ins, outs, at) => {
+    const [gy, ind] = ins;
+    const gx = outs[0];
+    if (!isFloat(gx) || !isContiguous(gx)) return ts.maxPool2dBackward(ins, outs, at);
+    P[0] = gx.shape[0];
+    P[1] = gx.shape[1];
+    P[2] = gx.shape[2];
+    P[3] = gx.shape[3];
+    P[4] = gy.shape[2];
+    P[5] = gy.shape[3];
+    put4(6, gy);
+    put4(11, ind);
+    P[16] = gx.offset;
+    addon.maxPool2dBackward(gy.buf, ind.buf, gx.buf, P);
+  };
+
+  function avgParams(H: number, W: number, inner: Arg, big: Arg, small: Arg, at: AvgPool2dAttrs): void {
+    P[0] = big.shape[0];
+    P[1] = big.shape[1];
+    P[2] = H;
+    P[3] = W;
+    P[4] = small.shape[2];
+    P[5] = small.shape[3];
+    P[6] = at.kernelSize[0];
+    P[7] = at.kernelSize[1];
+    P[8] = at.stride[0];
+    P[9] = at.stride[1];
+    P[10] = at.padding[0];
+    P[11] = at.padding[1];
+    P[12] = at.countIncludePad ? 1 : 0;
+    P[13] = at.divisorOverride ?? 0;
+    put4(14, inner);
+  }
+
+  const avgPool2d: K<AvgPool2dAttrs> = (ins, outs, at) => {
+    const x = ins[0];
+    const y = outs[0];
+    if (!isFloat(x) || !isContiguous(y) || (at.divisorOverride !== null && !(at.divisorOverride > 0))) return ts.avgPool2d(ins, outs, at);
+    avgParams(x.shape[2], x.shape[3], x, x, y, at);
+    P[19] = y.offset;
+    addon.avgPool2d(x.buf, y.buf, P);
+  };
+
+  const avgPool2dBackward: K<AvgPool2dAttrs> = (ins, outs, at) => {
+    const gy = ins[0];
+    const gx = outs[0];
+    if (!isFloat(gx) || !isContiguous(gx) || (at.divisorOverride !== null && !(at.divisorOverride > 0))) return ts.avgPool2dBackward(ins, outs, at);
+    avgParams(gx.shape[2], gx.shape[3], gy, gx, gy, at);
+    P[19] = gx.offset;
+    addon.avgPool2dBackward(gy.buf, gx.buf, P);
+  };
+
+  // ---------------------------------------------------------------- elementwise
+
+  const ARITH: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5 };
+  const COMPARE: Partial<Record<BinaryOp, number>> = { eq: 0, ne: 1, lt: 2, le: 3, gt: 4, ge: 5 };
+
+  function binaryKernel(op: BinaryOp): K<NoAttrs> {
+    const fallback = ts[op] as K<NoAttrs>;
+    const code = ARITH[op] ?? COMPARE[op] ?? -1;
+    const compare = op in COMPARE;
+    return (ins, outs, attrs) => {
+      const [a, b] = ins;
+      const y = outs[0];
+      const dt = a.dtype;
+      // Comparisons take every dtype (bool and uint8 are bytes); arithmetic float and int32.
+      if (!compare && !(dt === 'float32' || dt === 'float64' || (dt === 'int32' && op !== 'div'))) return fallback(ins, outs, attrs);
+      const s1 = runStride(a);
+      const s2 = runStride(b);
+      if (s1 < 0 || s2 < 0 || !isContiguous(y)) return fallback(ins, outs, attrs);
+      P[0] = numel(y.shape);
+      P[1] = a.offset;
+      P[2] = s1;
+      P[3] = b.offset;
+      P[4] = s2;
+      P[5] = y.offset;
+      if (compare) addon.compare(code, a.buf, b.buf, y.buf, P);
+      else addon.binary(code, a.buf, b.buf, y.buf, P);
+    };
+  }
+
+  const where: K<NoAttrs> = (ins, outs, attrs) => {
+    const [c, a, b] = ins;
+    const y = outs[0];
+    const sc = runStride(c);
+    const sa = runStride(a);
+    const sb = runStride(b);
+    if (sc < 0 || sa < 0 || sb < 0 || !isContiguous(y)) return ts.where(ins, outs, attrs);
+    P[0] = numel(y.shape);
+    P[1] = c.offset;
+    P[2] = sc;
+    P[3] = a.offset;
+    P[4] = sa;
+    P[5] = b.offset;
+    P[6] = sb;
+    P[7] = y.offset;
+    addon.where(c.buf, a.buf, b.buf, y.buf, P);
+  };
+
+  const relu: K<NoAttrs> = (ins, outs, attrs) => {
+    const x = ins[0];
+    const y = outs[0];
+    if (!(isFloat(x) || x.dtype === 'int32') || !isContiguous(x) || !isContiguous(y)) return ts.relu(ins, outs, attrs);
+    P[0] = numel(y.shape);
+    P[1] = x.offset;
+    P[2] = y.offset;
+    addon.relu(x.buf, y.buf, P);
+  };
+
+  // ---------------------------------------------------------------- reductions
+
+  const sum: K<KernelAttrs['sum']> = (ins, outs, attrs) => {
+    const x = ins[0];
+    const y = outs[0];
+    const nd = x.shape.length;
+    if (!isFloat(x) || x.dtype !== y.dtype || nd > 16 || !isContiguous(y)) return ts.sum(ins, outs, attrs);
+    P[0] = nd;
+    P[1] = x.offset;
+    P[2] = y.offset;
+    for (let d = 0; d < nd; d++) {
+      P[3 + d] = x.shape[d];
+      P[3 + nd + d] = x.strides[d];
+      P[3 + 2 * nd + d] = y.shape[d] === 1 ? 0 : y.strides[d];
+    }
+    addon.sum(x.buf, y.buf, P);
+  };
+
+  function softmaxKernel(log: boolean): K<{ readonly dim: number }> {
+    const fallback = log ? ts.logSoftmax : ts.softmax;
+    return (ins, outs, attrs) => {
+      const x = ins[0];
+      const y = outs[0];
+      if (!isFloat(x) || !isContiguous(x) || !isContiguous(y)) return fallback(ins, outs, attrs);
+      const d = attrs.dim;
+      P[0] = numel(x.shape.slice(0, d));
+      P[1] = x.shape[d];
+      P[2] = numel(x.shape.slice(d + 1));
+      P[3] = x.offset;
+      P[4] = y.offset;
+      addon.softmax(x.buf, y.buf, P, log);
+    };
+  }
+
+  const table: Partial<KernelTable<TypedArray>> = {
+    matmul,
+    conv2d,
+    conv2dBackwardInput,
+    conv2dBackwardWeight,
+    maxPool2d,
+    maxPool2dBackward,
+    avgPool2d,
+    avgPool2dBackward,
+    where,
+    relu,
+    sum,
+    softmax: softmaxKernel(false),
+    logSoftmax: softmaxKernel(true),
+  };
+  for (const op of [...Object.keys(ARITH), ...Object.keys(COMPARE)] as BinaryOp[]) {
+    (table as Record<OpName, unknown>)[op] = binaryKernel(op);
+  }
+  return table;
+}
+
+/** The ops that have native kernels (for doctor and tests). */
+export const NATIVE_OPS: readonly OpName[] = [
+  'matmul', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward',
+  'add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where', 'relu', 'sum', 'softmax', 'logSoftmax',
+];

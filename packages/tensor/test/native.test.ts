@@ -1,0 +1,408 @@
+/**
+ * The native addon: loader, backend selection, doctor, and the C++ kernels against float64
+ * references (a triple loop for GEMM, the reference backend for convolution). Tests that need
+ * the addon skip, with the reason in their names, when it is not built; the loader and
+ * selection tests always run.
+ */
+import { spawnSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as T from '../src/index.js';
+import type { Backend, Conv2dOptions, Tensor } from '../src/index.js';
+import { cpuBackend } from '../src/backend/cpu/index.js';
+import { backendFor } from '../src/device.js';
+import { NATIVE_ABI, type NativeAddon } from '../src/backend/native/addon.js';
+import { backendMode, currentSelection, makeNativeBackend, selectCpuBackend } from '../src/backend/native/index.js';
+import { candidatePaths, findPackageRoot, loadNativeAddon, tryLoad } from '../src/backend/native/loader.js';
+import { assertClose } from '../src/testing.js';
+
+// The addon is loaded for kernel tests even under DL_BACKEND=ts (that only picks what serves 'cpu').
+const loaded = loadNativeAddon({ env: { ...process.env, DL_NATIVE_PATH: undefined } });
+const addon = loaded.addon;
+/** The addon, for tests that only run when it loaded. */
+const native = () => addon as NativeAddon;
+const skipReason = addon ? '' : ` (skipped: addon not built: ${loaded.attempts.map((a) => `${a.source}: ${a.reason}`).join('; ')})`;
+const withAddon = (name: string) => `${name}${skipReason}`;
+
+let tmp = '';
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'dl-native-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('loader', () => {
+  it('tries DL_NATIVE_PATH, then the prebuilt, then the local build', () => {
+    const c = candidatePaths({ env: { DL_NATIVE_PATH: '/x/dl_native.node' }, packageRoot: '/pkg', platform: 'linux', arch: 'x64' });
+    expect(c).toEqual([
+      { source: 'DL_NATIVE_PATH', path: '/x/dl_native.node' },
+      { source: 'prebuilt', path: '/pkg/prebuilds/linux-x64/dl_native.node' },
+      { source: 'local build', path: '/pkg/native/build/Release/dl_native.node' },
+    ]);
+    expect(candidatePaths({ env: {}, packageRoot: '/pkg' }).map((x) => x.source)).toEqual(['prebuilt', 'local build']);
+  });
+
+  it('finds the @dl/tensor package folder', () => {
+    expect(findPackageRoot()).toMatch(/packages[\\/]tensor$/);
+  });
+
+  it('reports a missing DL_NATIVE_PATH with its reason and keeps going', () => {
+    const r = loadNativeAddon({ env: { DL_NATIVE_PATH: join(tmp, 'nope.node') } });
+    expect(r.attempts[0]).toEqual({ source: 'DL_NATIVE_PATH', path: join(tmp, 'nope.node'), ok: false, reason: 'no such file' });
+    // The remaining candidates were still tried.
+    expect(r.attempts.length).toBeGreaterThan(1);
+    expect(r.addon !== null).toBe(addon !== null);
+  });
+
+  it('reports a DL_NATIVE_PATH that is not a loadable binary with the dlopen error', () => {
+    const bad = join(tmp, 'bad.node');
+    writeFileSync(bad, 'not an ELF file');
+    const r = loadNativeAddon({ env: { DL_NATIVE_PATH: bad }, packageRoot: null });
+    expect(r.addon).toBeNull();
+    expect(r.attempts[0].ok).toBe(false);
+    expect(r.attempts[0].reason).toMatch(/^dlopen failed: .+/);
+    expect(tryLoad(bad)).toEqual({ reason: r.attempts[0].reason });
+  });
+
+  it('says why when no candidate exists', () => {
+    const r = loadNativeAddon({ env: {}, packageRoot: null });
+    expect(r.addon).toBeNull();
+    expect(r.attempts.map((a) => a.reason).join(' ')).toMatch(/package folder was not found/);
+    const r2 = loadNativeAddon({ env: {}, packageRoot: tmp });
+    expect(r2.attempts.map((a) => [a.source, a.reason])).toEqual([
+      ['prebuilt', 'no such file'],
+      ['local build', 'no such file'],
+    ]);
+  });
+});
+
+describe('backend selection (DL_BACKEND)', () => {
+  it('DL_BACKEND=ts gives the TypeScript backend without looking for the addon', () => {
+    const s = selectCpuBackend({ DL_BACKEND: 'ts' });
+    expect(s.backend).toBe(cpuBackend);
+    expect(s.backend.name).toBe('cpu-ts');
+    expect(s.load).toBeNull();
+  });
+
+  it('without the addon, auto falls back to the TypeScript kernels and native is an error naming the reason', () => {
+    const s = selectCpuBackend({}, { quiet: true, packageRoot: tmp });
+    expect(s.backend).toBe(cpuBackend);
+    expect(s.load?.addon).toBeNull();
+    expect(() => selectCpuBackend({ DL_BACKEND: 'native' }, { quiet: true, packageRoot: tmp })).toThrow(
+      /DL_BACKEND=native but the native addon did not load \(prebuilt .*no such file.*\); fix: build it with `pnpm --filter @dl\/tensor build:native`/,
+    );
+  });
+
+  it('rejects an unknown DL_BACKEND', () => {
+    expect(backendMode({})).toBe('auto');
+    expect(backendMode({ DL_BACKEND: 'TS' })).toBe('ts');
+    expect(() => backendMode({ DL_BACKEND: 'gpu' })).toThrow(/DL_BACKEND must be 'ts', 'native' or unset; got 'gpu'/);
+  });
+
+  it('the registered cpu backend follows DL_BACKEND and the addon', () => {
+    const sel = currentSelection();
+    expect(sel).not.toBeNull();
+    const name = backendFor('test', 'cpu').name;
+    if (process.env.DL_BACKEND === 'ts') expect(name).toBe('cpu-ts');
+    else expect(name).toBe(sel?.load?.addon ? 'cpu-native' : 'cpu-ts');
+  });
+
+  it.skipIf(!addon)(withAddon('with the addon, auto and native give cpu-native (TypeScript kernels for the rest)'), () => {
+    for (const env of [{}, { DL_BACKEND: 'native' }]) {
+      const s = selectCpuBackend(env, { quiet: true });
+      expect(s.backend.name).toBe('cpu-native');
+      expect(Object.keys(s.backend.kernels).sort()).toEqual(Object.keys(cpuBackend.kernels).sort());
+      expect(s.backend.kernels.cat).toBe(cpuBackend.kernels.cat);
+      expect(s.backend.kernels.matmul).not.toBe(cpuBackend.kernels.matmul);
+    }
+  });
+
+  it.skipIf(!addon)(withAddon('the native backend caches freed buffers and hands them out zero-filled'), () => {
+    const b = selectCpuBackend({}, { quiet: true }).backend;
+    const a = b.alloc('float32', 1000) as Float32Array;
+    expect(a).toBeInstanceOf(Float32Array);
+    a.fill(7);
+    b.free(a);
+    const again = b.alloc('float32', 1000) as Float32Array;
+    expect(again).toBe(a);
+    expect(again.every((v) => v === 0)).toBe(true);
+    expect(b.alloc('bool', 10)).toBeInstanceOf(Uint8Array);
+    // Arrays adopted from user code are never recycled.
+    const mine = new Float32Array([1, 2, 3]);
+    const adopted = b.adopt?.('float32', mine) as Float32Array;
+    expect(adopted).toBe(mine);
+    b.free(adopted);
+    expect(b.alloc('float32', 3)).not.toBe(mine);
+    expect(Array.from(mine)).toEqual([1, 2, 3]);
+    // A buffer whose memory was transferred away (detached) is dropped, not reused.
+    const t = b.alloc('float32', 64) as Float32Array;
+    structuredClone(t.buffer, { transfer: [t.buffer as ArrayBuffer] });
+    b.free(t);
+    const u = b.alloc('float32', 64) as Float32Array;
+    expect(u === t).toBe(false);
+    expect(u.length).toBe(64);
+  });
+});
+
+describe('doctor', () => {
+  it('reports backends, CPU features, threads and what is missing', () => {
+    const r = T.doctor();
+    expect(r.backends.map((b) => b.deviceType).sort()).toEqual(['cpu', 'reference']);
+    expect(r.text).toMatch(/features: /);
+    expect(r.text).toMatch(/threads: \d+/);
+    expect(r.cpu.backend).toBe(backendFor('test', 'cpu').name);
+    if (r.addon.loaded) {
+      expect(r.cpu.threads).toBeGreaterThanOrEqual(1);
+      expect(r.addon.path).toMatch(/dl_native\.node$/);
+      expect(r.addon.build?.compiler).toBeTruthy();
+      expect(r.text).toContain(r.addon.path as string);
+      expect(r.missing.map((m) => m.what)).toContain('CUDA');
+    } else {
+      const miss = r.missing.find((m) => m.what === 'native CPU kernels');
+      expect(miss?.fix ?? '').toMatch(process.env.DL_BACKEND === 'ts' ? /unset DL_BACKEND/ : /build:native/);
+      expect(r.text).toMatch(/missing: native CPU kernels/);
+    }
+  });
+
+  it.skipIf(!addon)(withAddon('the addon reports the CPU features it detected with cpuid'), () => {
+    const info = native().info();
+    expect(info.abi).toBe(NATIVE_ABI);
+    const flags = (() => {
+      try {
+        return spawnSync('grep', ['-m1', '^flags', '/proc/cpuinfo'], { encoding: 'utf8' }).stdout;
+      } catch {
+        return '';
+      }
+    })();
+    if (/\bavx2\b/.test(flags)) expect(info.cpu.avx2).toBe(true);
+    if (/\bfma\b/.test(flags)) expect(info.cpu.fma).toBe(true);
+    expect(info.gemmKernel).toBe(info.cpu.avx2 && info.cpu.fma ? 'avx2+fma' : 'portable');
+  });
+
+  it.skipIf(!addon)(withAddon('DL_NUM_THREADS sets the thread count'), () => {
+    const script = `const m = { exports: {} }; process.dlopen(m, ${JSON.stringify(loaded.path)}); const i = m.exports.info(); console.log(i.threads + ' ' + i.threadsSource);`;
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, DL_NUM_THREADS: '3' } });
+    expect(out.stdout.trim()).toBe('3 DL_NUM_THREADS');
+  });
+});
+
+// ---------------------------------------------------------------- GEMM
+
+function rand(n: number, seed: number): Float64Array {
+  const out = new Float64Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** C = A @ B in float64, A M x K and B K x N row-major. */
+function refGemm(A: Float64Array, B: Float64Array, M: number, N: number, K: number): Float64Array {
+  const C = new Float64Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let p = 0; p < K; p++) {
+      const a = A[i * K + p];
+      for (let j = 0; j < N; j++) C[i * N + j] += a * B[p * N + j];
+    }
+  return C;
+}
+
+const SIZES = [1, 7, 33, 257];
+
+describe.skipIf(!addon)(withAddon('native GEMM against a float64 triple loop'), () => {
+  afterAll(() => addon?.setGemmKernel('auto'));
+  const kernels = ['portable', ...(addon?.info().gemmKernel === 'avx2+fma' ? ['avx2'] : [])];
+  for (const kernel of kernels) {
+    for (const dtype of ['float32', 'float64'] as const) {
+      it(`${kernel} ${dtype}: every M, N, K in {${SIZES.join(', ')}}, with A and/or B transposed, beta 0 and 1`, () => {
+        expect(native().setGemmKernel(kernel)).toBe(true);
+        const Ctor = dtype === 'float32' ? Float32Array : Float64Array;
+        const P = new Float64Array(64);
+        let seed = 1;
+        for (const M of SIZES)
+          for (const N of SIZES)
+            for (const K of SIZES) {
+              const A64 = Float64Array.from(new Ctor(rand(M * K, seed++)));
+              const B64 = Float64Array.from(new Ctor(rand(K * N, seed++)));
+              const ref = refGemm(A64, B64, M, N, K);
+              for (const ta of [false, true])
+                for (const tb of [false, true]) {
+                  // Stored transposed (with a leading pad and a wider leading dimension) when asked.
+                  const lda = (ta ? M : K) + 3;
+                  const ldb = (tb ? K : N) + 2;
+                  const A = new Ctor(5 + (ta ? K : M) * lda);
+                  const B = new Ctor(5 + (tb ? N : K) * ldb);
+                  for (let i = 0; i < M; i++) for (let p = 0; p < K; p++) A[5 + (ta ? p * lda + i : i * lda + p)] = A64[i * K + p];
+                  for (let p = 0; p < K; p++) for (let j = 0; j < N; j++) B[5 + (tb ? j * ldb + p : p * ldb + j)] = B64[p * N + j];
+                  for (const beta of [0, 1]) {
+                    const C = new Ctor(M * N).fill(beta ? 0.5 : Number.NaN); // beta 0 must not read C
+                    P.set([1, M, N, K, 5, 0, ta ? 1 : lda, ta ? lda : 1, 5, 0, tb ? 1 : ldb, tb ? ldb : 1, 0, 0, N, 1, 1, beta]);
+                    native().gemm(A, B, C, P);
+                    const tol = dtype === 'float32' ? 2e-6 * Math.sqrt(K) * 4 : 1e-13 * K;
+                    for (let q = 0; q < M * N; q++) {
+                      const e = ref[q] + (beta ? 0.5 : 0);
+                      if (!(Math.abs(C[q] - e) <= tol * (1 + Math.abs(e)))) {
+                        throw new Error(`M ${M} N ${N} K ${K} ta ${ta} tb ${tb} beta ${beta}: C[${q}] = ${C[q]}, expected ${e}`);
+                      }
+                    }
+                  }
+                }
+            }
+      });
+    }
+  }
+
+  it('batched, with a broadcast (stride 0) operand and large enough to run on the thread pool', () => {
+    const P = new Float64Array(64);
+    const [batch, M, N, K] = [3, 70, 90, 50];
+    const A = new Float32Array(rand(batch * M * K, 7));
+    const B = new Float32Array(rand(K * N, 8));
+    const C = new Float32Array(batch * M * N);
+    P.set([batch, M, N, K, 0, M * K, K, 1, 0, 0, N, 1, 0, M * N, N, 1, 1, 0]);
+    native().gemm(A, B, C, P);
+    for (let b = 0; b < batch; b++) {
+      const ref = refGemm(Float64Array.from(A.subarray(b * M * K, (b + 1) * M * K)), Float64Array.from(B), M, N, K);
+      for (let q = 0; q < M * N; q++) expect(Math.abs(C[b * M * N + q] - ref[q])).toBeLessThan(1e-4);
+    }
+  });
+
+  it('runs from a worker thread while the main thread uses the pool (results unchanged)', async () => {
+    const n = 160;
+    const A = new Float32Array(rand(n * n, 11));
+    const B = new Float32Array(rand(n * n, 12));
+    const P = new Float64Array(64);
+    P.set([1, n, n, n, 0, 0, n, 1, 0, 0, n, 1, 0, 0, n, 1, 1, 0]);
+    const ref = new Float32Array(n * n);
+    native().gemm(A, B, ref, P);
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const m = { exports: {} };
+      process.dlopen(m, workerData.path);
+      const { A, B, P, n } = workerData;
+      const C = new Float32Array(n * n);
+      for (let i = 0; i < 200; i++) m.exports.gemm(A, B, C, P);
+      parentPort.postMessage(C);`;
+    const worker = new Worker(code, { eval: true, workerData: { path: loaded.path, A, B, P, n } });
+    const fromWorker = new Promise<Float32Array>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    const C = new Float32Array(n * n);
+    for (let i = 0; i < 200; i++) native().gemm(A, B, C, P);
+    const W = await fromWorker;
+    await worker.terminate();
+    expect(Array.from(C)).toEqual(Array.from(ref));
+    expect(Array.from(W)).toEqual(Array.from(ref));
+  });
+
+  it('refuses a layout that reaches outside its buffer (RangeError, nothing written)', () => {
+    const P = new Float64Array(64);
+    P.set([1, 4, 4, 4, 0, 0, 4, 1, 0, 0, 4, 1, 0, 0, 4, 1, 1, 0]);
+    const C = new Float32Array(15);
+    expect(() => native().gemm(new Float32Array(16), new Float32Array(16), C, P)).toThrow(/gemm: c reaches elements \[0, 15\] of a buffer of 15/);
+    expect(() => native().gemm(new Float32Array(16), new Float64Array(16), new Float32Array(16), P)).toThrow(TypeError);
+  });
+});
+
+// ---------------------------------------------------------------- convolution
+
+function withBackend<R>(backend: Backend, fn: () => R): R {
+  const original = backendFor('test', 'cpu');
+  T.registerBackend(backend);
+  try {
+    return fn();
+  } finally {
+    T.registerBackend(original);
+  }
+}
+
+/** The tutorial ConvNet's layers at a small batch (and batch 1: the pixel-split path). */
+const CONVS: { name: string; n: number; c: number; h: number; o: number; k: number; opts?: Conv2dOptions }[] = [
+  { name: 'conv1 3->6 5x5 on 32x32', n: 6, c: 3, h: 32, o: 6, k: 5 },
+  { name: 'conv2 6->16 5x5 on 14x14', n: 6, c: 6, h: 14, o: 16, k: 5 },
+  { name: 'conv2 at batch 1', n: 1, c: 6, h: 14, o: 16, k: 5 },
+  { name: 'conv1 padded, strided', n: 3, c: 3, h: 32, o: 6, k: 5, opts: { padding: 2, stride: 2 } },
+  { name: 'padded, dilated, grouped (direct paths)', n: 3, c: 4, h: 20, o: 16, k: 3, opts: { padding: 2, dilation: 2, groups: 2 } },
+  { name: '1x1 pointwise', n: 2, c: 8, h: 9, o: 12, k: 1 },
+];
+
+describe.skipIf(!addon)(withAddon('native conv2d against the reference backend at the tutorial shapes'), () => {
+  const native = addon ? makeNativeBackend(addon) : cpuBackend;
+  const tol = { rtol: 1e-4, atol: 2e-4 };
+  const families = ['portable', 'avx2', 'avx512'].filter((f) => addon?.setGemmKernel(f));
+  addon?.setGemmKernel('auto');
+  afterAll(() => addon?.setGemmKernel('auto'));
+  for (const { name, n, c, h, o, k, opts } of CONVS) {
+    it.each(families)(`${name}: forward with bias, input gradient and weight gradient (float32 and float64, %s kernels)`, (family) => {
+      expect(addon?.setGemmKernel(family)).toBe(true);
+      for (const dtype of ['float32', 'float64'] as const) {
+        T.scope(() => {
+          const g = new T.Generator(42);
+          const x = T.randn([n, c, h, h], { generator: g, dtype });
+          const w = T.randn([o, c / (opts?.groups ?? 1), k, k], { generator: g, dtype }).mul_(0.2);
+          const b = T.randn([o], { generator: g, dtype });
+          const y = T.conv2d(x.to('reference'), w.to('reference'), b.to('reference'), opts);
+          const gy = T.randn(y.shape as number[], { generator: g, dtype });
+          const gx = T.conv2dBackwardInput(gy.to('reference'), w.to('reference'), x.shape, opts);
+          const gw = T.conv2dBackwardWeight(gy.to('reference'), x.to('reference'), w.shape, opts);
+          const [y1, gx1, gw1] = withBackend(native as Backend, () => [
+            T.conv2d(x, w, b, opts),
+            T.conv2dBackwardInput(gy, w, x.shape, opts),
+            T.conv2dBackwardWeight(gy, x, w.shape, opts),
+          ]);
+          const t = dtype === 'float64' ? tol : { rtol: tol.rtol, atol: tol.atol * Math.sqrt(n) };
+          const ref = (r: Tensor) => (dtype === 'float32' ? r.to('float32') : r);
+          assertClose(y1.to('reference'), ref(y), t, `${name} ${dtype} forward`);
+          assertClose(gx1.to('reference'), ref(gx), t, `${name} ${dtype} input gradient`);
+          assertClose(gw1.to('reference'), ref(gw), { rtol: 1e-4, atol: 1e-3 * Math.sqrt(n) }, `${name} ${dtype} weight gradient`);
+        });
+      }
+    });
+  }
+
+  it('weight gradients are bit-identical from run to run (fixed reduction order, whatever the threads do)', () => {
+    T.scope(() => {
+      const g = new T.Generator(5);
+      for (const [c, h, o] of [[3, 32, 6], [6, 14, 16]]) {
+        const x = T.randn([64, c, h, h], { generator: g });
+        const gy = T.randn([64, o, h - 4, h - 4], { generator: g });
+        const runs = withBackend(native as Backend, () => [0, 1, 2, 3].map(() => Array.from(T.conv2dBackwardWeight(gy, x, [o, c, 5, 5]).dataSync())));
+        for (const r of runs) expect(r).toEqual(runs[0]);
+      }
+    });
+  });
+
+  it('strided (non-contiguous) inputs give the same results as contiguous ones', () => {
+    T.scope(() => {
+      const g = new T.Generator(3);
+      const x = T.randn([4, 6, 14, 14], { generator: g });
+      const w = T.randn([16, 6, 5, 5], { generator: g });
+      const gy = T.randn([4, 16, 10, 10], { generator: g });
+      const xs = x.permute(0, 1, 3, 2).contiguous().permute(0, 1, 3, 2);
+      const ws = w.permute(1, 0, 2, 3).contiguous().permute(1, 0, 2, 3);
+      const gys = gy.permute(1, 0, 2, 3).contiguous().permute(1, 0, 2, 3);
+      withBackend(native as Backend, () => {
+        assertClose(T.conv2d(xs, ws), T.conv2d(x, w), { rtol: 1e-5, atol: 1e-5 }, 'forward');
+        assertClose(T.conv2dBackwardInput(gys, ws, x.shape), T.conv2dBackwardInput(gy, w, x.shape), { rtol: 1e-5, atol: 1e-5 }, 'input gradient');
+        assertClose(T.conv2dBackwardWeight(gys, xs, w.shape), T.conv2dBackwardWeight(gy, x, w.shape), { rtol: 1e-5, atol: 1e-4 }, 'weight gradient');
+      });
+    });
+  });
+
+  it('gradient shapes that disagree with the weight run the TypeScript kernel (no read outside a buffer)', () => {
+    T.scope(() => {
+      const gy = T.randn([2, 6, 10, 10]);
+      const w = T.randn([16, 6, 5, 5]);
+      const out = withBackend(native as Backend, () => T.conv2dBackwardInput(gy, w, [2, 6, 14, 14]));
+      const ts = withBackend(cpuBackend as Backend, () => T.conv2dBackwardInput(gy, w, [2, 6, 14, 14]));
+      expect(out.shape).toEqual([2, 6, 14, 14]);
+      assertClose(out, ts, { rtol: 0, atol: 0 }, 'fallback');
+    });
+  });
+});
