@@ -219,9 +219,14 @@ export const OP_SPECS: readonly OpSpec[] = [
   {
     name: 'conv2d gradients (tutorial shapes)',
     covers: ['conv2dBackwardInput', 'conv2dBackwardWeight'],
-    inputs: (g) => [gen([2, 6, 10, 10], g), gen([16, 6, 5, 5], g), gen([2, 16, 14, 14], g)],
+    // conv2 of the tutorial: x [2, 6, 14, 14], w [16, 6, 5, 5], gradY [2, 16, 10, 10]
+    inputs: (g) => [gen([2, 16, 10, 10], g), gen([16, 6, 5, 5], g), gen([2, 6, 14, 14], g)],
     fn: (gy, w, x) => [T.conv2dBackwardInput(gy, w, [2, 6, 14, 14]), T.conv2dBackwardWeight(gy, x, [16, 6, 5, 5])],
     tol: { atol: 1e-4 },
+    errors: [
+      expectError(() => T.conv2dBackwardInput(T.zeros([2, 6, 10, 10]), T.zeros([16, 6, 5, 5]), [2, 6, 14, 14]), 'SHAPE', /conv2dBackwardInput: weight must have gradOutput's channels as its first dim/, 'gradOutput channels differ from the weight\'s'),
+      expectError(() => T.conv2dBackwardWeight(T.zeros([2, 16, 9, 9]), T.zeros([2, 6, 14, 14]), [16, 6, 5, 5]), 'SHAPE', /conv2dBackwardWeight: gradOutput's spatial size must be the convolution's output size \[10, 10\]/, 'wrong output size'),
+    ],
   },
   {
     name: 'conv2d gradients strided, dilated, grouped',
@@ -396,6 +401,12 @@ export function checkSpecAgainstReference(spec: OpSpec, device: Device, seed = 1
     });
     const out = asList(spec.fn(...ins));
     if (out.length !== refList.length) throw new Error(`${spec.name}: ${out.length} outputs, reference gave ${refList.length}`);
+    // A spec whose reference is all NaN tests nothing (NaN matches NaN): refuse it.
+    refList.forEach((r, i) => {
+      if ((r.dtype === 'float32' || r.dtype === 'float64') && r.numel > 0 && preciseValues(r).every(Number.isNaN)) {
+        throw new Error(`${spec.name}: reference output ${i} is all NaN; the spec's inputs are inconsistent`);
+      }
+    });
     out.forEach((o, i) => {
       assertClose(o.to('reference'), refList[i], tol, `${spec.name} (${layout}) output ${i}`);
     });

@@ -98,6 +98,18 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   return unbatch(y, unbatched);
 }
 
+/** The shapes of a conv2d gradient call must be those of one convolution: x [N, C, H, W], w [O, C/g, kh, kw], gradY [N, O, oh, ow]. */
+function checkConvGradShapes(op: string, gy: Shape, x: Shape, w: Shape, a: Conv2dAttrs): void {
+  const bad = (what: string) => fail('SHAPE', op, `${what}; got gradOutput ${fmtShape(gy)}, input ${fmtShape(x)}, weight ${fmtShape(w)}`);
+  if (gy.length !== 4 || x.length !== 4 || w.length !== 4) bad('expected 4-D gradOutput, input and weight');
+  if (gy[0] !== x[0]) bad('gradOutput and input must have the same batch size');
+  if (w[0] !== gy[1] || w[0] % a.groups !== 0) bad('weight must have gradOutput\'s channels as its first dim (divisible by groups)');
+  if (w[1] * a.groups !== x[1]) bad(`input channels must equal weight.shape[1] * groups (${w[1]} * ${a.groups})`);
+  const oh = Math.floor((x[2] + 2 * a.padding[0] - a.dilation[0] * (w[2] - 1) - 1) / a.stride[0]) + 1;
+  const ow = Math.floor((x[3] + 2 * a.padding[1] - a.dilation[1] * (w[3] - 1) - 1) / a.stride[1]) + 1;
+  if (gy[2] !== oh || gy[3] !== ow) bad(`gradOutput's spatial size must be the convolution's output size [${oh}, ${ow}]`);
+}
+
 /** Gradient of conv2d with respect to its input (explicit padding only). */
 export function conv2dBackwardInput(gradOutput: Tensor, weight: Tensor, inputShape: Shape, opts: Conv2dOptions = {}): Tensor {
   const op = 'conv2dBackwardInput';
@@ -105,6 +117,7 @@ export function conv2dBackwardInput(gradOutput: Tensor, weight: Tensor, inputSha
   asTensor(op, 'weight', weight);
   if (typeof opts.padding === 'string') fail('ARGUMENT', op, 'expects numeric padding');
   const attrs = convAttrs(op, opts, pair(op, 'padding', opts.padding ?? 0, 0));
+  checkConvGradShapes(op, gradOutput.shape, inputShape, weight.shape, attrs);
   return dispatch(op, [gradOutput, weight], attrs, [{ shape: inputShape, dtype: gradOutput.dtype }])[0];
 }
 
@@ -115,6 +128,7 @@ export function conv2dBackwardWeight(gradOutput: Tensor, input: Tensor, weightSh
   asTensor(op, 'input', input);
   if (typeof opts.padding === 'string') fail('ARGUMENT', op, 'expects numeric padding');
   const attrs = convAttrs(op, opts, pair(op, 'padding', opts.padding ?? 0, 0));
+  checkConvGradShapes(op, gradOutput.shape, input.shape, weightShape, attrs);
   return dispatch(op, [gradOutput, input], attrs, [{ shape: weightShape, dtype: gradOutput.dtype }])[0];
 }
 
