@@ -3,10 +3,11 @@
  *   cifar-trainer train [--recipe default|tutorial] [flags]
  *   cifar-trainer eval [--model-dir DIR]
  *   cifar-trainer predict IMAGE... [--model-dir DIR] [--top-k K]
+ *   cifar-trainer doctor
  * Bad input ends with one line on stderr and exit code 1 (2 for usage errors).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { DLError } from '@dl/tensor';
+import { DLError, doctor } from '@dl/tensor';
 import { AUGMENTS, MODEL_NAMES, OPTIMIZERS, RECIPES, SCHEDULERS, UsageError, nonNegative, oneOf, positiveInt, recipe } from './config.js';
 import type { TrainConfig } from './config.js';
 import { resolveDataDir } from './data-dir.js';
@@ -112,6 +113,11 @@ export function program(): Command {
       for (const r of predict(o.modelDir, images, positiveInt('--top-k', o.topK))) {
         log(`${r.file}: ${r.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ')}`);
       }
+    });
+  p.command('doctor')
+    .description('what this machine offers: backends, CPU features in use, threads, the native addon, and fixes for what is missing')
+    .action(() => {
+      doctor({ print: true });
     });
   return p;
 }

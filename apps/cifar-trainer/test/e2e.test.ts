@@ -160,6 +160,16 @@ describe('worker threads and Ctrl-C', () => {
   }, 300_000);
 });
 
+describe('doctor', () => {
+  it('reports the backends, the CPU kernels in use and threads', async () => {
+    const r = await cli('doctor');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/cpu/);
+    expect(r.out).toMatch(/thread/i);
+    expect(r.out).toMatch(/reference/);
+  });
+});
+
 describe('bad input: one clear line, non-zero exit, nothing half-written', () => {
   it('unknown flag and invalid values name the valid ones', async () => {
     const a = await cli('train', '--epoch', '3');
