@@ -156,16 +156,6 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
     P[15] = at.groups;
   }
 
-  /**
-   * Whether gradient shapes agree with the forward geometry. The backward front ends do not
-   * check them; on inconsistent shapes the TypeScript kernel runs (its out-of-range reads give
-   * NaN, as before), since the addon refuses to read outside a buffer.
-   */
-  function consistent(x: readonly number[], w: readonly number[], y: readonly number[], at: Conv2dAttrs): boolean {
-    const out = (i: number, k: number, d: number) => Math.floor((x[i] + 2 * at.padding[d] - at.dilation[d] * (k - 1) - 1) / at.stride[d]) + 1;
-    return x[0] === y[0] && w[0] === y[1] && x[1] === w[1] * at.groups && y[2] === out(2, w[2], 0) && y[3] === out(3, w[3], 1);
-  }
-
   const conv2d: K<Conv2dAttrs> = (ins, outs, at) => {
     const [x, w, bias] = ins;
     const y = outs[0];
@@ -182,7 +172,7 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
   const conv2dBackwardInput: K<Conv2dAttrs> = (ins, outs, at) => {
     const [gy, w] = ins;
     const gx = outs[0];
-    if (!isFloat(gx) || !isContiguous(gx) || !consistent(gx.shape, w.shape, gy.shape, at)) return ts.conv2dBackwardInput(ins, outs, at);
+    if (!isFloat(gx) || !isContiguous(gx)) return ts.conv2dBackwardInput(ins, outs, at);
     convGeometry(gx.shape, w.shape, gy.shape, at);
     put4(16, gy);
     put4(21, w);
@@ -193,7 +183,7 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
   const conv2dBackwardWeight: K<Conv2dAttrs> = (ins, outs, at) => {
     const [gy, x] = ins;
     const gw = outs[0];
-    if (!isFloat(gw) || !isContiguous(gw) || !consistent(x.shape, gw.shape, gy.shape, at)) return ts.conv2dBackwardWeight(ins, outs, at);
+    if (!isFloat(gw) || !isContiguous(gw)) return ts.conv2dBackwardWeight(ins, outs, at);
     convGeometry(x.shape, gw.shape, gy.shape, at);
     put4(16, gy);
     put4(21, x);
