@@ -157,6 +157,52 @@ export type KernelTable<B> = { readonly [K in OpName]: Kernel<KernelAttrs[K], B>
 
 export type DeviceType = 'cpu' | 'cuda' | 'reference';
 
+/** One SGD step (torch.optim.SGD, foreach=False) over a list of parameters. */
+export interface SgdStepAttrs {
+  readonly lr: number;
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
+  readonly maximize: boolean;
+  /** The momentum buffers are new: buf = grad (PyTorch), not buf = momentum * buf + (1 - dampening) * grad. */
+  readonly firstStep: boolean;
+}
+
+/** One Adam/AdamW step (torch.optim.Adam / AdamW, foreach=False) over a list of parameters. */
+export interface AdamStepAttrs {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  /** AdamW: param *= 1 - lr * weightDecay, instead of grad += weightDecay * param. */
+  readonly decoupledWeightDecay: boolean;
+  readonly amsgrad: boolean;
+  readonly maximize: boolean;
+  /** The step number after incrementing (1 on the first step); bias corrections use it. */
+  readonly step: number;
+}
+
+/**
+ * Fused optimizer updates: every parameter of a group in one call, in place. All tensors are
+ * contiguous float32 or float64, each grad/state tensor of its parameter's shape and dtype.
+ * Optional for a backend; the optimizers fall back to tensor ops without it.
+ */
+export interface OptimizerKernels<B = unknown> {
+  /** momentumBufs: one per parameter when momentum != 0, else null. */
+  sgd(params: readonly TensorArg<B>[], grads: readonly TensorArg<B>[], momentumBufs: readonly TensorArg<B>[] | null, attrs: SgdStepAttrs): void;
+  /** maxExpAvgSqs: one per parameter when amsgrad, else null. */
+  adam(
+    params: readonly TensorArg<B>[],
+    grads: readonly TensorArg<B>[],
+    expAvgs: readonly TensorArg<B>[],
+    expAvgSqs: readonly TensorArg<B>[],
+    maxExpAvgSqs: readonly TensorArg<B>[] | null,
+    attrs: AdamStepAttrs,
+  ): void;
+}
+
 /** An allocator plus a kernel table; one per device type. */
 export interface Backend<B = unknown> {
   /** e.g. 'cpu-ts', 'reference', 'cpu-native', 'cuda'. */
@@ -180,4 +226,6 @@ export interface Backend<B = unknown> {
    */
   adopt?(dtype: DType, data: TypedArray): B | undefined;
   readonly kernels: KernelTable<B>;
+  /** Fused optimizer updates (see OptimizerKernels), when the backend has them. */
+  readonly optim?: OptimizerKernels<B>;
 }
