@@ -210,6 +210,61 @@ describe('pack → install → import', () => {
     }
   }, SLOW);
 
+  // The prebuilt addon travels in @dl/tensor's tarball (prebuilds/<platform>-<arch>/) and serves
+  // 'cpu' in the fresh project with no compiler involved: DL_BACKEND=native turns a binary that
+  // does not load into an error, and doctor() says which file loaded. Then one SGD step of the
+  // tutorial ConvNet on a fixed batch runs through the native kernels and lowers the loss.
+  const prebuilt = `prebuilds/${process.platform}-${process.arch}/dl_native.node`;
+  const noPrebuilt = existsSync(join(ROOT, 'packages', 'tensor', prebuilt))
+    ? null
+    : `no ${prebuilt} in packages/tensor (the addon did not build here)`;
+  test.skipIf(noPrebuilt !== null)(
+    `the prebuilt native addon from the tarball trains a step in a fresh project${noPrebuilt ? ` (skipped: ${noPrebuilt})` : ''}`,
+    () => {
+      const tensorPkg = pkgs.find((p) => p.name === '@dl/tensor') as Pkg;
+      const listing = run('tar', ['-tzf', tensorPkg.tarball as string], tmp);
+      expect(listing.split('\n'), 'the tarball ships the prebuilt binary').toContain(`package/${prebuilt}`);
+      const file = join(project, 'train-step.mjs');
+      writeFileSync(
+        file,
+        [
+          "import * as T from '@dl/tensor';",
+          "import * as nn from '@dl/nn';",
+          "import { SGD } from '@dl/optim';",
+          "import { models } from '@dl/vision';",
+          'T.manualSeed(0);',
+          'const net = new models.TutorialNet();',
+          'const opt = new SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });',
+          'const x = T.randn([16, 3, 32, 32]);',
+          'const y = T.randint(0, 10, [16]);',
+          'const losses = [];',
+          'for (let i = 0; i < 5; i++) {',
+          '  opt.zeroGrad();',
+          '  const loss = nn.functional.crossEntropy(net.forward(x), y);',
+          '  loss.backward();',
+          '  opt.step();',
+          '  losses.push(loss.item());',
+          '}',
+          'const d = T.doctor();',
+          'console.log(JSON.stringify({ backend: d.cpu.backend, path: d.addon.path, source: d.addon.source, losses }));',
+        ].join('\n'),
+      );
+      const out = execFileSync(process.execPath, [file], {
+        cwd: project,
+        encoding: 'utf8',
+        env: { ...process.env, DL_BACKEND: 'native', DL_NATIVE_PATH: '' },
+        timeout: SLOW,
+      });
+      const r = JSON.parse(out.trim().split('\n').pop() as string) as { backend: string; path: string; source: string; losses: number[] };
+      expect(r.backend).toBe('cpu-native');
+      expect(r.path).toBe(join(project, 'node_modules', '@dl', 'tensor', prebuilt));
+      expect(r.losses.every(Number.isFinite)).toBe(true);
+      // Memorising one fixed batch: five steps must lower the loss.
+      expect(r.losses[4]).toBeLessThan(r.losses[0]);
+    },
+    SLOW,
+  );
+
   test('the shipped type declarations type-check from ESM and CJS consumers', () => {
     const files: string[] = [];
     // every package's main entry, as `mods` in SMOKE expressions
