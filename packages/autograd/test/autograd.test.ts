@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Tensor, conv2d, memoryStats, ones, randn, scope, tensor, zeros, Generator } from '@dl/tensor';
+import { type Tensor, conv2d, crossEntropyWithLse, memoryStats, ones, randn, scope, tensor, zeros, Generator } from '@dl/tensor';
 import { defineFunction, enableGrad, grad, gradcheck, inferenceMode, isGradEnabled, noGrad } from '../src/index.js';
 
 const leaf = (data: number[] | number[][]) => tensor(data, { requiresGrad: true });
@@ -136,6 +136,19 @@ describe('functional grad, hooks, higher order, custom functions', () => {
       return gx!.pow(2).sum();
     };
     expect(gradcheck(gradNormSq, [x, w])).toBe(true);
+  });
+
+  it('double backward through the fused crossEntropy (loss and lse) matches finite differences', () => {
+    const g = new Generator(4);
+    const x = randn([4, 6], { generator: g, dtype: 'float64' }).requiresGrad_();
+    const target = tensor([2, -100, 5, 0], { dtype: 'int32' });
+    const weight = tensor([1, 0.5, 2, 1.5, 0.25, 1], { dtype: 'float64' });
+    const gradNormSq = (xx: Tensor) => {
+      const { loss, lse } = crossEntropyWithLse(xx, target, { weight, labelSmoothing: 0.2 });
+      const [gx] = grad([loss.sum().add(lse.mul(0.3).sum())], [xx], undefined, { createGraph: true });
+      return gx!.pow(2).sum();
+    };
+    expect(gradcheck(gradNormSq, [x])).toBe(true);
   });
 
   it('hooks see and may replace gradients, on leaves and intermediates', () => {

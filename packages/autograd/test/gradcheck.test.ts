@@ -25,7 +25,7 @@ describe('gradcheck (float64 central differences) for every differentiable op sp
 
   it('covers the kernels whose gradient rules are not exercised only through composites', () => {
     const covered = new Set(specs.flatMap((s) => s.covers));
-    for (const op of ['matmul', 'conv2d', 'maxPool2d', 'avgPool2d', 'adaptiveAvgPool2d', 'adaptiveMaxPool2d', 'softmax', 'logSoftmax', 'gelu', 'pad', 'cat', 'indexSelect', 'gather', 'scatterAdd']) {
+    for (const op of ['matmul', 'conv2d', 'maxPool2d', 'avgPool2d', 'adaptiveAvgPool2d', 'adaptiveMaxPool2d', 'softmax', 'logSoftmax', 'gelu', 'pad', 'cat', 'indexSelect', 'gather', 'scatterAdd', 'crossEntropy', 'crossEntropyBackward']) {
       expect(covered.has(op as never)).toBe(true);
     }
   });

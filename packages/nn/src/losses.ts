@@ -5,7 +5,7 @@
  *
  * Reductions: 'mean' (default), 'sum' or 'none' (the per-element losses).
  */
-import { DLError, type Tensor, isFloating, scope, where } from '@dl/tensor';
+import { DLError, type Tensor, crossEntropy as tCrossEntropy, isFloating, scope, where } from '@dl/tensor';
 import { Module } from './module.js';
 import { checkFloat, checkReduction, checkTensor, fmtShape, probability } from './internal.js';
 import type { Reduction } from './internal.js';
@@ -62,8 +62,8 @@ function checkIgnoreIndex(op: string, v: unknown): number {
   return v;
 }
 
-/** Class-index targets: int32, of shape (N, d1, ...) (or () for an unbatched input), values in [0, C) or ignoreIndex. */
-function checkClassTarget(op: string, input: Tensor, target: Tensor, c: number, ignoreIndex: number): void {
+/** Class-index targets: int32, of the input's shape without the class dim (dim 1); () for an unbatched input. */
+function checkClassTargetShape(op: string, input: Tensor, target: Tensor): void {
   if (target.dtype !== 'int32') {
     throw new DLError('DTYPE', op, `class-index targets must be int32; got ${target.dtype}`, isFloating(target.dtype) ? undefined : "cast with target.to('int32')");
   }
@@ -71,6 +71,11 @@ function checkClassTarget(op: string, input: Tensor, target: Tensor, c: number, 
   if (target.ndim !== expected.length || target.shape.some((s, i) => s !== expected[i])) {
     throw new DLError('SHAPE', op, `expected a target of shape ${fmtShape(expected)} for an input of shape ${fmtShape(input.shape)}; got target shape ${fmtShape(target.shape)}`, 'class-index targets have the input\'s shape without the class dim (dim 1)');
   }
+}
+
+/** As checkClassTargetShape, and every value in [0, C) or equal to ignoreIndex. */
+function checkClassTarget(op: string, input: Tensor, target: Tensor, c: number, ignoreIndex: number): void {
+  checkClassTargetShape(op, input, target);
   const data = target.dataSync();
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
@@ -85,14 +90,14 @@ function checkClassTarget(op: string, input: Tensor, target: Tensor, c: number, 
 }
 
 /** Per-element weighted negative log-likelihood on batched (N, C, ...) log-probabilities. */
-function nllCore(logp: Tensor, target: Tensor, weight: Tensor | null | undefined, ignoreIndex: number): { loss: Tensor; weightSum: Tensor; kept: Tensor } {
+function nllCore(logp: Tensor, target: Tensor, weight: Tensor | null | undefined, ignoreIndex: number): { loss: Tensor; weightSum: Tensor } {
   const keptMask = target.ne(ignoreIndex);
   // Ignored targets point at class 0 for the gather; their weight is 0.
   const safe = where(keptMask, target, 0);
   const picked = logp.gather(1, safe.unsqueeze(1)).squeeze(1);
   const kept = keptMask.to(logp.dtype);
   const w = weight ? kept.mul(weight.indexSelect(0, safe.reshape([-1])).reshape(target.shape as number[])) : kept;
-  return { loss: picked.mul(w).neg(), weightSum: w.sum(), kept };
+  return { loss: picked.mul(w).neg(), weightSum: w.sum() };
 }
 
 /**
@@ -125,7 +130,8 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NLLOptions = {}): T
  *    y_n = ignoreIndex; 'mean' divides the sum by sum_n w[y_n] over items not ignored;
  *  - class probabilities of the input's shape (floating): with q = (1 - s) y + s / C,
  *    l_n = -sum_c w[c] q[n, c] p[n, c]; 'mean' divides by the number of items (N d1 ...).
- * (s = labelSmoothing, w = weight or all ones.)
+ * (s = labelSmoothing, w = weight or all ones.) Class indices run through the fused
+ * crossEntropy op of @dl/tensor (one kernel forward, one backward).
  */
 export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   const op = 'crossEntropy';
@@ -136,17 +142,19 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   const s = probability(op, 'labelSmoothing', opts.labelSmoothing ?? 0);
   const weight = opts.weight ?? null;
   checkWeight(op, weight, c);
-  const probs = isFloating(target.dtype);
-  if (probs) {
-    if (target.ndim !== input.ndim || target.shape.some((d, i) => d !== input.shape[i])) {
-      throw new DLError(
-        'SHAPE',
-        op,
-        `class-probability targets (floating point) must have the input's shape ${fmtShape(input.shape)}; got ${target.dtype} target of shape ${fmtShape(target.shape)}`,
-        "for class indices use an int32 target: target.to('int32')",
-      );
-    }
-  } else checkClassTarget(op, input, target, c, ignoreIndex);
+  if (!isFloating(target.dtype)) {
+    // The target's values are checked by the fused op (same message).
+    checkClassTargetShape(op, input, target);
+    return classIndexCrossEntropy(input, target, c, weight, ignoreIndex, s, reduction);
+  }
+  if (target.ndim !== input.ndim || target.shape.some((d, i) => d !== input.shape[i])) {
+    throw new DLError(
+      'SHAPE',
+      op,
+      `class-probability targets (floating point) must have the input's shape ${fmtShape(input.shape)}; got ${target.dtype} target of shape ${fmtShape(target.shape)}`,
+      "for class indices use an int32 target: target.to('int32')",
+    );
+  }
   const unbatched = input.ndim === 1;
   return scope(() => {
     const x = unbatched ? input.unsqueeze(0) : input;
@@ -154,21 +162,31 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
     const logp = x.logSoftmax(1);
     const wshape = x.shape.map((d, i) => (i === 1 ? d : 1));
     const weighted = weight ? logp.mul(weight.reshape(wshape)) : logp;
-    let loss: Tensor;
-    if (probs) {
-      const q = s > 0 ? t.mul(1 - s).add(s / c) : t;
-      loss = weighted.mul(q).sum(1).neg();
-      if (reduction === 'none') return unbatched ? loss.squeeze(0) : loss;
-      return reduction === 'sum' ? loss.sum() : loss.mean();
-    }
-    const nll = nllCore(logp, t, weight, ignoreIndex);
-    loss = nll.loss;
-    if (s > 0) {
-      const smooth = weighted.sum(1).neg().mul(nll.kept);
-      loss = loss.mul(1 - s).add(smooth.mul(s / c));
-    }
+    const q = s > 0 ? t.mul(1 - s).add(s / c) : t;
+    const loss = weighted.mul(q).sum(1).neg();
     if (reduction === 'none') return unbatched ? loss.squeeze(0) : loss;
-    return reduction === 'sum' ? loss.sum() : loss.sum().div(nll.weightSum);
+    return reduction === 'sum' ? loss.sum() : loss.mean();
+  });
+}
+
+/**
+ * Class-index cross-entropy through the fused per-row op: the input as rows of C logits
+ * ((C) is one row; (N, C, d1, ...) moves the class dim last, giving N d1 ... rows in the
+ * target's order), then the reduction.
+ */
+function classIndexCrossEntropy(input: Tensor, target: Tensor, c: number, weight: Tensor | null, ignoreIndex: number, s: number, reduction: Reduction): Tensor {
+  return scope(() => {
+    const nd = input.ndim;
+    const x = nd === 1 ? input.unsqueeze(0) : nd === 2 ? input : input.permute([0, ...Array.from({ length: nd - 2 }, (_, i) => i + 2), 1]).reshape([-1, c]);
+    const t = target.reshape([-1]);
+    const w = weight?.to(input.dtype) ?? null;
+    const loss = tCrossEntropy(x, t, { weight: w, ignoreIndex, labelSmoothing: s });
+    if (reduction === 'none') return loss.reshape(target.shape as number[]);
+    if (reduction === 'sum') return loss.sum();
+    // 'mean': over the weights of the targets not ignored (their count without a weight).
+    const kept = t.ne(ignoreIndex);
+    const total = w ? where(kept, w.indexSelect(0, where(kept, t, 0)), 0).sum() : kept.to(loss.dtype).sum();
+    return loss.sum().div(total);
   });
 }
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { type DLError, manualSeed, rand, randint, randn, tensor, zeros } from '@dl/tensor';
+import { type DLError, manualSeed, onesLike, rand, randint, randn, tensor, zeros } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
-import { gradcheck } from '@dl/autograd';
+import { grad, gradcheck } from '@dl/autograd';
 import { BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, F, L1Loss, MSELoss, NLLLoss } from '../src/index.js';
+import type { CrossEntropyOptions } from '../src/index.js';
 
 const values = (t: Tensor) => Array.from(t.dataSync());
 const close = (a: number, b: number, tol = 1e-6) => expect(Math.abs(a - b)).toBeLessThan(tol);
@@ -131,6 +132,74 @@ describe('CrossEntropyLoss, worked by hand on a 2x3 example', () => {
     const spatial = randn([2, 3, 2, 2], { dtype: 'float64' }).requiresGrad_();
     const spatialTarget = randint(0, 3, [2, 2, 2]);
     expect(gradcheck((t) => F.crossEntropy(t, spatialTarget), [spatial])).toBe(true);
+  });
+});
+
+describe('crossEntropy with class indices (the fused op) against the composed formula', () => {
+  /** PyTorch's definition written with nllLoss and logSoftmax (the path class indices took before the fused op). */
+  function composed(x: Tensor, t: Tensor, opts: CrossEntropyOptions): Tensor {
+    const { weight = null, ignoreIndex = -100, labelSmoothing: s = 0, reduction = 'mean' } = opts;
+    const c = x.shape[1];
+    const logp = x.logSoftmax(1);
+    const nll = F.nllLoss(logp, t, { weight, ignoreIndex, reduction: 'none' });
+    const wshape = x.shape.map((d, i) => (i === 1 ? d : 1));
+    const smooth = (weight ? logp.mul(weight.reshape(wshape)) : logp).sum(1).neg().mul(t.ne(ignoreIndex).to(x.dtype));
+    const per = nll.mul(1 - s).add(smooth.mul(s / c));
+    if (reduction === 'none') return per;
+    if (reduction === 'sum') return per.sum();
+    // sum of w[t] over the targets not ignored: nllLoss of all -1 log-probabilities
+    return per.sum().div(F.nllLoss(onesLike(x).neg(), t, { weight, ignoreIndex, reduction: 'sum' }));
+  }
+
+  const cases: [string, CrossEntropyOptions][] = [
+    ['plain', {}],
+    ['weight', { weight: f64([0.2, 0.3, 0.5, 1.5, 0.7]) }],
+    ['ignoreIndex', { ignoreIndex: 1 }],
+    ['label smoothing', { labelSmoothing: 0.25 }],
+    ['weight + ignoreIndex + label smoothing', { weight: f64([0.2, 0.3, 0.5, 1.5, 0.7]), ignoreIndex: -100, labelSmoothing: 0.1 }],
+  ];
+  const reductions = ['mean', 'sum', 'none'] as const;
+
+  it.each(cases)('%s: values and gradients agree for every reduction, (N, C) and (N, C, d1, d2), float64 and float32', (_name, base) => {
+    manualSeed(5);
+    const inputs = [randn([7, 5], { dtype: 'float64' }).mul(3), randn([2, 5, 3, 2], { dtype: 'float64' }).mul(3)];
+    for (const x64 of inputs) {
+      const shape = [x64.shape[0], ...x64.shape.slice(2)];
+      const labels = Int32Array.from(randint(0, 5, shape).dataSync());
+      // One item carries the default ignoreIndex (where that is the one in use).
+      if ((base.ignoreIndex ?? -100) === -100) labels[0] = -100;
+      const target = tensor(labels, { shape });
+      for (const dtype of ['float64', 'float32'] as const) {
+        const tol = dtype === 'float64' ? 1e-12 : 2e-5;
+        const weight = base.weight?.to(dtype) ?? null;
+        for (const reduction of reductions) {
+          const opts = { ...base, weight, reduction };
+          const a = x64.detach().to(dtype).requiresGrad_();
+          const b = x64.detach().to(dtype).requiresGrad_();
+          const fused = F.crossEntropy(a, target, opts);
+          const ref = composed(b, target, opts);
+          expect(fused.shape).toEqual(ref.shape);
+          const want = values(ref);
+          for (const [i, v] of values(fused).entries()) close(v, want[i], tol * (1 + Math.abs(v)));
+          fused.backward(onesLike(fused));
+          ref.backward(onesLike(ref));
+          const wantGrad = values(b.grad!);
+          for (const [i, v] of values(a.grad!).entries()) close(v, wantGrad[i], tol);
+        }
+      }
+    }
+  });
+
+  it('second derivatives pass gradcheck (createGraph through crossEntropyBackward)', () => {
+    manualSeed(23);
+    const input = randn([4, 5], { dtype: 'float64' }).requiresGrad_();
+    const target = int([1, -100, 4, 0]);
+    const weight = rand([5], { dtype: 'float64' }).add(0.5);
+    const gradNormSq = (t: Tensor) => {
+      const [g] = grad([F.crossEntropy(t, target, { weight, labelSmoothing: 0.15 })], [t], undefined, { createGraph: true });
+      return g!.pow(2).sum();
+    };
+    expect(gradcheck(gradNormSq, [input])).toBe(true);
   });
 });
 

@@ -1,7 +1,8 @@
 /** Adam and AdamW (torch.optim.Adam, torch.optim.AdamW). */
-import { zerosLike } from '@dl/tensor';
+import { fusedAdamStep, zerosLike } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
-import { Optimizer, checkBool, checkHyper, resolveOptions } from './optimizer.js';
+import { Optimizer, checkBool, checkHyper, fitsFused, fusableParams, resolveOptions } from './optimizer.js';
+import type { ParamState } from './optimizer.js';
 import type { ParamGroup, Params } from './optimizer.js';
 
 export interface AdamOptions {
@@ -33,6 +34,10 @@ export const ADAMW_DEFAULTS: Readonly<AdamWOptions> = { lr: 1e-3, betas: [0.9, 0
  *   amsgrad: vmax = max(vmax, v) and vmax replaces v below
  *   p -= (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
  * State per parameter: `step` (a number), `expAvg`, `expAvgSq`, and `maxExpAvgSq` with amsgrad.
+ *
+ * When the whole group qualifies (see fusableParams) and its parameters are at the same step,
+ * one fused call updates every parameter (fusedAdamStep of @dl/tensor), with the same
+ * arithmetic as the per-tensor ops below.
  */
 export class Adam extends Optimizer<AdamOptions> {
   constructor(params: Params<AdamOptions>, options?: Partial<AdamOptions>) {
@@ -56,18 +61,13 @@ export class Adam extends Optimizer<AdamOptions> {
   }
 
   protected updateGroup(group: ParamGroup<AdamOptions>): void {
+    if (this.fusedUpdate(group)) return;
     const { lr, eps, weightDecay, amsgrad, maximize, decoupledWeightDecay } = group;
     const [beta1, beta2] = group.betas;
     for (const p of group.params) {
       if (p.grad === null) continue;
       let g: Tensor = maximize ? p.grad.neg() : p.grad;
-      const state = this.stateOf(p);
-      if (state.step === undefined) {
-        state.step = 0;
-        this.setState(state, 'expAvg', zerosLike(p));
-        this.setState(state, 'expAvgSq', zerosLike(p));
-      }
-      if (amsgrad && state.maxExpAvgSq === undefined) this.setState(state, 'maxExpAvgSq', zerosLike(p));
+      const state = this.initState(p, amsgrad);
       const step = (state.step as number) + 1;
       state.step = step;
       const expAvg = state.expAvg as Tensor;
@@ -93,6 +93,48 @@ export class Adam extends Optimizer<AdamOptions> {
       const denom = second.sqrt().div(biasCorrection2Sqrt).add_(eps);
       p.add_(expAvg.div(denom), -stepSize);
     }
+  }
+
+  /** p's state, created as on its first update (and maxExpAvgSq when amsgrad is turned on later). */
+  private initState(p: Tensor, amsgrad: boolean): ParamState {
+    const state = this.stateOf(p);
+    if (state.step === undefined) {
+      state.step = 0;
+      this.setState(state, 'expAvg', zerosLike(p));
+      this.setState(state, 'expAvgSq', zerosLike(p));
+    }
+    if (amsgrad && state.maxExpAvgSq === undefined) this.setState(state, 'maxExpAvgSq', zerosLike(p));
+    return state;
+  }
+
+  /** The whole group in one fused call; false (nothing done) when it does not qualify. */
+  private fusedUpdate(group: ParamGroup<AdamOptions>): boolean {
+    const params = fusableParams(group.params);
+    if (!params) return false;
+    // One step number for the call: parameters at different steps go through the per-tensor path.
+    const steps = new Set(params.map((p) => this.state.get(p)?.step));
+    if (steps.size !== 1) return false;
+    const fits = (p: Tensor, key: string) => {
+      const t = this.state.get(p)?.[key];
+      return t === undefined || fitsFused(t, p);
+    };
+    if (!params.every((p) => fits(p, 'expAvg') && fits(p, 'expAvgSq') && fits(p, 'maxExpAvgSq'))) return false;
+    const { lr, eps, weightDecay, amsgrad, maximize, decoupledWeightDecay } = group;
+    const [beta1, beta2] = group.betas;
+    const states = params.map((p) => this.initState(p, amsgrad));
+    const step = (states[0].step as number) + 1;
+    for (const state of states) state.step = step;
+    const list = (key: string) => states.map((state) => state[key] as Tensor);
+    // fusableParams checked that the backend has the fused kernels: this call runs them.
+    fusedAdamStep(
+      params,
+      params.map((p) => p.grad as Tensor),
+      list('expAvg'),
+      list('expAvgSq'),
+      amsgrad ? list('maxExpAvgSq') : null,
+      { lr, beta1, beta2, eps, weightDecay, decoupledWeightDecay, amsgrad, maximize, step },
+    );
+    return true;
   }
 }
 

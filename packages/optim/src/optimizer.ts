@@ -3,7 +3,7 @@
  * state, zeroGrad, step (under noGrad, in place on the parameters) and state dicts
  * in PyTorch's layout.
  */
-import { DLError, Tensor, keep, scope } from '@dl/tensor';
+import { DLError, Tensor, hasFusedOptimizer, keep, scope } from '@dl/tensor';
 import { enableGrad, noGrad } from '@dl/autograd';
 
 /** A hyperparameter value: numbers, booleans, strings, tuples such as Adam's betas. */
@@ -306,6 +306,34 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
       return out as ParamGroup<O>;
     });
   }
+}
+
+/** Whether t can be a fused update's operand for parameter p: contiguous, of p's shape, dtype and device, no graph. */
+export function fitsFused(t: unknown, p: Tensor): t is Tensor {
+  return (
+    t instanceof Tensor &&
+    !t.requiresGrad &&
+    t.isContiguous() &&
+    t.dtype === p.dtype &&
+    t.device === p.device &&
+    t.shape.length === p.shape.length &&
+    t.shape.every((d, i) => d === p.shape[i])
+  );
+}
+
+/**
+ * The parameters of a group that have a gradient, when one fused call can update them all
+ * (fusedSgdStep / fusedAdamStep of @dl/tensor): contiguous float32/float64 tensors on one
+ * device whose backend has fused kernels for their dtypes, each gradient a plain tensor (no
+ * graph) of its parameter's shape, dtype and layout. Null otherwise: the optimizer runs its
+ * per-tensor ops.
+ */
+export function fusableParams(params: readonly Tensor[]): Tensor[] | null {
+  const withGrad = params.filter((p) => p.grad !== null);
+  if (withGrad.length === 0) return null;
+  const device = withGrad[0].device;
+  const ok = withGrad.every((p) => (p.dtype === 'float32' || p.dtype === 'float64') && p.device === device && p.isContiguous() && fitsFused(p.grad, p));
+  return ok && withGrad.every((p) => hasFusedOptimizer(device, p.dtype)) ? withGrad : null;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch.optim.SGD). */
+import { fusedSgdStep, zerosLike } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
-import { Optimizer, checkBool, checkHyper, resolveOptions } from './optimizer.js';
+import { Optimizer, checkBool, checkHyper, fitsFused, fusableParams, resolveOptions } from './optimizer.js';
 import type { ParamGroup, Params } from './optimizer.js';
 
 export interface SGDOptions {
@@ -27,6 +28,9 @@ export const SGD_DEFAULTS: Readonly<SGDOptions> = { lr: 1e-3, momentum: 0, dampe
  *                g = nesterov ? g + momentum * buf : buf
  *   p -= lr * g
  * State per parameter: `momentumBuffer` (only with momentum).
+ *
+ * When the whole group qualifies (see fusableParams) one fused call updates every parameter
+ * (fusedSgdStep of @dl/tensor), with the same arithmetic as the per-tensor ops below.
  */
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: Params<SGDOptions>, options?: Partial<SGDOptions>) {
@@ -47,6 +51,7 @@ export class SGD extends Optimizer<SGDOptions> {
   }
 
   protected updateGroup(group: ParamGroup<SGDOptions>): void {
+    if (this.fusedUpdate(group)) return;
     const { lr, momentum, dampening, weightDecay, nesterov, maximize } = group;
     for (const p of group.params) {
       if (p.grad === null) continue;
@@ -61,5 +66,30 @@ export class SGD extends Optimizer<SGDOptions> {
       }
       p.add_(g, -lr);
     }
+  }
+
+  /** The whole group in one fused call; false (nothing done) when it does not qualify. */
+  private fusedUpdate(group: ParamGroup<SGDOptions>): boolean {
+    const params = fusableParams(group.params);
+    if (!params) return false;
+    const { lr, momentum, dampening, weightDecay, nesterov, maximize } = group;
+    let bufs: Tensor[] | null = null;
+    let firstStep = false;
+    if (momentum !== 0) {
+      const existing = params.map((p) => this.state.get(p)?.momentumBuffer);
+      firstStep = existing.every((b) => b === undefined);
+      // Buffers for some parameters only (one got its first gradient later), or buffers of another layout.
+      if (!firstStep && !existing.every((b, i) => fitsFused(b, params[i]))) return false;
+      // New buffers are written with the gradient by the kernel (PyTorch's buf = grad on the first step).
+      bufs = firstStep ? params.map((p) => this.setState(this.stateOf(p), 'momentumBuffer', zerosLike(p))) : (existing as Tensor[]);
+    }
+    // fusableParams checked that the backend has the fused kernels: this call runs them.
+    fusedSgdStep(
+      params,
+      params.map((p) => p.grad as Tensor),
+      bufs,
+      { lr, momentum, dampening, weightDecay, nesterov, maximize, firstStep },
+    );
+    return true;
   }
 }

@@ -176,6 +176,47 @@ export const OP_SPECS: readonly OpSpec[] = [
   { name: 'softmax', covers: ['softmax'], inputs: (g) => [gen([4, 5, 3], g).mul_(4)], fn: (x) => [x.softmax(1), x.softmax(-1)], grad: true },
   { name: 'logSoftmax', covers: ['logSoftmax'], inputs: (g) => [gen([4, 7], g).mul_(4)], fn: (x) => [x.logSoftmax(1), x.logSoftmax(0)], grad: true },
   {
+    name: 'crossEntropy / crossEntropyBackward: weight, ignoreIndex, label smoothing',
+    covers: ['crossEntropy', 'crossEntropyBackward'],
+    inputs: (g) => [gen([6, 5], g).mul_(3), T.tensor([1, -100, 4, 0, 2, 2], { dtype: 'int32' }), pos([5], g), gen([6], g)],
+    fn: (x, t, w, gy) => {
+      const a = T.crossEntropyWithLse(x, t, { weight: w, labelSmoothing: 0.2 });
+      const lse = x.logsumexp(1);
+      return [
+        a.loss,
+        a.lse,
+        T.crossEntropy(x, t),
+        // ignoreIndex may be a real class
+        T.crossEntropy(x, t.clamp(0, 4), { ignoreIndex: 2, labelSmoothing: 0.1 }),
+        T.crossEntropyBackward(gy, x, t, lse, { weight: w, labelSmoothing: 0.2 }),
+        T.crossEntropyBackward(gy, x, t, lse),
+        T.crossEntropyBackward(gy, x, t.clamp(0, 4), lse, { ignoreIndex: 2, labelSmoothing: 1 }),
+      ];
+    },
+    errors: [
+      expectError(() => T.crossEntropy(T.zeros([2, 3]), T.tensor([1, 3], { dtype: 'int32' })), 'VALUE', /crossEntropy: target 3 is out of bounds: there are 3 classes, so class indices must lie in \[0, 2\] \(or equal ignoreIndex -100\); got 3 at flat position 1 of the target\nhint: map labels to 0..2/, 'target out of range'),
+      expectError(() => T.crossEntropy(T.zeros([2, 3]), T.tensor([-1, 0], { dtype: 'int32' }), { ignoreIndex: -2 }), 'VALUE', /crossEntropy: target -1 is out of bounds: .*\(or equal ignoreIndex -2\)/, 'negative target'),
+      expectError(() => T.crossEntropy(T.zeros([2, 3]), T.tensor([1, 0])), 'DTYPE', /crossEntropy: target must have dtype int32; got float32/, 'float target'),
+      expectError(() => T.crossEntropy(T.zeros([2, 3, 4]), T.zeros([2], { dtype: 'int32' })), 'SHAPE', /crossEntropy: expected a 2-D \(N, C\) input; got shape \[2, 3, 4\]\nhint: reshape/, '3-D input'),
+      expectError(() => T.crossEntropy(T.zeros([2, 3]), T.zeros([3], { dtype: 'int32' })), 'SHAPE', /crossEntropy: expected a target of shape \[2\]/, 'target length'),
+      expectError(() => T.crossEntropy(T.zeros([2, 3]), T.zeros([2], { dtype: 'int32' }), { weight: T.ones([2]) }), 'SHAPE', /crossEntropy: weight must be a 1-D tensor with one entry per class \(3\); got shape \[2\]/, 'weight size'),
+      expectError(() => T.crossEntropy(T.zeros([2, 3]), T.zeros([2], { dtype: 'int32' }), { labelSmoothing: 1.5 }), 'VALUE', /crossEntropy: labelSmoothing has to be between 0 and 1; got 1.5/, 'label smoothing'),
+      expectError(() => T.crossEntropyBackward(T.ones([2]), T.zeros([2, 3]), T.zeros([2], { dtype: 'int32' }), T.zeros([3])), 'SHAPE', /crossEntropyBackward: lse must have shape \[2\]/, 'lse shape'),
+    ],
+  },
+  {
+    name: 'crossEntropy / crossEntropyBackward gradients',
+    covers: ['crossEntropy', 'crossEntropyBackward'],
+    inputs: (g) => [gen([5, 4], g).mul_(2), T.tensor([3, 0, -100, 1, 3], { dtype: 'int32' }), gen([5], g)],
+    fn: (x, t, gy) => {
+      // A constant weight (weights get no gradient, as in PyTorch).
+      const w = T.tensor([0.5, 1.5, 1, 2], { dtype: x.dtype, device: x.device });
+      const a = T.crossEntropyWithLse(x, t, { weight: w, labelSmoothing: 0.2 });
+      return [a.loss, a.lse, T.crossEntropy(x, t), T.crossEntropyBackward(gy, x, t, x.logsumexp(1), { weight: w, labelSmoothing: 0.3 })];
+    },
+    grad: true,
+  },
+  {
     name: 'matmul 2-D',
     covers: ['matmul'],
     inputs: (g) => [gen([7, 9], g), gen([9, 5], g)],

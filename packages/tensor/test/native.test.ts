@@ -403,3 +403,61 @@ describe.skipIf(!addon)(withAddon('native conv2d against the reference backend a
     });
   });
 });
+
+// ---------------------------------------------------------------- cross-entropy, fused optimizers
+
+describe.skipIf(!addon)(withAddon('native cross-entropy and fused optimizer updates'), () => {
+  const nativeBackend = addon ? makeNativeBackend(addon) : cpuBackend;
+
+  it('crossEntropy over many rows (the thread pool) matches the TypeScript kernels, forward and gradient', () => {
+    T.scope(() => {
+      const g = new T.Generator(8);
+      const x = T.randn([5000, 10], { generator: g }).mul_(4);
+      const t = T.randint(0, 10, [5000], { generator: g });
+      const w = T.rand([10], { generator: g }).add_(0.5);
+      const gy = T.randn([5000], { generator: g });
+      const opts = { weight: w, labelSmoothing: 0.1 };
+      const run = () => {
+        const { loss, lse } = T.crossEntropyWithLse(x, t, opts);
+        return [loss, lse, T.crossEntropyBackward(gy, x, t, lse, opts)];
+      };
+      const ts = withBackend(cpuBackend as Backend, run);
+      for (const [i, r] of withBackend(nativeBackend as Backend, run).entries()) assertClose(r, ts[i], { rtol: 1e-6, atol: 1e-7 }, `output ${i}`);
+    });
+  });
+
+  it('the addon refuses targets outside [0, C) and layouts outside a buffer (RangeError), whatever the caller', () => {
+    const x = new Float32Array(6);
+    const loss = new Float32Array(2);
+    const lse = new Float32Array(2);
+    // N, C, xOff, xsN, xsC, tOff, ts, wOff, ws, lossOff, lseOff, ignoreIndex, labelSmoothing
+    const P = Float64Array.from([2, 3, 0, 3, 1, 0, 1, 0, 0, 0, 0, -100, 0]);
+    native().crossEntropy(x, Int32Array.from([2, -100]), undefined, loss, lse, P);
+    expect(() => native().crossEntropy(x, Int32Array.from([3, 0]), undefined, loss, lse, P)).toThrow(/crossEntropy: target 3 is outside \[0, 3\)/);
+    expect(() => native().crossEntropy(new Float32Array(5), Int32Array.from([0, 0]), undefined, loss, lse, P)).toThrow(/crossEntropy: x reaches elements \[0, 5\] of a buffer of 5/);
+    // An ignoreIndex beyond int32 matches no target.
+    const farIgnore = P.slice();
+    farIgnore[11] = 1e20;
+    expect(() => native().crossEntropy(x, Int32Array.from([2, -100]), undefined, loss, lse, farIgnore)).toThrow(/crossEntropy: target -100 is outside \[0, 3\)/);
+    const withWeight = P.slice();
+    withWeight[8] = 1;
+    expect(() => native().crossEntropy(x, Int32Array.from([0, 0]), new Float32Array(2), loss, lse, withWeight)).toThrow(/crossEntropy: weight reaches elements \[0, 2\] of a buffer of 2/);
+    // lr, momentum, dampening, weightDecay, nesterov, maximize, firstStep, then pOff, gOff, bufOff, n
+    const S = Float64Array.from([0.1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4]);
+    expect(() => native().sgdStep([new Float32Array(3)], [new Float32Array(4)], undefined, S)).toThrow(/sgdStep: param reaches elements \[0, 3\] of a buffer of 3/);
+    expect(() => native().sgdStep([new Float32Array(4)], [], undefined, S)).toThrow(/sgdStep: grads holds 0 arrays, expected 1/);
+    expect(() => native().sgdStep([new Float32Array(4)], [new Float64Array(4)], undefined, S)).toThrow(TypeError);
+  });
+
+  it('updates every parameter of a list in one call, each from its own offset (float32 and float64 mixed)', () => {
+    const p32 = Float32Array.from([1, 2, 3, 4, 5]);
+    const g32 = Float32Array.from([0, 0, 1, 1, 1]);
+    const p64 = Float64Array.from([1, 2]);
+    const g64 = Float64Array.from([4, 8]);
+    // plain SGD, lr 0.5: p32 from offset 2 (3 elements), p64 whole
+    const S = Float64Array.from([0.5, 0, 0, 0, 0, 0, 0, 2, 2, 0, 3, 0, 0, 0, 2]);
+    native().sgdStep([p32, p64], [g32, g64], undefined, S);
+    expect(Array.from(p32)).toEqual([1, 2, 2.5, 3.5, 4.5]);
+    expect(Array.from(p64)).toEqual([-1, -2]);
+  });
+});

@@ -6,6 +6,7 @@
 import type { AnyOp } from '@dl/tensor';
 import { binaryGrads, unaryGrads } from './elementwise.js';
 import { indexingGrads } from './indexing.js';
+import { lossGrads } from './loss.js';
 import { nnGrads } from './nn.js';
 import { reduceGrads } from './reduce.js';
 import { shapeGrads } from './shape.js';
@@ -17,6 +18,7 @@ export const GRADS = {
   ...reduceGrads,
   ...shapeGrads,
   ...nnGrads,
+  ...lossGrads,
   ...indexingGrads,
 } satisfies { [K in AnyOp]: GradEntry<never> | null };
 

@@ -92,6 +92,15 @@ export interface KernelAttrs {
   /** ins [x float], outs [y] same shape; numerically stable (subtract the max). */
   softmax: { readonly dim: number };
   logSoftmax: { readonly dim: number };
+  /** Fused log-softmax + negative log-likelihood over dim 1 of x (N, C) float with class-index
+   *  targets. ins [x, target (int32, N)] or [x, target, weight (C, x's dtype)];
+   *  outs [loss (N), lse (N)] both x's dtype: lse[n] = logsumexp(x[n, :]);
+   *  loss[n] = 0 if target[n] == ignoreIndex, else
+   *    -(1-ε)·w[t]·logp[n,t] - (ε/C)·Σ_c w[c]·logp[n,c],  logp = x - lse, t = target[n], w ≡ 1 without weight. */
+  crossEntropy: { readonly ignoreIndex: number; readonly labelSmoothing: number };
+  /** ins [gy (N), x, target, lse] or [gy, x, target, lse, weight]; outs [gx (N, C)]:
+   *  gx[n,c] = gy[n]·((Σ_k a_k)·softmax[n,c] - a_c), a_c = (1-ε)·w[t]·[c==t] + (ε/C)·w[c]; rows with ignored targets are 0. */
+  crossEntropyBackward: { readonly ignoreIndex: number; readonly labelSmoothing: number };
 
   // ---- linear algebra: ins [a (B, M, K), b (B, K, N)] strided (batch stride may be
   // 0), float; outs [y (B, M, N)].
@@ -190,6 +199,8 @@ export interface AdamStepAttrs {
  * Optional for a backend; the optimizers fall back to tensor ops without it.
  */
 export interface OptimizerKernels<B = unknown> {
+  /** The parameter dtypes the kernels take when not both float dtypes (CUDA: float32); the caller falls back to tensor ops for others. */
+  readonly dtypes?: readonly DType[];
   /** momentumBufs: one per parameter when momentum != 0, else null. */
   sgd(params: readonly TensorArg<B>[], grads: readonly TensorArg<B>[], momentumBufs: readonly TensorArg<B>[] | null, attrs: SgdStepAttrs): void;
   /** maxExpAvgSqs: one per parameter when amsgrad, else null. */
@@ -201,6 +212,27 @@ export interface OptimizerKernels<B = unknown> {
     maxExpAvgSqs: readonly TensorArg<B>[] | null,
     attrs: AdamStepAttrs,
   ): void;
+}
+
+/** Where a counter-based (Philox4x32-10) sample starts: the key and the counter offset. */
+export interface PhiloxStream {
+  /** The key (a non-negative integer below 2^53). */
+  readonly seed: number;
+  /** The first counter; element i of the output uses counter offset + floor(i / 4). */
+  readonly offset: number;
+}
+
+/**
+ * Random sampling on the device, for backends whose memory the host cannot fill cheaply
+ * (CUDA). Outputs are contiguous float32 or float64; a value depends only on the stream and
+ * its element index, never on how the work is split. Optional: without it, samples are drawn
+ * on the host from the Generator's own stream and written.
+ */
+export interface RandomKernels<B = unknown> {
+  /** out = low + (high - low) * u, u uniform in [0, 1). */
+  uniform(out: TensorArg<B>, stream: PhiloxStream, low: number, high: number): void;
+  /** out = mean + std * n, n standard normal. */
+  normal(out: TensorArg<B>, stream: PhiloxStream, mean: number, std: number): void;
 }
 
 /** An allocator plus a kernel table; one per device type. */
@@ -228,4 +260,6 @@ export interface Backend<B = unknown> {
   readonly kernels: KernelTable<B>;
   /** Fused optimizer updates (see OptimizerKernels), when the backend has them. */
   readonly optim?: OptimizerKernels<B>;
+  /** Random sampling on the device (see RandomKernels), when the backend has it. */
+  readonly random?: RandomKernels<B>;
 }

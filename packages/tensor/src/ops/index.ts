@@ -8,4 +8,6 @@ export * from './reduce.js';
 export * from './shape.js';
 export * from './linalg.js';
 export * from './nn.js';
+export * from './loss.js';
+export * from './optim.js';
 export * from './indexing.js';

@@ -11,7 +11,9 @@ import { type DType, type TypedArray, arrayCtor } from '../../dtype.js';
 import type { Backend, KernelTable } from '../types.js';
 import { elementwiseKernels } from './elementwise.js';
 import { linalgKernels } from './linalg.js';
+import { lossKernels } from './loss.js';
 import { movementKernels } from './movement.js';
+import { cpuOptim } from './optim.js';
 import { poolKernels } from './pool.js';
 import { reduceKernels } from './reduce.js';
 
@@ -48,6 +50,8 @@ export const cpuBackend: Backend<TypedArray> = {
     ...poolKernels,
     ...elementwiseKernels,
     ...reduceKernels,
+    ...lossKernels,
     ...movementKernels,
   } satisfies KernelTable<TypedArray>,
+  optim: cpuOptim,
 };

@@ -7,9 +7,10 @@
  * array (a RangeError otherwise), so a wrong layout can never write out of bounds.
  */
 import type { TypedArray } from '../../dtype.js';
+import type { CudaAddon } from '../cuda/addon.js';
 
 /** Bumped with binding.cc's kDlAbi whenever a function's arguments change. */
-export const NATIVE_ABI = 1;
+export const NATIVE_ABI = 2;
 
 export interface NativeInfo {
   abi: number;
@@ -45,6 +46,8 @@ export interface SystemBlasInfo {
 
 export interface NativeAddon {
   readonly abi: number;
+  /** The CUDA part (backend/cuda/addon.ts), present when the addon was compiled with nvcc. */
+  readonly cuda?: CudaAddon;
   info(): NativeInfo;
   /** Loads the system BLAS (dlopen) if not yet and says what was found. */
   probeBlas(): SystemBlasInfo;
@@ -64,10 +67,17 @@ export interface NativeAddon {
   relu(x: TypedArray, y: TypedArray, P: Float64Array): void;
   sum(x: TypedArray, y: TypedArray, P: Float64Array): void;
   softmax(x: TypedArray, y: TypedArray, P: Float64Array, log: boolean): void;
+  crossEntropy(x: TypedArray, target: TypedArray, weight: TypedArray | undefined, loss: TypedArray, lse: TypedArray, P: Float64Array): void;
+  crossEntropyBackward(gy: TypedArray, x: TypedArray, target: TypedArray, lse: TypedArray, weight: TypedArray | undefined, gx: TypedArray, P: Float64Array): void;
+  /** Fused SGD over every parameter of the lists (one typed array per parameter). */
+  sgdStep(params: TypedArray[], grads: TypedArray[], momentumBufs: TypedArray[] | undefined, P: Float64Array): void;
+  /** Fused Adam/AdamW over every parameter of the lists. */
+  adamStep(params: TypedArray[], grads: TypedArray[], expAvgs: TypedArray[], expAvgSqs: TypedArray[], maxExpAvgSqs: TypedArray[] | undefined, P: Float64Array): void;
 }
 
 /** The functions a loaded binary must export (checked by the loader). */
 export const NATIVE_FUNCTIONS = [
   'info', 'probeBlas', 'setGemmKernel', 'gemm', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight',
   'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'binary', 'compare', 'where', 'relu', 'sum', 'softmax',
+  'crossEntropy', 'crossEntropyBackward', 'sgdStep', 'adamStep',
 ] as const;

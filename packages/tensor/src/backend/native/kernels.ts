@@ -360,6 +360,52 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
     };
   }
 
+  // ---------------------------------------------------------------- cross-entropy
+
+  /** Offset and stride of a 1-D operand at P[k], P[k + 1] (0, 0 when absent). */
+  function put1(k: number, a: Arg | undefined): void {
+    P[k] = a ? a.offset : 0;
+    P[k + 1] = a ? a.strides[0] : 0;
+  }
+
+  // Any strides for the inputs (the C++ kernels index them); loss, lse and gx as allocated.
+  const crossEntropy: K<KernelAttrs['crossEntropy']> = (ins, outs, at) => {
+    const [x, target, weight] = ins;
+    const [loss, lse] = outs;
+    if (!isContiguous(loss) || !isContiguous(lse)) return ts.crossEntropy(ins, outs, at);
+    P[0] = x.shape[0];
+    P[1] = x.shape[1];
+    P[2] = x.offset;
+    P[3] = x.strides[0];
+    P[4] = x.strides[1];
+    put1(5, target);
+    put1(7, weight);
+    P[9] = loss.offset;
+    P[10] = lse.offset;
+    P[11] = at.ignoreIndex;
+    P[12] = at.labelSmoothing;
+    addon.crossEntropy(x.buf, target.buf, weight?.buf, loss.buf, lse.buf, P);
+  };
+
+  const crossEntropyBackward: K<KernelAttrs['crossEntropyBackward']> = (ins, outs, at) => {
+    const [gy, x, target, lse, weight] = ins;
+    const gx = outs[0];
+    if (!isContiguous(gx)) return ts.crossEntropyBackward(ins, outs, at);
+    P[0] = x.shape[0];
+    P[1] = x.shape[1];
+    put1(2, gy);
+    P[4] = x.offset;
+    P[5] = x.strides[0];
+    P[6] = x.strides[1];
+    put1(7, target);
+    put1(9, lse);
+    put1(11, weight);
+    P[13] = gx.offset;
+    P[14] = at.ignoreIndex;
+    P[15] = at.labelSmoothing;
+    addon.crossEntropyBackward(gy.buf, x.buf, target.buf, lse.buf, weight?.buf, gx.buf, P);
+  };
+
   const table: Partial<KernelTable<TypedArray>> = {
     matmul,
     conv2d,
@@ -374,6 +420,8 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
     sum,
     softmax: softmaxKernel(false),
     logSoftmax: softmaxKernel(true),
+    crossEntropy,
+    crossEntropyBackward,
   };
   for (const op of [...Object.keys(ARITH), ...Object.keys(COMPARE)] as BinaryOp[]) {
     (table as Record<OpName, unknown>)[op] = binaryKernel(op);
@@ -385,4 +433,5 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
 export const NATIVE_OPS: readonly OpName[] = [
   'matmul', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward',
   'add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where', 'relu', 'sum', 'softmax', 'logSoftmax',
+  'crossEntropy', 'crossEntropyBackward',
 ];

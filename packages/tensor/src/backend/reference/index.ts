@@ -26,6 +26,7 @@ import {
   maxPool2d,
   maxPool2dBackward,
 } from './nn.js';
+import { crossEntropy, crossEntropyBackward } from './loss.js';
 import { cast, cat, copy, fill, gather, indexAdd, indexSelect, pad, scatter, scatterAdd } from './movement.js';
 import { all, any, argmax, argmin, logSoftmax, max, min, prod, softmax, sum } from './reduce.js';
 
@@ -44,6 +45,8 @@ const kernels: KernelTable<Float64Array> = {
   argmin,
   softmax,
   logSoftmax,
+  crossEntropy,
+  crossEntropyBackward,
   matmul,
   conv2d,
   conv2dBackwardInput,
