@@ -15,12 +15,15 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "blas.h"
 #include "conv.h"
 #include "cpu_features.h"
 #include "elementwise.h"
 #include "gemm.h"
+#include "loss.h"
+#include "optim.h"
 #include "pool.h"
 #include "reduce.h"
 #include "thread_pool.h"
@@ -35,12 +38,17 @@
 #define DL_BUILD_DATE __DATE__ " " __TIME__
 #endif
 
+#ifdef DL_WITH_CUDA
+/** Creates exports.cuda (src/cuda/binding_cuda.cc). */
+void dl_cuda_init(Napi::Env env, Napi::Object exports);
+#endif
+
 namespace {
 
 using dl::i64;
 
 /** Bumped whenever a function's arguments change; the loader refuses a binary of another ABI. */
-constexpr int kDlAbi = 1;
+constexpr int kDlAbi = 2;
 
 struct Arr {
   void* data;
@@ -150,7 +158,11 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   build.Set("flags", DL_BUILD_FLAGS);
   build.Set("date", DL_BUILD_DATE);
   build.Set("napiVersion", NAPI_VERSION);
+#ifdef DL_WITH_CUDA
+  build.Set("cuda", true);
+#else
   build.Set("cuda", false);
+#endif
   o.Set("build", build);
   const dl::CpuFeatures& f = dl::cpu_features();
   Napi::Object cpu = Napi::Object::New(env);
@@ -627,6 +639,199 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ------------------------------------------------------------------ losses
+
+/** The element at offset `off` of a typed array, as T (the caller checked the array's type). */
+template <typename T>
+T* at(const Arr& a, i64 off) {
+  return static_cast<T*>(a.data) + off;
+}
+
+/** Throws unless the n elements a[off + i * s] lie inside the array (any stride). */
+void check_vec(const Napi::Env& env, const Arr& a, i64 off, i64 n, i64 s, const char* what) {
+  const i64 sh[1] = {n}, st[1] = {s};
+  check_extent(env, a, off, 1, sh, st, what);
+}
+
+/** Targets index x and the weight without bounds tests: each must lie in [0, C) or be ignore_index. */
+void check_targets(const Napi::Env& env, const Arr& t, i64 off, i64 s, i64 N, i64 C, i64 ignore, const char* op) {
+  const auto* T = at<const std::int32_t>(t, off);
+  for (i64 n = 0; n < N; n++) {
+    const i64 v = T[n * s];
+    if (v != ignore && (v < 0 || v >= C))
+      throw_range(env, std::string(op) + ": target " + std::to_string(v) + " is outside [0, " + std::to_string(C) + ")");
+  }
+}
+
+/** ignoreIndex as an integer a target may equal: a value outside int32 matches none (-2^31 - 1). */
+i64 ignore_index(double v) { return v >= -2147483648.0 && v <= 2147483647.0 ? static_cast<i64>(v) : -2147483649LL; }
+
+template <typename T>
+dl::StridedVec<const T> vec_of(const Arr& a, bool present, const Params& p, int k) {
+  return present ? dl::StridedVec<const T>{at<const T>(a, p.i(k)), p.i(k + 1)} : dl::StridedVec<const T>{nullptr, 0};
+}
+
+// crossEntropy(x, target, weight | undefined, loss, lse, P):
+//   P = N, C, xOff, xsN, xsC, tOff, ts, wOff, ws, lossOff, lseOff, ignoreIndex, labelSmoothing
+//   (loss and lse contiguous)
+Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr x = typed(env, info[0], "x"), t = typed(env, info[1], "target"), loss = typed(env, info[3], "loss"),
+      lse = typed(env, info[4], "lse");
+  const bool hasW = !info[2].IsUndefined() && !info[2].IsNull();
+  Arr w = hasW ? typed(env, info[2], "weight") : Arr{nullptr, 0, x.type};
+  Params p = params(env, info[5], 13);
+  same_float(env, {x, w, loss, lse}, "crossEntropy");
+  if (t.type != napi_int32_array) throw_type(env, "crossEntropy: target must be an Int32Array");
+  const dl::CrossEntropyAttrs a{p.i(0), p.i(1), ignore_index(p.d(11)), p.d(12)};
+  {
+    const i64 sh[2] = {a.N, a.C}, st[2] = {p.i(3), p.i(4)};
+    check_extent(env, x, p.i(2), 2, sh, st, "crossEntropy: x");
+  }
+  check_vec(env, t, p.i(5), a.N, p.i(6), "crossEntropy: target");
+  if (hasW) check_vec(env, w, p.i(7), a.C, p.i(8), "crossEntropy: weight");
+  check_run(env, loss, p.i(9), a.N, 1, "crossEntropy: loss");
+  check_run(env, lse, p.i(10), a.N, 1, "crossEntropy: lse");
+  check_targets(env, t, p.i(5), p.i(6), a.N, a.C, a.ignore_index, "crossEntropy");
+  const dl::StridedVec<const std::int32_t> target{at<const std::int32_t>(t, p.i(5)), p.i(6)};
+  if (x.type == napi_float32_array)
+    dl::cross_entropy<float>(a, {at<const float>(x, p.i(2)), p.i(3), p.i(4)}, target, vec_of<float>(w, hasW, p, 7),
+                             at<float>(loss, p.i(9)), at<float>(lse, p.i(10)));
+  else
+    dl::cross_entropy<double>(a, {at<const double>(x, p.i(2)), p.i(3), p.i(4)}, target, vec_of<double>(w, hasW, p, 7),
+                              at<double>(loss, p.i(9)), at<double>(lse, p.i(10)));
+  return env.Undefined();
+}
+
+// crossEntropyBackward(gy, x, target, lse, weight | undefined, gx, P):
+//   P = N, C, gyOff, gys, xOff, xsN, xsC, tOff, ts, lseOff, lses, wOff, ws, gxOff, ignoreIndex, labelSmoothing
+//   (gx contiguous (N, C))
+Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr gy = typed(env, info[0], "gy"), x = typed(env, info[1], "x"), t = typed(env, info[2], "target"),
+      lse = typed(env, info[3], "lse"), gx = typed(env, info[5], "gx");
+  const bool hasW = !info[4].IsUndefined() && !info[4].IsNull();
+  Arr w = hasW ? typed(env, info[4], "weight") : Arr{nullptr, 0, x.type};
+  Params p = params(env, info[6], 16);
+  same_float(env, {gy, x, lse, w, gx}, "crossEntropyBackward");
+  if (t.type != napi_int32_array) throw_type(env, "crossEntropyBackward: target must be an Int32Array");
+  const dl::CrossEntropyAttrs a{p.i(0), p.i(1), ignore_index(p.d(14)), p.d(15)};
+  check_vec(env, gy, p.i(2), a.N, p.i(3), "crossEntropyBackward: gy");
+  {
+    const i64 sh[2] = {a.N, a.C}, st[2] = {p.i(5), p.i(6)};
+    check_extent(env, x, p.i(4), 2, sh, st, "crossEntropyBackward: x");
+    const i64 gst[2] = {a.C, 1};
+    check_extent(env, gx, p.i(13), 2, sh, gst, "crossEntropyBackward: gx");
+  }
+  check_vec(env, t, p.i(7), a.N, p.i(8), "crossEntropyBackward: target");
+  check_vec(env, lse, p.i(9), a.N, p.i(10), "crossEntropyBackward: lse");
+  if (hasW) check_vec(env, w, p.i(11), a.C, p.i(12), "crossEntropyBackward: weight");
+  check_targets(env, t, p.i(7), p.i(8), a.N, a.C, a.ignore_index, "crossEntropyBackward");
+  const dl::StridedVec<const std::int32_t> target{at<const std::int32_t>(t, p.i(7)), p.i(8)};
+  if (x.type == napi_float32_array)
+    dl::cross_entropy_backward<float>(a, vec_of<float>(gy, true, p, 2), {at<const float>(x, p.i(4)), p.i(5), p.i(6)},
+                                      target, vec_of<float>(lse, true, p, 9), vec_of<float>(w, hasW, p, 11),
+                                      at<float>(gx, p.i(13)));
+  else
+    dl::cross_entropy_backward<double>(a, vec_of<double>(gy, true, p, 2), {at<const double>(x, p.i(4)), p.i(5), p.i(6)},
+                                       target, vec_of<double>(lse, true, p, 9), vec_of<double>(w, hasW, p, 11),
+                                       at<double>(gx, p.i(13)));
+  return env.Undefined();
+}
+
+// ------------------------------------------------------------------ fused optimizers
+
+/** The typed arrays of a JS array argument, `count` of them (-1: any number). */
+std::vector<Arr> typed_list(const Napi::Env& env, const Napi::Value& v, const char* what, i64 count) {
+  if (!v.IsArray()) throw_type(env, std::string(what) + " must be an array of typed arrays");
+  Napi::Array a = v.As<Napi::Array>();
+  const i64 n = a.Length();
+  if (count >= 0 && n != count)
+    throw_range(env, std::string(what) + " holds " + std::to_string(n) + " arrays, expected " + std::to_string(count));
+  std::vector<Arr> out;
+  out.reserve(static_cast<std::size_t>(n));
+  for (i64 i = 0; i < n; i++) out.push_back(typed(env, a.Get(static_cast<uint32_t>(i)), what));
+  return out;
+}
+
+bool present(const Napi::Value& v) { return !v.IsUndefined() && !v.IsNull(); }
+
+// sgdStep(params[], grads[], momentumBufs[] | undefined, P):
+//   P = lr, momentum, dampening, weightDecay, nesterov, maximize, firstStep,
+//       then per parameter: pOff, gOff, bufOff, n   (every tensor contiguous)
+Napi::Value SgdStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::vector<Arr> ps = typed_list(env, info[0], "sgdStep: params", -1);
+  const i64 count = static_cast<i64>(ps.size());
+  const std::vector<Arr> gs = typed_list(env, info[1], "sgdStep: grads", count);
+  const bool hasBuf = present(info[2]);
+  const std::vector<Arr> bs = hasBuf ? typed_list(env, info[2], "sgdStep: momentumBufs", count) : std::vector<Arr>{};
+  Params p = params(env, info[3], 7 + 4 * count);
+  const dl::SgdAttrs a{p.d(0), p.d(1), p.d(2), p.d(3), p.d(4) != 0, p.d(5) != 0, p.d(6) != 0};
+  std::vector<dl::SgdTensor<float>> f32;
+  std::vector<dl::SgdTensor<double>> f64;
+  for (std::size_t k = 0; k < ps.size(); k++) {
+    const int q = 7 + 4 * static_cast<int>(k);
+    const i64 n = p.i(q + 3);
+    same_float(env, {ps[k], gs[k]}, "sgdStep");
+    check_run(env, ps[k], p.i(q), n, 1, "sgdStep: param");
+    check_run(env, gs[k], p.i(q + 1), n, 1, "sgdStep: grad");
+    if (hasBuf) {
+      same_float(env, {ps[k], bs[k]}, "sgdStep");
+      check_run(env, bs[k], p.i(q + 2), n, 1, "sgdStep: momentum buffer");
+    }
+    if (ps[k].type == napi_float32_array)
+      f32.push_back({at<float>(ps[k], p.i(q)), at<const float>(gs[k], p.i(q + 1)),
+                     hasBuf ? at<float>(bs[k], p.i(q + 2)) : nullptr, n});
+    else
+      f64.push_back({at<double>(ps[k], p.i(q)), at<const double>(gs[k], p.i(q + 1)),
+                     hasBuf ? at<double>(bs[k], p.i(q + 2)) : nullptr, n});
+  }
+  if (!f32.empty()) dl::sgd_step(a, f32);
+  if (!f64.empty()) dl::sgd_step(a, f64);
+  return env.Undefined();
+}
+
+// adamStep(params[], grads[], expAvgs[], expAvgSqs[], maxExpAvgSqs[] | undefined, P):
+//   P = lr, beta1, beta2, eps, weightDecay, decoupledWeightDecay, maximize, stepSize, biasCorrection2Sqrt,
+//       then per parameter: pOff, gOff, mOff, vOff, vmaxOff, n   (every tensor contiguous)
+Napi::Value AdamStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::vector<Arr> ps = typed_list(env, info[0], "adamStep: params", -1);
+  const i64 count = static_cast<i64>(ps.size());
+  const std::vector<Arr> gs = typed_list(env, info[1], "adamStep: grads", count);
+  const std::vector<Arr> ms = typed_list(env, info[2], "adamStep: expAvgs", count);
+  const std::vector<Arr> vs = typed_list(env, info[3], "adamStep: expAvgSqs", count);
+  const bool hasMax = present(info[4]);
+  const std::vector<Arr> xs = hasMax ? typed_list(env, info[4], "adamStep: maxExpAvgSqs", count) : std::vector<Arr>{};
+  Params p = params(env, info[5], 9 + 6 * count);
+  const dl::AdamAttrs a{p.d(0), p.d(1), p.d(2), p.d(3), p.d(4), p.d(5) != 0, p.d(6) != 0, p.d(7), p.d(8)};
+  std::vector<dl::AdamTensor<float>> f32;
+  std::vector<dl::AdamTensor<double>> f64;
+  for (std::size_t k = 0; k < ps.size(); k++) {
+    const int q = 9 + 6 * static_cast<int>(k);
+    const i64 n = p.i(q + 5);
+    same_float(env, {ps[k], gs[k], ms[k], vs[k]}, "adamStep");
+    check_run(env, ps[k], p.i(q), n, 1, "adamStep: param");
+    check_run(env, gs[k], p.i(q + 1), n, 1, "adamStep: grad");
+    check_run(env, ms[k], p.i(q + 2), n, 1, "adamStep: expAvg");
+    check_run(env, vs[k], p.i(q + 3), n, 1, "adamStep: expAvgSq");
+    if (hasMax) {
+      same_float(env, {ps[k], xs[k]}, "adamStep");
+      check_run(env, xs[k], p.i(q + 4), n, 1, "adamStep: maxExpAvgSq");
+    }
+    if (ps[k].type == napi_float32_array)
+      f32.push_back({at<float>(ps[k], p.i(q)), at<const float>(gs[k], p.i(q + 1)), at<float>(ms[k], p.i(q + 2)),
+                     at<float>(vs[k], p.i(q + 3)), hasMax ? at<float>(xs[k], p.i(q + 4)) : nullptr, n});
+    else
+      f64.push_back({at<double>(ps[k], p.i(q)), at<const double>(gs[k], p.i(q + 1)), at<double>(ms[k], p.i(q + 2)),
+                     at<double>(vs[k], p.i(q + 3)), hasMax ? at<double>(xs[k], p.i(q + 4)) : nullptr, n});
+  }
+  if (!f32.empty()) dl::adam_step(a, f32);
+  if (!f64.empty()) dl::adam_step(a, f64);
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("abi", Napi::Number::New(env, kDlAbi));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
@@ -646,6 +851,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("relu", Napi::Function::New(env, Relu, "relu"));
   exports.Set("sum", Napi::Function::New(env, Sum, "sum"));
   exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
+  exports.Set("crossEntropy", Napi::Function::New(env, CrossEntropy, "crossEntropy"));
+  exports.Set("crossEntropyBackward", Napi::Function::New(env, CrossEntropyBackward, "crossEntropyBackward"));
+  exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep"));
+  exports.Set("adamStep", Napi::Function::New(env, AdamStep, "adamStep"));
+#ifdef DL_WITH_CUDA
+  dl_cuda_init(env, exports);
+#endif
   return exports;
 }
 
