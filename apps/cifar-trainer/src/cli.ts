@@ -8,13 +8,14 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { DLError, doctor } from '@dl/tensor';
-import { AUGMENTS, MODEL_NAMES, OPTIMIZERS, RECIPES, SCHEDULERS, UsageError, nonNegative, oneOf, positiveInt, recipe } from './config.js';
+import { AUGMENTS, DEVICES, MODEL_NAMES, OPTIMIZERS, RECIPES, SCHEDULERS, UsageError, nonNegative, oneOf, positiveInt, recipe } from './config.js';
 import type { TrainConfig } from './config.js';
 import { resolveDataDir } from './data-dir.js';
 import { evaluate, formatConfusion } from './evaluate.js';
 import { loadModel } from './artifacts.js';
 import { loadCifar } from './data.js';
 import { predict } from './predict.js';
+import { requireDevice } from './setup.js';
 import { train } from './train.js';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -41,7 +42,7 @@ function trainConfig(o: Record<string, string | boolean | undefined>): TrainConf
   flag('seed', '--seed', (f, v) => positiveInt(f, v, 0));
   flag('limitTrain', '--limit-train', (f, v) => positiveInt(f, v, 0));
   flag('limitTest', '--limit-test', (f, v) => positiveInt(f, v, 0));
-  flag('device', '--device', (f, v) => oneOf(f, v, ['cpu', 'cuda']));
+  flag('device', '--device', (f, v) => oneOf(f, v, DEVICES));
   if (o.nesterov !== undefined) cfg.nesterov = Boolean(o.nesterov);
   if (o.nesterov === true && (cfg.optimizer !== 'sgd' || cfg.momentum === 0)) throw new UsageError('--nesterov needs --optimizer sgd with --momentum > 0');
   // Momentum settings of the recipe only apply to SGD.
@@ -69,7 +70,7 @@ export function program(): Command {
     .addOption(new Option('--scheduler <name>', 'learning-rate schedule').choices(SCHEDULERS))
     .addOption(new Option('--augment <name>', 'augmentation').choices(AUGMENTS))
     .option('--label-smoothing <x>', 'label smoothing in [0, 1]')
-    .addOption(new Option('--device <device>', 'cpu or cuda').choices(['cpu', 'cuda']))
+    .addOption(new Option('--device <device>', 'cpu or cuda').choices(DEVICES))
     .option('--workers <n>', 'data loader worker threads')
     .option('--seed <n>', 'random seed')
     .option('--limit-train <n>', 'use only the first N training images (0 = all)')
@@ -79,6 +80,7 @@ export function program(): Command {
     .option('--resume', 'continue the run checkpointed in --out-dir')
     .action(async (o) => {
       const cfg = trainConfig(o);
+      requireDevice(cfg.device);
       const dataDir = await resolveDataDir(o.dataDir, log);
       log(`training ${cfg.model} (recipe ${cfg.recipe}) for ${cfg.epochs} epochs on ${dataDir}`);
       const r = await train(cfg, { dataDir, outDir: o.outDir, resume: Boolean(o.resume), log });
@@ -91,10 +93,12 @@ export function program(): Command {
     .addOption(dataOption())
     .option('--batch-size <n>', 'batch size', '100')
     .option('--limit-test <n>', 'use only the first N test images (0 = all)', '0')
+    .addOption(new Option('--device <device>', 'cpu or cuda').choices(DEVICES).default('cpu'))
     .action(async (o) => {
+      const device = requireDevice(o.device);
       const { model, desc } = loadModel(o.modelDir);
       const test = loadCifar(await resolveDataDir(o.dataDir, log), false, positiveInt('--limit-test', o.limitTest, 0));
-      const r = evaluate(model, test, { batchSize: positiveInt('--batch-size', o.batchSize), mean: desc.mean, std: desc.std, device: 'cpu' });
+      const r = evaluate(model.to(device), test, { batchSize: positiveInt('--batch-size', o.batchSize), mean: desc.mean, std: desc.std, device });
       log(`accuracy: ${(100 * r.accuracy).toFixed(2)}% on ${r.count} test images (loss ${r.loss.toFixed(4)})`);
       log('per-class accuracy:');
       desc.classes.forEach((c, i) => {
@@ -109,13 +113,15 @@ export function program(): Command {
     .argument('<images...>', 'image files')
     .option('--model-dir <dir>', 'directory with model.json and model.safetensors', 'runs/cifar10')
     .option('--top-k <k>', 'classes to show per image', '3')
+    .addOption(new Option('--device <device>', 'cpu or cuda').choices(DEVICES).default('cpu'))
     .action((images: string[], o) => {
-      for (const r of predict(o.modelDir, images, positiveInt('--top-k', o.topK))) {
+      const device = requireDevice(o.device);
+      for (const r of predict(o.modelDir, images, positiveInt('--top-k', o.topK), device)) {
         log(`${r.file}: ${r.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ')}`);
       }
     });
   p.command('doctor')
-    .description('what this machine offers: backends, CPU features in use, threads, the native addon, and fixes for what is missing')
+    .description('what this machine offers: backends, CPU features in use, threads, the native addon, CUDA (driver, runtime, GPUs, cuBLAS), and fixes for what is missing')
     .action(() => {
       doctor({ print: true });
     });

@@ -5,6 +5,7 @@ export const OPTIMIZERS = ['sgd', 'adam', 'adamw'] as const;
 export const SCHEDULERS = ['none', 'onecycle', 'cosine', 'step'] as const;
 export const AUGMENTS = ['none', 'flip', 'flip-crop', 'flip-crop-cutout'] as const;
 export const RECIPES = ['default', 'tutorial'] as const;
+export const DEVICES = ['cpu', 'cuda'] as const;
 
 export type ModelName = (typeof MODEL_NAMES)[number];
 
@@ -25,7 +26,7 @@ export interface TrainConfig {
   /** Per-channel normalisation applied to images in [0, 1]. */
   mean: [number, number, number];
   std: [number, number, number];
-  device: string;
+  device: (typeof DEVICES)[number];
   workers: number;
   seed: number;
   /** Use only the first N training / test images (0 = all): smoke runs. */
@@ -43,7 +44,7 @@ const CIFAR_STD: [number, number, number] = [0.247, 0.2435, 0.2616];
  * a one-cycle schedule to lr 0.05, per-channel normalisation, flips and random crops.
  */
 export function recipe(name: TrainConfig['recipe']): TrainConfig {
-  const common = { recipe: name, model: 'tutorial' as const, epochs: 10, batchSize: 128, testBatchSize: 100, labelSmoothing: 0, device: 'cpu', workers: 0, seed: 0, limitTrain: 0, limitTest: 0 };
+  const common = { recipe: name, model: 'tutorial' as const, epochs: 10, batchSize: 128, testBatchSize: 100, labelSmoothing: 0, device: 'cpu' as const, workers: 0, seed: 0, limitTrain: 0, limitTest: 0 };
   if (name === 'tutorial') {
     return { ...common, optimizer: 'sgd', lr: 0.001, momentum: 0.9, nesterov: false, weightDecay: 0, scheduler: 'none', augment: 'none', mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
   }

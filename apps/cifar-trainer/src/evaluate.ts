@@ -3,7 +3,7 @@ import { noGrad } from '@dl/autograd';
 import type { Module } from '@dl/nn';
 import { F } from '@dl/nn';
 import { scope } from '@dl/tensor';
-import type { Tensor } from '@dl/tensor';
+import type { Device, Tensor } from '@dl/tensor';
 import type { Split } from './data.js';
 import { normalizeBatch } from './data.js';
 
@@ -20,7 +20,7 @@ export interface EvalOptions {
   batchSize: number;
   mean: readonly number[];
   std: readonly number[];
-  device: string;
+  device: Device;
   /** Called with each batch's predictions (int32 [B]) and its first index. */
   onPredictions?: (start: number, predicted: Int32Array) => void;
 }
@@ -35,10 +35,10 @@ export function evaluate(model: Module, split: Split, opts: EvalOptions): EvalRe
     for (let start = 0; start < n; start += opts.batchSize) {
       scope(() => {
         const size = Math.min(opts.batchSize, n - start);
-        const x: Tensor = normalizeBatch(split.images.narrow(0, start, size), opts.mean, opts.std).to(opts.device as 'cpu');
+        const x: Tensor = normalizeBatch(split.images.narrow(0, start, size), opts.mean, opts.std).to(opts.device);
         const y = split.labels.narrow(0, start, size);
         const logits = model.forward(x);
-        lossSum += F.crossEntropy(logits, y.to(opts.device as 'cpu'), { reduction: 'sum' }).item();
+        lossSum += F.crossEntropy(logits, y.to(opts.device), { reduction: 'sum' }).item();
         const predicted = logits.argmax(1).cpu().dataSync() as Int32Array;
         const truth = y.dataSync() as Int32Array;
         for (let i = 0; i < size; i++) confusion[truth[i]][predicted[i]]++;

@@ -1,5 +1,6 @@
 /** `predict`: top-k classes with probabilities for image files, with a trained model. */
 import { noGrad } from '@dl/autograd';
+import type { Device } from '@dl/tensor';
 import { scope, stack } from '@dl/tensor';
 import { io, transforms } from '@dl/vision';
 import { loadModel } from './artifacts.js';
@@ -10,8 +11,9 @@ export interface Prediction {
   top: { label: string; probability: number }[];
 }
 
-export function predict(modelDir: string, files: string[], topK: number): Prediction[] {
+export function predict(modelDir: string, files: string[], topK: number, device: Device = 'cpu'): Prediction[] {
   const { model, desc } = loadModel(modelDir);
+  model.to(device);
   const k = Math.min(topK, desc.numClasses);
   const pipeline = new transforms.Compose([new transforms.Resize([32, 32]), new transforms.ToTensor(), new transforms.Normalize(desc.mean, desc.std)]);
   const images = files.map((file) => {
@@ -23,8 +25,8 @@ export function predict(modelDir: string, files: string[], topK: number): Predic
   });
   return noGrad(() =>
     scope(() => {
-      const x = stack(images.map((img) => pipeline.apply(img)));
-      const probs = model.forward(x).softmax(1);
+      const x = stack(images.map((img) => pipeline.apply(img))).to(device);
+      const probs = model.forward(x).softmax(1).cpu();
       return files.map((file, i) => {
         const p = Array.from(probs.select(0, i).dataSync() as Float32Array);
         const order = p.map((v, c) => [v, c] as const).sort((a, b) => b[0] - a[0]).slice(0, k);

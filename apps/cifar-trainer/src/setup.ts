@@ -1,9 +1,20 @@
-/** Building the model, optimizer and scheduler a configuration names. */
+/** Building the model, optimizer and scheduler a configuration names, and checking the device it names. */
 import type { Module } from '@dl/nn';
-import { Adam, AdamW, SGD, lrScheduler } from '@dl/optim';
 import type { LRScheduler, Optimizer } from '@dl/optim';
+import { Adam, AdamW, lrScheduler, SGD } from '@dl/optim';
+import type { Device } from '@dl/tensor';
+import { cuda } from '@dl/tensor';
 import { models } from '@dl/vision';
-import type { TrainConfig } from './config.js';
+import type { DEVICES, TrainConfig } from './config.js';
+
+/**
+ * The device a --device flag names, checked before any work starts: without a usable GPU,
+ * 'cuda' is a DLError naming the reason and the fix (one line on stderr from the CLI).
+ */
+export function requireDevice(device: (typeof DEVICES)[number]): Device {
+  if (device === 'cuda') cuda.init();
+  return device;
+}
 
 export function buildModel(name: TrainConfig['model'], numClasses: number): Module {
   return models.MODELS[name](numClasses);

@@ -102,7 +102,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
   const classes = [...trainSet.classes];
 
   manualSeed(cfg.seed);
-  const model: Module = buildModel(cfg.model, classes.length).to(cfg.device as 'cpu');
+  const model: Module = buildModel(cfg.model, classes.length).to(cfg.device);
   const optimizer: Optimizer = buildOptimizer(cfg, model);
   const { scheduler, perBatch } = buildScheduler(cfg, optimizer, stepsPerEpoch);
   const criterion = new CrossEntropyLoss({ labelSmoothing: cfg.labelSmoothing });
@@ -164,8 +164,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
       let t0 = performance.now();
       for await (const [images, labels] of loader(batches)) {
         scope(() => {
-          const x = trainBatch(images, cfg, augment).to(cfg.device as 'cpu');
-          const y = labels.to(cfg.device as 'cpu');
+          const x = trainBatch(images, cfg, augment).to(cfg.device);
+          const y = labels.to(cfg.device);
           const logits = model.forward(x);
           const loss = criterion.forward(logits, y);
           optimizer.zeroGrad();

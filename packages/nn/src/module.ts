@@ -365,6 +365,10 @@ export class Module {
   cpu(): this {
     return this.to('cpu');
   }
+  /** Moves every parameter and buffer to GPU `index` (see to()). */
+  cuda(index = 0): this {
+    return this.to(`cuda:${index}`);
+  }
 
   // ---------------------------------------------------------------- state dict
   #saveTo(out: StateDict, prefix: string, keepVars: boolean): void {

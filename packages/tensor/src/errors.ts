@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'VALUE'
   | 'BACKEND'
   | 'AUTOGRAD'
-  | 'IO';
+  | 'IO'
+  | 'CUDA';
 
 export class DLError extends Error {
   readonly code: ErrorCode;

@@ -1,15 +1,18 @@
 /**
  * @dl/tensor: tensors with dtypes, strided views, broadcasting and ops behind
- * one dispatch point and pluggable backends ('cpu' and the float64
- * 'reference' backend here; native and CUDA backends register the same way).
+ * one dispatch point and pluggable backends ('cpu' (TypeScript or native kernels),
+ * the float64 'reference' backend, and 'cuda' from the native addon's CUDA part).
  */
+import { initCuda } from './backend/cuda/runtime.js';
 import { initCpuBackend } from './backend/native/index.js';
 import { referenceBackend } from './backend/reference/index.js';
-import { registerBackend } from './device.js';
+import { registerBackend, registerBackendLoader } from './device.js';
 
 // 'cpu': the native kernels when the addon loads, else the TypeScript ones (DL_BACKEND forces either).
 registerBackend(initCpuBackend());
 registerBackend(referenceBackend);
+// 'cuda': probed on first use (it costs time and needs nothing unless asked for).
+registerBackendLoader('cuda', initCuda);
 
 export { Tensor, setAutogradImpl } from './tensor.js';
 export type { GradFn, BackwardOptions } from './tensor.js';
@@ -26,7 +29,10 @@ export { registerBackend, markUnavailable, listBackends, canonicalDevice } from 
 export type { Device } from './device.js';
 export { dispatch, dispatchView, dispatchCopyInto, registerDispatchLayer, isViewOp } from './dispatch.js';
 export type { OpCall, DispatchLayer, Next, ViewOp, ViewAttrs, AnyOp, OutMeta } from './dispatch.js';
-export type { Backend, KernelAttrs, KernelTable, Kernel, OpName, TensorArg, DeviceType, UnaryOp, BinaryOp, ReduceOp, Conv2dAttrs, Pool2dAttrs, AvgPool2dAttrs } from './backend/types.js';
+export type { Backend, KernelAttrs, KernelTable, Kernel, OpName, TensorArg, DeviceType, UnaryOp, BinaryOp, ReduceOp, Conv2dAttrs, Pool2dAttrs, AvgPool2dAttrs, SgdStepAttrs, AdamStepAttrs, OptimizerKernels } from './backend/types.js';
 export * from './io/index.js';
 export { doctor } from './backend/native/doctor.js';
+export { cuda } from './backend/cuda/runtime.js';
+export type { CudaStatus } from './backend/cuda/runtime.js';
+export type { CudaDeviceInfo, CudaLibraryInfo, CudaMemoryStats, CudaProbe } from './backend/cuda/addon.js';
 export type { DoctorReport, DoctorIssue } from './backend/native/doctor.js';

@@ -65,6 +65,10 @@ export class Tensor {
   get device(): Device {
     return this.storage.device as Device;
   }
+  /** Whether the tensor lives on a CUDA device (PyTorch's is_cuda). */
+  get isCuda(): boolean {
+    return this.device.startsWith('cuda');
+  }
   get ndim(): number {
     return this.shape.length;
   }
@@ -176,9 +180,11 @@ export class Tensor {
   to(target: Device | DType): Tensor {
     return ops.to(this, target);
   }
+  /** A copy on the CPU (this tensor itself when it is there already). */
   cpu(): Tensor {
     return ops.to(this, 'cpu');
   }
+  /** A copy on GPU `index` (this tensor itself when it is there already). */
   cuda(index = 0): Tensor {
     return ops.to(this, `cuda:${index}`);
   }

@@ -2,28 +2,48 @@
  * Seeded random numbers: a Generator (xoshiro128** seeded through splitmix32)
  * that is deterministic given its seed, a default generator reset by
  * manualSeed, and the sampling functions.
+ *
+ * A Generator holds two streams, as PyTorch's CPU and CUDA generators: samples made on the
+ * host (every device without device-side sampling, and integer samples everywhere) come from
+ * xoshiro128**; float samples on a device with `RandomKernels` (CUDA: rand, randn, uniform_,
+ * normal_, bernoulli with a scalar p, so dropout and the nn.init functions) come from Philox
+ * keyed by the seed, at a counter offset that each such sample advances by ceil(numel / 4).
+ * Both are reproducible per seed, but the same call on 'cpu' and on 'cuda' gives different
+ * values. A device sample depends only on (seed, offset, element index): rand([8]) equals
+ * rand([2, 4]) flattened, and equals rand([4]) followed by rand([4]).
  */
-import { DEFAULT_FLOAT, arrayCtor, isFloating } from '../dtype.js';
+import type { PhiloxStream } from '../backend/types.js';
+import type { Device } from '../device.js';
+import { backendFor, canonicalDevice } from '../device.js';
+import { allocTensor, toArg } from '../dispatch.js';
 import type { DType } from '../dtype.js';
+import { arrayCtor, DEFAULT_FLOAT, isFloating } from '../dtype.js';
 import { fail } from '../errors.js';
 import type { Shape } from '../layout.js';
 import { numel } from '../layout.js';
 import type { Tensor } from '../tensor.js';
+import { cast, copy_ } from './convert.js';
 import type { CreateOptions } from './creation.js';
 import { fromHost } from './creation.js';
-import { canonicalDevice } from '../device.js';
-import { copy_ } from './convert.js';
+import { lt } from './elementwise.js';
 import { assertAlive, shapeArgCheck } from './util.js';
+
+/** Words of Generator state: xoshiro128** (4), the Philox key (2) and counter offset (2), low word first. */
+const STATE_WORDS = 8;
 
 export class Generator {
   private s = new Uint32Array(4);
   private seedValue = 0;
+  private philoxSeed = 0;
+  private philoxOffset = 0;
   constructor(seed = 0) {
     this.manualSeed(seed);
   }
   manualSeed(seed: number): this {
     if (!Number.isInteger(seed) || seed < 0) fail('ARGUMENT', 'manualSeed', `seed must be a non-negative integer; got ${seed}`);
     this.seedValue = seed;
+    this.philoxSeed = seed;
+    this.philoxOffset = 0;
     // splitmix32 over the low and high 32 bits of the seed fills the state.
     let x = (seed >>> 0) ^ Math.floor(seed / 2 ** 32);
     for (let i = 0; i < 4; i++) {
@@ -39,14 +59,26 @@ export class Generator {
   initialSeed(): number {
     return this.seedValue;
   }
-  /** The state, to save and restore a stream exactly. */
+  /** The state of both streams (8 words), to save and restore them exactly. */
   getState(): Uint32Array {
-    return this.s.slice();
+    const split = (v: number) => [v >>> 0, Math.floor(v / 2 ** 32)];
+    return Uint32Array.from([...this.s, ...split(this.philoxSeed), ...split(this.philoxOffset)]);
   }
+  /** Restores a getState(); 4 words (a state saved before device sampling existed) restore the host stream only. */
   setState(state: Uint32Array): this {
-    if (state.length !== 4) fail('ARGUMENT', 'Generator.setState', `expected 4 words of state; got ${state.length}`);
-    this.s.set(state);
+    if (state.length !== STATE_WORDS && state.length !== 4) fail('ARGUMENT', 'Generator.setState', `expected ${STATE_WORDS} words of state (or 4: the host stream only); got ${state.length}`);
+    this.s.set(state.subarray(0, 4));
+    if (state.length === STATE_WORDS) {
+      this.philoxSeed = state[4] + state[5] * 2 ** 32;
+      this.philoxOffset = state[6] + state[7] * 2 ** 32;
+    }
     return this;
+  }
+  /** Reserves the Philox counters of a device sample of `numel` values (4 per counter). */
+  philox(numel: number): PhiloxStream {
+    const stream = { seed: this.philoxSeed, offset: this.philoxOffset };
+    this.philoxOffset += Math.ceil(numel / 4);
+    return stream;
   }
   /** A uniform 32-bit unsigned integer. */
   nextUint32(): number {
@@ -119,18 +151,39 @@ function floatOnly(op: string, dtype: DType): void {
   if (!isFloating(dtype)) fail('DTYPE', op, `expected a floating dtype; got ${dtype}`);
 }
 
-const uniformDraw = (g: Generator, dtype: DType) => (dtype === 'float64' ? g.nextDouble() : g.nextFloat());
+type Distribution = { kind: 'uniform'; low: number; high: number } | { kind: 'normal'; mean: number; std: number };
+
+/** A float sample drawn on the device when its backend samples there (see the header), else on the host. */
+function sampleFloat(op: string, shape: Shape, opts: RandomOptions | undefined, dist: Distribution): Tensor {
+  shapeArgCheck(op, shape);
+  const dtype = opts?.dtype ?? DEFAULT_FLOAT;
+  floatOnly(op, dtype);
+  const device = canonicalDevice(op, opts?.device ?? 'cpu');
+  const random = backendFor(op, device).random;
+  if (!random) {
+    const f64 = dtype === 'float64';
+    const draw =
+      dist.kind === 'uniform'
+        ? (g: Generator) => dist.low + (dist.high - dist.low) * (f64 ? g.nextDouble() : g.nextFloat())
+        : (g: Generator) => dist.mean + dist.std * g.nextNormal();
+    return sample(op, shape, opts, dtype, draw);
+  }
+  const t = allocTensor(device, shape, dtype);
+  const stream = (opts?.generator ?? defaultGenerator).philox(t.numel);
+  if (dist.kind === 'uniform') random.uniform(toArg(t), stream, dist.low, dist.high);
+  else random.normal(toArg(t), stream, dist.mean, dist.std);
+  if (opts?.requiresGrad) t.requiresGrad_(true);
+  return t;
+}
 
 /** Uniform samples in [0, 1). */
 export function rand(shape: Shape, opts?: RandomOptions): Tensor {
-  floatOnly('rand', opts?.dtype ?? DEFAULT_FLOAT);
-  return sample('rand', shape, opts, DEFAULT_FLOAT, uniformDraw);
+  return sampleFloat('rand', shape, opts, { kind: 'uniform', low: 0, high: 1 });
 }
 
 /** Standard normal samples. */
 export function randn(shape: Shape, opts?: RandomOptions): Tensor {
-  floatOnly('randn', opts?.dtype ?? DEFAULT_FLOAT);
-  return sample('randn', shape, opts, DEFAULT_FLOAT, (g) => g.nextNormal());
+  return sampleFloat('randn', shape, opts, { kind: 'normal', mean: 0, std: 1 });
 }
 
 /** Integers uniform in [low, high) (int32; PyTorch: int64). */
@@ -162,6 +215,8 @@ export function bernoulli(p: Tensor | number, opts?: RandomOptions & { shape?: S
   const g = opts?.generator ?? defaultGenerator;
   if (typeof p === 'number') {
     if (!(p >= 0 && p <= 1)) fail('VALUE', 'bernoulli', `p must be in [0, 1]; got ${p}`);
+    const device = canonicalDevice('bernoulli', opts?.device ?? 'cpu');
+    if (backendFor('bernoulli', device).random) return deviceBernoulli(p, device, opts);
     return sample('bernoulli', opts?.shape ?? [], opts, DEFAULT_FLOAT, (gen) => (gen.nextDouble() < p ? 1 : 0));
   }
   assertAlive('bernoulli', p);
@@ -175,10 +230,20 @@ export function bernoulli(p: Tensor | number, opts?: RandomOptions & { shape?: S
   return fromHost('bernoulli', arr, p.shape, dtype, p.device);
 }
 
-function fillRandom<T extends Tensor>(op: string, t: T, opts: RandomOptions | undefined, draw: (g: Generator) => number): T {
+/** bernoulli(p) on a device that samples there: u < p with u uniform on the device (dropout masks). */
+function deviceBernoulli(p: number, device: Device, opts: (RandomOptions & { shape?: Shape }) | undefined): Tensor {
+  const dtype = opts?.dtype ?? DEFAULT_FLOAT;
+  const u = sampleFloat('bernoulli', opts?.shape ?? [], { generator: opts?.generator, device, dtype: isFloating(dtype) ? dtype : DEFAULT_FLOAT }, { kind: 'uniform', low: 0, high: 1 });
+  const mask = lt(u, p);
+  const out = cast(mask, dtype);
+  for (const t of new Set([u, mask])) if (t !== out) t.dispose();
+  if (opts?.requiresGrad) out.requiresGrad_(true);
+  return out;
+}
+
+function fillRandom<T extends Tensor>(op: string, t: T, opts: RandomOptions | undefined, dist: Distribution): T {
   assertAlive(op, t);
-  floatOnly(op, t.dtype);
-  const src = sample(op, t.shape, { ...opts, dtype: t.dtype, device: t.device, requiresGrad: false }, t.dtype, draw);
+  const src = sampleFloat(op, t.shape, { ...opts, dtype: t.dtype, device: t.device, requiresGrad: false }, dist);
   copy_(t, src);
   src.dispose();
   return t;
@@ -187,14 +252,13 @@ function fillRandom<T extends Tensor>(op: string, t: T, opts: RandomOptions | un
 /** Fill in place with samples uniform in [from, to). */
 export function uniform_<T extends Tensor>(t: T, from = 0, to = 1, opts?: RandomOptions): T {
   if (!(to >= from)) fail('ARGUMENT', 'uniform_', `expected from <= to; got from=${from}, to=${to}`);
-  const f64 = t.dtype === 'float64';
-  return fillRandom('uniform_', t, opts, (g) => from + (to - from) * (f64 ? g.nextDouble() : g.nextFloat()));
+  return fillRandom('uniform_', t, opts, { kind: 'uniform', low: from, high: to });
 }
 
 /** Fill in place with normal samples of the given mean and standard deviation. */
 export function normal_<T extends Tensor>(t: T, mean = 0, std = 1, opts?: RandomOptions): T {
   if (!(std >= 0)) fail('ARGUMENT', 'normal_', `std must be >= 0; got ${std}`);
-  return fillRandom('normal_', t, opts, (g) => mean + std * g.nextNormal());
+  return fillRandom('normal_', t, opts, { kind: 'normal', mean, std });
 }
 
 export function randLike(x: Tensor, opts?: RandomOptions): Tensor {

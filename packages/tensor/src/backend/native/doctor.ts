@@ -1,10 +1,13 @@
 /**
  * doctor(): what this process can run on and why not more. Reports the backends registered,
  * the CPU backend chosen and why, the CPU features detected (cpuid, in the addon) and the
- * kernels in use, threads, the addon's path and build, the system BLAS, and for each missing
- * piece the reason and the fix. `doctor({ print: true })` also writes the text to stdout.
+ * kernels in use, threads, the addon's path and build, the system BLAS, CUDA (driver and
+ * runtime versions, GPUs, compiled architectures, cuBLAS), and for each missing piece the
+ * reason and the fix. `doctor({ print: true })` also writes the text to stdout.
  */
 import { listBackends } from '../../device.js';
+import type { CudaLibraryInfo } from '../cuda/addon.js';
+import { cuda, cudaVersion, runsOn } from '../cuda/runtime.js';
 import type { NativeInfo, SystemBlasInfo } from './addon.js';
 import { BUILD_FIX, currentSelection, failureSummary, selectCpuBackend } from './index.js';
 import type { LoadAttempt } from './loader.js';
@@ -41,6 +44,18 @@ export interface DoctorReport {
     attempts: LoadAttempt[];
   };
   blas: SystemBlasInfo | null;
+  cuda: {
+    available: boolean;
+    /** Why not (null when available). */
+    reason: string | null;
+    /** e.g. '13.0'; null when the addon has no usable CUDA part. */
+    driverVersion: string | null;
+    runtimeVersion: string | null;
+    gpus: { index: number; name: string; totalMemory: number; computeCapability: string; multiProcessors: number }[];
+    /** SM architectures compiled into the addon. */
+    archs: string[];
+    cublas: CudaLibraryInfo | null;
+  };
   missing: DoctorIssue[];
   text: string;
 }
@@ -70,8 +85,34 @@ export function doctor(options: { print?: boolean } = {}): DoctorReport {
   if (blas && !blas.found) {
     missing.push({ what: 'system OpenBLAS (optional)', reason: blas.error ?? 'not found', fix: 'apt-get install libopenblas0 (only used with DL_BLAS=openblas; our GEMM is used otherwise)' });
   }
-  if (addon && !info?.build.cuda) {
-    missing.push({ what: 'CUDA', reason: 'this build of the addon has no CUDA code', fix: 'not available yet (the CUDA backend is a later issue)' });
+  const cudaStatus = cuda.probe();
+  const probe = cudaStatus.probe;
+  if (!cudaStatus.available) missing.push({ what: 'CUDA', reason: cudaStatus.reason ?? 'unknown', fix: cudaStatus.fix ?? 'none known' });
+  if (probe && cudaStatus.available && !probe.cublas.found) {
+    missing.push({
+      what: 'cuBLAS (optional)',
+      reason: probe.cublas.error ?? 'not found',
+      fix: 'install cuBLAS (part of the CUDA toolkit: libcublas.so.13 or .12) or add its folder to LD_LIBRARY_PATH; without it matmul and convolution use dl\'s own CUDA kernels (slower)',
+    });
+  }
+  const gpus = (probe?.devices ?? []).map((d, index) => ({
+    index,
+    name: d.name,
+    totalMemory: d.totalMemory,
+    computeCapability: d.computeCapability.join('.'),
+    multiProcessors: d.multiProcessors,
+  }));
+  if (probe && cudaStatus.available) {
+    for (const g of gpus) {
+      const cc = g.computeCapability.replace('.', '');
+      if (!runsOn(probe.archs, probe.devices[g.index].computeCapability)) {
+        missing.push({
+          what: `code for GPU ${g.index} (${g.name}, sm_${cc})`,
+          reason: `the addon was compiled for ${probe.archs.join(', ') || 'no architecture'} only, so its kernels cannot run on this GPU`,
+          fix: `rebuild the addon for this GPU: DL_CUDA_ARCHS=${cc} pnpm --filter @dl/tensor build:native (a list such as 80,90,${cc} serves several)`,
+        });
+      }
+    }
   }
   const report: Omit<DoctorReport, 'text'> = {
     backends: listBackends(),
@@ -94,6 +135,15 @@ export function doctor(options: { print?: boolean } = {}): DoctorReport {
       attempts: sel.load?.attempts ?? [],
     },
     blas,
+    cuda: {
+      available: cudaStatus.available,
+      reason: cudaStatus.reason,
+      driverVersion: probe ? cudaVersion(probe.driverVersion) : null,
+      runtimeVersion: probe ? cudaVersion(probe.runtimeVersion) : null,
+      gpus,
+      archs: probe?.archs ?? [],
+      cublas: probe?.cublas ?? null,
+    },
     missing,
   };
   const text = formatDoctor(report);
@@ -116,6 +166,16 @@ function formatDoctor(r: Omit<DoctorReport, 'text'>): string {
   }
   for (const a of r.addon.attempts.filter((x) => !x.ok)) lines.push(`    tried ${a.source} ${a.path}: ${a.reason}`);
   if (r.blas) lines.push(`  system BLAS: ${r.blas.found ? r.blas.path : 'not found'}${r.blas.inUse ? ' (in use: DL_BLAS=openblas)' : r.blas.found ? ' (not used; DL_BLAS=openblas to use it for GEMM)' : ''}`);
+  if (r.cuda.available) {
+    lines.push(`  cuda: available; driver ${r.cuda.driverVersion}, runtime ${r.cuda.runtimeVersion}; compiled for ${r.cuda.archs.join(' ') || 'n/a'}`);
+    for (const g of r.cuda.gpus) {
+      lines.push(`    GPU ${g.index}: ${g.name}, ${(g.totalMemory / 2 ** 30).toFixed(1)} GiB, compute capability ${g.computeCapability}, ${g.multiProcessors} SMs`);
+    }
+    if (r.cuda.cublas) lines.push(`    cuBLAS: ${r.cuda.cublas.found ? `${r.cuda.cublas.path} (version ${r.cuda.cublas.version ?? 'unknown'})` : 'not found'}`);
+  } else {
+    lines.push(`  cuda: not available (${r.cuda.reason})`);
+    if (r.cuda.driverVersion !== null) lines.push(`    driver ${r.cuda.driverVersion}, runtime ${r.cuda.runtimeVersion}`);
+  }
   if (r.missing.length === 0) lines.push('  nothing missing');
   for (const m of r.missing) lines.push(`  missing: ${m.what}: ${m.reason}\n    fix: ${m.fix}`);
   return lines.join('\n');

@@ -18,6 +18,7 @@ import type { NativeAddon } from './addon.js';
 import { BufferCache } from './allocator.js';
 import { nativeKernels } from './kernels.js';
 import { type LoadResult, loadNativeAddon } from './loader.js';
+import { nativeOptim } from './optim.js';
 
 export type BackendMode = 'auto' | 'ts' | 'native';
 
@@ -31,6 +32,7 @@ export function makeNativeBackend(addon: NativeAddon): Backend<TypedArray> {
     alloc: (dtype, numel) => bufferCache.alloc(dtype, numel),
     free: (buf) => bufferCache.free(buf),
     kernels: { ...cpuBackend.kernels, ...nativeKernels(addon, cpuBackend.kernels) },
+    optim: nativeOptim(addon),
   };
 }
 

@@ -1,0 +1,119 @@
+/**
+ * --device cuda: without a usable GPU every command stops before any work with one line naming
+ * the reason and the fix; with one, train/eval/predict run on it and train to the losses of the
+ * CPU (those tests skip, with the reason in their names, without a GPU). The GPU tests use a
+ * small synthetic CIFAR-10 written here, so they need no dataset.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cuda } from '@dl/tensor';
+import { io } from '@dl/vision';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli.js';
+
+const status = cuda.probe();
+const gpu = status.available;
+const tmp = mkdtempSync(join(tmpdir(), 'dl-trainer-device-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Runs the CLI in-process, capturing stdout, stderr and the exit code. */
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = process.stdout.write.bind(process.stdout);
+  const e = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string) => {
+    out += s;
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => {
+    err += s;
+    return true;
+  }) as typeof process.stderr.write;
+  const before = process.exitCode;
+  try {
+    return { code: await main(args), out, err };
+  } finally {
+    process.stdout.write = o;
+    process.stderr.write = e;
+    process.exitCode = before;
+  }
+}
+
+/** A synthetic cifar-10-batches-bin: `perBatch` random records per training batch, `test` test records. */
+function fakeCifar(dir: string, perBatch: number, test: number): string {
+  const folder = join(dir, 'cifar-10-batches-bin');
+  mkdirSync(folder, { recursive: true });
+  let seed = 1;
+  const byte = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed >>> 24;
+  };
+  const records = (n: number) => {
+    const buf = Buffer.alloc(n * 3073);
+    for (let i = 0; i < n; i++) {
+      const label = byte() % 10;
+      buf[i * 3073] = label;
+      // Class-dependent colour so that a few steps learn something.
+      for (let p = 0; p < 3072; p++) buf[i * 3073 + 1 + p] = (label * 25 + (byte() >> 2)) & 255;
+    }
+    return buf;
+  };
+  for (let b = 1; b <= 5; b++) writeFileSync(join(folder, `data_batch_${b}.bin`), records(perBatch));
+  writeFileSync(join(folder, 'test_batch.bin'), records(test));
+  writeFileSync(join(folder, 'batches.meta.txt'), 'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n');
+  return folder;
+}
+
+describe('--device cuda without a usable GPU', () => {
+  it.skipIf(gpu)(`train, eval and predict stop before any work with one line naming the reason and the fix${gpu ? ' (skipped: CUDA is available here)' : ''}`, async () => {
+    const outDir = join(tmp, 'never');
+    const missing = join(tmp, 'no-data-here');
+    for (const args of [
+      ['train', '--device', 'cuda', '--data-dir', missing, '--out-dir', outDir],
+      ['eval', '--device', 'cuda', '--data-dir', missing, '--model-dir', outDir],
+      ['predict', join(tmp, 'x.png'), '--device', 'cuda', '--model-dir', outDir],
+    ]) {
+      const r = await cli(...args);
+      expect(r.code, args[0]).toBe(1);
+      expect(r.err.endsWith('\n') && r.err.split('\n').length === 2, r.err).toBe(true);
+      expect(r.err).toMatch(/^cifar-trainer: cuda\.init: CUDA is not available: /);
+      expect(r.err).toContain(status.reason);
+      expect(r.err).toContain(`hint: ${status.fix}`);
+    }
+    expect(existsSync(outDir)).toBe(false);
+  });
+
+  it('doctor prints the CUDA section', async () => {
+    const r = await cli('doctor');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(gpu ? /cuda: available; driver / : /cuda: not available \(/);
+  });
+});
+
+describe.skipIf(!gpu)(`--device cuda end to end${gpu ? '' : ` (skipped: ${status.reason})`}`, () => {
+  const metrics = (dir: string) => JSON.parse(readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n')[0]);
+
+  it('train on cuda gives the losses of the CPU run; eval and predict run on cuda', async () => {
+    const data = fakeCifar(join(tmp, 'data'), 64, 100);
+    const args = ['--epochs', '1', '--batch-size', '32', '--optimizer', 'adam', '--lr', '0.003', '--scheduler', 'none', '--data-dir', data];
+    const onCpu = join(tmp, 'cpu');
+    const onGpu = join(tmp, 'gpu');
+    expect((await cli('train', ...args, '--out-dir', onCpu)).code).toBe(0);
+    const r = await cli('train', ...args, '--device', 'cuda', '--out-dir', onGpu);
+    expect(r.err).not.toMatch(/cifar-trainer:/);
+    expect(r.code).toBe(0);
+    const [a, b] = [metrics(onCpu), metrics(onGpu)];
+    expect(Math.abs(a.trainLoss - b.trainLoss)).toBeLessThan(1e-3 * Math.max(1, a.trainLoss));
+    expect(Math.abs(a.testLoss - b.testLoss)).toBeLessThan(1e-3 * Math.max(1, a.testLoss));
+    const ev = await cli('eval', '--device', 'cuda', '--model-dir', onGpu, '--data-dir', data);
+    expect(ev.code).toBe(0);
+    expect(ev.out).toMatch(/accuracy: [\d.]+% on 100 test images/);
+    const png = join(tmp, 'img.png');
+    writeFileSync(png, io.encodePng({ data: new Uint8Array(32 * 32 * 3).fill(90), height: 32, width: 32, channels: 3 }));
+    const pr = await cli('predict', png, '--device', 'cuda', '--model-dir', onGpu, '--top-k', '2');
+    expect(pr.code).toBe(0);
+    expect(pr.out).toMatch(/img\.png: \w+ [\d.]+%, \w+ [\d.]+%/);
+  }, 300_000);
+});

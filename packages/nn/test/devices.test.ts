@@ -1,0 +1,223 @@
+/**
+ * Modules on other devices. What moving a module means (parameters and buffers replaced on the
+ * target, optimizers built afterwards see them, state dicts saved from any device are the same
+ * bytes, loading copies across devices) runs on the 'reference' device everywhere and on
+ * 'cuda' with a GPU. CUDA forward and backward of every layer and loss are compared with the
+ * CPU; those tests skip, with the reason in their names, without a GPU.
+ */
+
+import { noGrad } from '@dl/autograd';
+import { cuda, type Device, DLError, encodeState, Generator, isFloating, manualSeed, randint, randn, scope, type Tensor, tensor } from '@dl/tensor';
+import { assertClose } from '@dl/tensor/testing';
+import { describe, expect, it } from 'vitest';
+import {
+  AdaptiveAvgPool2d,
+  AdaptiveMaxPool2d,
+  AvgPool2d,
+  BatchNorm1d,
+  BatchNorm2d,
+  BCELoss,
+  BCEWithLogitsLoss,
+  Conv2d,
+  CrossEntropyLoss,
+  Dropout,
+  Embedding,
+  Flatten,
+  GELU,
+  L1Loss,
+  LayerNorm,
+  LeakyReLU,
+  Linear,
+  LogSoftmax,
+  MaxPool2d,
+  type Module,
+  MSELoss,
+  NLLLoss,
+  ReLU,
+  Sequential,
+  Sigmoid,
+  SiLU,
+  Softmax,
+  Tanh,
+  Unflatten,
+} from '../src/index.js';
+
+const status = cuda.probe();
+const gpu = status.available;
+const needsGpu = (name: string) => `${name}${gpu ? '' : ` (skipped: ${status.reason})`}`;
+const DEVICES: Device[] = ['reference', ...(gpu ? (['cuda'] as const) : [])];
+
+/** A small ConvNet with a BatchNorm (parameters and buffers). */
+function convNet(): Module {
+  return new Sequential(new Conv2d(3, 4, 3, { padding: 1 }), new BatchNorm2d(4), new ReLU(), new MaxPool2d(2), new Flatten(), new Linear(4 * 4 * 4, 5));
+}
+
+describe('Module.to(device)', () => {
+  for (const device of DEVICES) {
+    it(`${device}: parameters and buffers move, keep requiresGrad, and an optimizer-style reference taken after to() is the module's`, () => {
+      manualSeed(0);
+      const net = convNet();
+      const before = net.parameters();
+      expect(net.to(device)).toBe(net);
+      const after = net.parameters();
+      expect(after.length).toBe(before.length);
+      for (const p of after) {
+        expect(p.device).toBe(device === 'cuda' ? 'cuda:0' : device);
+        expect(p.requiresGrad).toBe(true);
+      }
+      for (const b of net.buffers()) expect(b.device).toBe(device === 'cuda' ? 'cuda:0' : device);
+      expect(before.every((p) => p.isDisposed)).toBe(true);
+      // A forward and backward on the device reaches the parameters the module now holds.
+      const x = randn([2, 3, 8, 8]).to(device);
+      net.forward(x).sum().backward();
+      for (const p of net.parameters()) expect(p.grad?.device).toBe(p.device);
+    });
+
+    it(`${device}: a state dict saved from the device is byte for byte the one saved on the CPU, and loads back across devices`, () => {
+      manualSeed(1);
+      const net = convNet();
+      noGrad(() => net.forward(randn([2, 3, 8, 8]))); // running stats move away from their initial values
+      const onCpu = encodeState(net.stateDict());
+      net.to(device);
+      expect(Buffer.from(encodeState(net.stateDict())).equals(Buffer.from(onCpu))).toBe(true);
+      manualSeed(2);
+      const other = convNet().to(device);
+      other.loadStateDict(convNet().stateDict()); // a CPU state dict into a module on the device
+      const back = convNet();
+      back.loadStateDict(net.stateDict()); // a device state dict into a CPU module
+      expect(Buffer.from(encodeState(back.stateDict())).equals(Buffer.from(onCpu))).toBe(true);
+    });
+  }
+
+  it.skipIf(gpu)(`without CUDA, to('cuda') names the reason and leaves the module on the CPU${gpu ? ' (skipped: CUDA is available here)' : ''}`, () => {
+    const net = convNet();
+    let error: unknown;
+    try {
+      net.cuda();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(DLError);
+    expect((error as DLError).code).toBe('DEVICE');
+    expect((error as DLError).message).toContain(status.reason);
+    for (const p of net.parameters()) expect(p.device).toBe('cpu');
+    expect(net.forward(randn([1, 3, 8, 8])).shape).toEqual([1, 5]);
+  });
+});
+
+interface LayerCase {
+  name: string;
+  make: () => Module;
+  /** Inputs made on the CPU; floating ones get gradients. */
+  inputs: (g: Generator) => Tensor[];
+}
+
+const x4 = (g: Generator, shape: number[]) => randn(shape, { generator: g });
+const LAYERS: LayerCase[] = [
+  { name: 'Linear', make: () => new Linear(5, 3), inputs: (g) => [x4(g, [4, 5])] },
+  { name: 'Conv2d stride 2 padding 1', make: () => new Conv2d(3, 4, 3, { stride: 2, padding: 1 }), inputs: (g) => [x4(g, [2, 3, 7, 7])] },
+  { name: 'Conv2d groups 2 dilation 2 no bias', make: () => new Conv2d(4, 4, 3, { groups: 2, dilation: 2, bias: false }), inputs: (g) => [x4(g, [1, 4, 8, 8])] },
+  { name: "Conv2d padding 'same', even kernel", make: () => new Conv2d(2, 3, 2, { padding: 'same' }), inputs: (g) => [x4(g, [2, 2, 5, 5])] },
+  { name: 'Conv2d reflect padding', make: () => new Conv2d(2, 3, 3, { padding: 1, paddingMode: 'reflect' }), inputs: (g) => [x4(g, [1, 2, 5, 6])] },
+  { name: 'MaxPool2d', make: () => new MaxPool2d(2), inputs: (g) => [x4(g, [2, 3, 6, 6])] },
+  { name: 'MaxPool2d ceil mode', make: () => new MaxPool2d(3, { stride: 2, padding: 1, ceilMode: true }), inputs: (g) => [x4(g, [2, 3, 7, 8])] },
+  { name: 'AvgPool2d', make: () => new AvgPool2d(3, { stride: 2, padding: 1, countIncludePad: false }), inputs: (g) => [x4(g, [2, 3, 7, 7])] },
+  { name: 'AdaptiveAvgPool2d', make: () => new AdaptiveAvgPool2d(3), inputs: (g) => [x4(g, [2, 3, 7, 5])] },
+  { name: 'AdaptiveMaxPool2d', make: () => new AdaptiveMaxPool2d([2, 3]), inputs: (g) => [x4(g, [2, 3, 7, 5])] },
+  { name: 'BatchNorm2d (train)', make: () => new BatchNorm2d(3), inputs: (g) => [x4(g, [4, 3, 5, 5])] },
+  { name: 'BatchNorm1d (train)', make: () => new BatchNorm1d(4), inputs: (g) => [x4(g, [6, 4])] },
+  { name: 'LayerNorm', make: () => new LayerNorm([5]), inputs: (g) => [x4(g, [3, 4, 5])] },
+  { name: 'ReLU', make: () => new ReLU(), inputs: (g) => [x4(g, [3, 7])] },
+  { name: 'LeakyReLU', make: () => new LeakyReLU(0.1), inputs: (g) => [x4(g, [3, 7])] },
+  { name: 'GELU', make: () => new GELU(), inputs: (g) => [x4(g, [3, 7])] },
+  { name: 'SiLU', make: () => new SiLU(), inputs: (g) => [x4(g, [3, 7])] },
+  { name: 'Sigmoid', make: () => new Sigmoid(), inputs: (g) => [x4(g, [3, 7])] },
+  { name: 'Tanh', make: () => new Tanh(), inputs: (g) => [x4(g, [3, 7])] },
+  { name: 'Softmax', make: () => new Softmax(1), inputs: (g) => [x4(g, [3, 7])] },
+  { name: 'LogSoftmax', make: () => new LogSoftmax(1), inputs: (g) => [x4(g, [3, 7])] },
+  { name: 'Flatten / Unflatten', make: () => new Sequential(new Flatten(), new Unflatten(1, [5, 4])), inputs: (g) => [x4(g, [2, 4, 5])] },
+  { name: 'Embedding', make: () => new Embedding(10, 4, { paddingIdx: 0 }), inputs: (g) => [randint(0, 10, [3, 5], { generator: g })] },
+  { name: 'CrossEntropyLoss, label smoothing', make: () => new CrossEntropyLoss({ labelSmoothing: 0.1 }), inputs: (g) => [x4(g, [6, 5]), randint(0, 5, [6], { generator: g })] },
+  { name: 'CrossEntropyLoss, weight and ignoreIndex', make: () => new CrossEntropyLoss({ weight: tensor([1, 2, 0.5, 1, 3]), ignoreIndex: 1 }), inputs: (g) => [x4(g, [6, 5]), randint(0, 5, [6], { generator: g })] },
+  { name: 'NLLLoss', make: () => new NLLLoss(), inputs: (g) => [x4(g, [6, 5]).logSoftmax(1), randint(0, 5, [6], { generator: g })] },
+  { name: 'MSELoss', make: () => new MSELoss(), inputs: (g) => [x4(g, [4, 3]), x4(g, [4, 3])] },
+  { name: 'L1Loss', make: () => new L1Loss(), inputs: (g) => [x4(g, [4, 3]), x4(g, [4, 3])] },
+  { name: 'BCEWithLogitsLoss', make: () => new BCEWithLogitsLoss(), inputs: (g) => [x4(g, [4, 3]), randint(0, 2, [4, 3], { generator: g }).float()] },
+  { name: 'BCELoss', make: () => new BCELoss(), inputs: (g) => [x4(g, [4, 3]).sigmoid(), randint(0, 2, [4, 3], { generator: g }).float()] },
+];
+
+const TOL = { rtol: 1e-4, atol: 1e-5 };
+
+/**
+ * Forward, then backward of a fixed random weighting of the output, with a gradient for the
+ * first input when it is floating (the prediction of a loss); returns the output and every
+ * gradient, on the CPU.
+ */
+function forwardBackward(m: Module, inputs: Tensor[], device: Device, seed: number): Tensor[] {
+  const ins = inputs.map((x) => x.detach().to(device));
+  if (isFloating(ins[0].dtype)) ins[0].requiresGrad_();
+  const y: Tensor = m.forward(...ins);
+  y.backward(randn(y.shape, { generator: new Generator(seed) }).to(device));
+  return [y, ...ins.filter((t) => t.requiresGrad), ...m.parameters()].map((t) => (t === y ? y : (t.grad as Tensor)).cpu());
+}
+
+describe.skipIf(!gpu)(needsGpu('every layer and loss on CUDA: forward and gradients equal to the CPU'), () => {
+  for (const c of LAYERS) {
+    it(c.name, () => {
+      scope(() => {
+        manualSeed(3);
+        const onCpu = c.make();
+        manualSeed(3);
+        const onGpu = c.make().to('cuda');
+        const inputs = c.inputs(new Generator(4));
+        const expected = forwardBackward(onCpu, inputs, 'cpu', 5);
+        const actual = forwardBackward(onGpu, inputs, 'cuda', 5);
+        expect(actual.length).toBe(expected.length);
+        for (const [i, a] of actual.entries()) assertClose(a, expected[i], TOL, `${c.name} ${i === 0 ? 'output' : `gradient ${i}`}`);
+        for (const [k, b] of Object.entries(onGpu.stateDict())) assertClose(b.cpu(), onCpu.stateDict()[k], TOL, `${c.name} state ${k}`);
+      });
+    });
+  }
+
+  it('Dropout: about p of the elements zeroed, the rest scaled by 1 / (1 - p), the gradient through the same mask', () => {
+    manualSeed(6);
+    const x = randn([4000], { device: 'cuda' }).requiresGrad_();
+    const y = new Dropout(0.25).forward(x);
+    y.sum().backward();
+    const kept = Array.from(y.cpu().dataSync()).map((v) => v !== 0);
+    const frac = kept.filter((k) => !k).length / kept.length;
+    expect(frac).toBeGreaterThan(0.2);
+    expect(frac).toBeLessThan(0.3);
+    const g = Array.from((x.grad as Tensor).cpu().dataSync());
+    for (const [i, v] of g.entries()) expect(v).toBeCloseTo(kept[i] ? 1 / 0.75 : 0, 5);
+  });
+});
+
+describe.skipIf(!gpu)(needsGpu('training on CUDA'), () => {
+  it('Module.to("cuda") trains a few SGD steps with the losses of the CPU run', async () => {
+    const { SGD } = await import('@dl/optim');
+    const run = (device: 'cpu' | 'cuda') => {
+      manualSeed(7);
+      const net = convNet().to(device);
+      const opt = new SGD(net.parameters(), { lr: 0.05, momentum: 0.9 });
+      const g = new Generator(8);
+      const losses: number[] = [];
+      for (let step = 0; step < 5; step++) {
+        scope(() => {
+          const x = randn([8, 3, 8, 8], { generator: g }).to(device);
+          const y = randint(0, 5, [8], { generator: g }).to(device);
+          const loss = new CrossEntropyLoss().forward(net.forward(x), y);
+          opt.zeroGrad();
+          loss.backward();
+          opt.step();
+          losses.push(loss.item());
+        });
+      }
+      for (const s of opt.state.values()) for (const v of Object.values(s)) if (typeof v === 'object') expect((v as Tensor).device).toBe(device === 'cuda' ? 'cuda:0' : 'cpu');
+      return losses;
+    };
+    const cpuLosses = run('cpu');
+    const gpuLosses = run('cuda');
+    for (const [i, l] of gpuLosses.entries()) expect(Math.abs(l - cpuLosses[i])).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(cpuLosses[i])));
+  });
+});
