@@ -283,15 +283,17 @@ async function main() {
   if (Number(load) >= cores / 2) notes.push(`the machine was busy (load ${load} on ${cores} cores): timings, PyTorch's 2-thread ones most, are unreliable; rerun on a quiet machine`);
   const ours = await runOurs();
   const torch = runTorch(notes);
-  // The recipe section is kept from the previous RESULTS.md unless --recipe reran it.
-  const previous = (() => {
+  // Sections kept from the previous RESULTS.md: the recipe (unless --recipe reruns it) and the
+  // CUDA results (written by scripts/device/report.mjs --write-results from a GPU device run).
+  const previous = (name) => {
     try {
-      return readFileSync(join(HERE, 'RESULTS.md'), 'utf8').match(/<!-- recipe -->[\s\S]*<!-- \/recipe -->/)?.[0] ?? '';
+      return readFileSync(join(HERE, 'RESULTS.md'), 'utf8').match(new RegExp(`<!-- ${name} -->[\\s\\S]*<!-- /${name} -->`))?.[0] ?? '';
     } catch {
       return '';
     }
-  })();
-  const recipe = opt.recipe ? recipeSection(await runRecipe(notes)) : previous;
+  };
+  const recipe = opt.recipe ? recipeSection(await runRecipe(notes)) : previous('recipe');
+  const cudaSection = previous('cuda');
   if (opt.recipe) console.log(`\n${recipe}\n`);
   const rows = cases.map((c) => row(c, ours.results[c.id], torch.results?.[c.id], Boolean(torch.missing)));
   const errors = cases
@@ -336,7 +338,7 @@ ${[...notes.map((n) => `- Note: ${n}`), ...errors.map((e) => `- Error: ${e}`)].j
 
 ${mdTable(rows)}
 
-${recipe}
+${[recipe, cudaSection].filter(Boolean).join('\n\n')}
 `.replace(/\n{3,}/g, '\n\n');
   writeFileSync(join(HERE, 'RESULTS.md'), md);
   console.log('\nwrote bench/RESULTS.md');
