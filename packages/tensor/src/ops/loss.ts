@@ -48,7 +48,10 @@ function checkArgs(op: string, x: Tensor, target: Tensor, opts: CrossEntropyOpti
     requireFloat(op, weight);
     if (weight.ndim !== 1 || weight.shape[0] !== c) fail('SHAPE', op, `weight must be a 1-D tensor with one entry per class (${c}); got shape ${fmtShape(weight.shape)}`);
   }
-  // Checked on the host before a kernel reads x[n, target[n]] and weight[target[n]].
+  // Checked on the host before a kernel reads x[n, target[n]] and weight[target[n]]. On CUDA
+  // that read would stall the stream every step: the kernel checks instead, and a bad target is
+  // reported (op and value) by the next call that synchronises.
+  if (target.isCuda) return { weight, attrs: { ignoreIndex, labelSmoothing } };
   const data = target.dataSync();
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
