@@ -153,7 +153,8 @@ describe('scripts/device: run.sh --device cpu --smoke', () => {
 });
 
 describe('scripts/device: CUDA without a usable GPU', () => {
-  const env = { ...process.env, CUDA_VISIBLE_DEVICES: '' };
+  // The bundle picks its backend itself (the suite also runs under DL_BACKEND=ts, which would hide the addon).
+  const env = { ...process.env, CUDA_VISIBLE_DEVICES: '', DL_BACKEND: '' };
   it('the test runner fails with the reason', () => {
     const r = spawnSync(process.execPath, ['--test-reporter=spec', join(bundle, 'cuda-tests.mjs')], { encoding: 'utf8', env: { ...env, DL_TEST_DEVICE: 'cuda' } });
     expect(r.status).toBe(1);
