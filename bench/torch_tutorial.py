@@ -36,7 +36,7 @@ def main():
     for _ in range(epochs):
         t0 = time.perf_counter()
         perm = torch.randperm(len(ytr))
-        for b in range(len(ytr) // 128):
+        for b in range((len(ytr) + 127) // 128):  # DataLoader's drop_last=False: a short last batch
             idx = perm[b * 128:(b + 1) * 128]
             opt.zero_grad()
             loss_fn(net(xtr[idx]), ytr[idx]).backward()

@@ -44,6 +44,7 @@ function trainConfig(o: Record<string, string | boolean | undefined>): TrainConf
   flag('limitTest', '--limit-test', (f, v) => positiveInt(f, v, 0));
   flag('device', '--device', (f, v) => oneOf(f, v, DEVICES));
   if (o.nesterov !== undefined) cfg.nesterov = Boolean(o.nesterov);
+  if (o.dropLast !== undefined) cfg.dropLast = Boolean(o.dropLast);
   if (o.nesterov === true && (cfg.optimizer !== 'sgd' || cfg.momentum === 0)) throw new UsageError('--nesterov needs --optimizer sgd with --momentum > 0');
   // Momentum settings of the recipe only apply to SGD.
   if (cfg.optimizer !== 'sgd' || cfg.momentum === 0) cfg.nesterov = false;
@@ -60,6 +61,7 @@ export function program(): Command {
     .addOption(new Option('--model <name>', 'architecture').choices(MODEL_NAMES))
     .option('--epochs <n>', 'epochs')
     .option('--batch-size <n>', 'training batch size')
+    .option('--drop-last', 'skip the last, smaller batch of each epoch (as drop_last=True)')
     .option('--test-batch-size <n>', 'evaluation batch size')
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(OPTIMIZERS))
     .option('--lr <x>', 'learning rate (the peak for onecycle)')

@@ -14,6 +14,8 @@ export interface TrainConfig {
   model: ModelName;
   epochs: number;
   batchSize: number;
+  /** Skip the last, smaller batch of an epoch (PyTorch's DataLoader drop_last; default false as there). */
+  dropLast: boolean;
   testBatchSize: number;
   optimizer: (typeof OPTIMIZERS)[number];
   lr: number;
@@ -39,12 +41,13 @@ const CIFAR_STD: [number, number, number] = [0.247, 0.2435, 0.2616];
 
 /**
  * `tutorial`: exactly PyTorch's CIFAR-10 tutorial (its ConvNet, SGD lr 0.001 momentum 0.9,
- * batch 128 train / 100 test, 10 epochs, Normalize(0.5, 0.5)).
+ * batch 128 train / 100 test, 10 epochs, Normalize(0.5, 0.5); the DataLoader's defaults, so every
+ * epoch ends with the last 80 images as a short 391st batch).
  * `default`: the same ConvNet trained well: SGD with Nesterov momentum and weight decay,
  * a one-cycle schedule to lr 0.05, per-channel normalisation, flips and random crops.
  */
 export function recipe(name: TrainConfig['recipe']): TrainConfig {
-  const common = { recipe: name, model: 'tutorial' as const, epochs: 10, batchSize: 128, testBatchSize: 100, labelSmoothing: 0, device: 'cpu' as const, workers: 0, seed: 0, limitTrain: 0, limitTest: 0 };
+  const common = { recipe: name, model: 'tutorial' as const, epochs: 10, batchSize: 128, dropLast: false, testBatchSize: 100, labelSmoothing: 0, device: 'cpu' as const, workers: 0, seed: 0, limitTrain: 0, limitTest: 0 };
   if (name === 'tutorial') {
     return { ...common, optimizer: 'sgd', lr: 0.001, momentum: 0.9, nesterov: false, weightDecay: 0, scheduler: 'none', augment: 'none', mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
   }

@@ -69,7 +69,7 @@ interface Checkpoint {
 }
 
 /** Settings that must match for --resume to continue the same run. */
-const RUN_KEYS: (keyof TrainConfig)[] = ['model', 'epochs', 'batchSize', 'optimizer', 'scheduler', 'augment', 'seed', 'limitTrain'];
+const RUN_KEYS: (keyof TrainConfig)[] = ['model', 'epochs', 'batchSize', 'dropLast', 'optimizer', 'scheduler', 'augment', 'seed', 'limitTrain'];
 
 function readCheckpoint(path: string, cfg: TrainConfig): Checkpoint {
   let ck: Checkpoint;
@@ -98,7 +98,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
   const trainSet = trainDataset(opts.dataDir);
   const testSet: Split = loadCifar(opts.dataDir, false, cfg.limitTest);
   const n = cfg.limitTrain > 0 ? Math.min(cfg.limitTrain, trainSet.length) : trainSet.length;
-  const stepsPerEpoch = Math.floor(n / cfg.batchSize) || 1;
+  const stepsPerEpoch = cfg.dropLast ? Math.floor(n / cfg.batchSize) || 1 : Math.ceil(n / cfg.batchSize);
   const classes = [...trainSet.classes];
 
   manualSeed(cfg.seed);
@@ -172,9 +172,10 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
           loss.backward();
           optimizer.step();
           if (perBatch) scheduler?.step();
-          partial.lossSum += loss.item() * cfg.batchSize;
+          const size = y.shape[0];
+          partial.lossSum += loss.item() * size;
           partial.correct += logits.argmax(1).eq(y).sum().item();
-          partial.seen += cfg.batchSize;
+          partial.seen += size;
         });
         images.dispose();
         labels.dispose();

@@ -10,36 +10,12 @@ import { join } from 'node:path';
 import { cuda } from '@dl/tensor';
 import { io } from '@dl/vision';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli.js';
+import { cli } from './helpers.js';
 
 const status = cuda.probe();
 const gpu = status.available;
 const tmp = mkdtempSync(join(tmpdir(), 'dl-trainer-device-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** Runs the CLI in-process, capturing stdout, stderr and the exit code. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => {
-    out += s;
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => {
-    err += s;
-    return true;
-  }) as typeof process.stderr.write;
-  const before = process.exitCode;
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-    process.exitCode = before;
-  }
-}
 
 /** A synthetic cifar-10-batches-bin: `perBatch` random records per training batch, `test` test records. */
 function fakeCifar(dir: string, perBatch: number, test: number): string {

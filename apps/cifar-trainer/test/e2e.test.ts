@@ -9,38 +9,13 @@ import { recipe } from '../src/config.js';
 import type { TrainConfig } from '../src/config.js';
 import { loadCifar } from '../src/data.js';
 import { resolveDataDir } from '../src/data-dir.js';
-import { main } from '../src/cli.js';
+import { cli } from './helpers.js';
 import { train } from '../src/train.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dl-trainer-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const quiet = () => {};
 let dataDir = '';
-
-/** Run the CLI in-process, capturing stdout/stderr lines and the exit code. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => {
-    out += s;
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => {
-    err += s;
-    return true;
-  }) as typeof process.stderr.write;
-  const before = process.exitCode;
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-    process.exitCode = before;
-  }
-}
 
 const small = (over: Partial<TrainConfig> = {}): TrainConfig => ({ ...recipe('default'), epochs: 1, limitTrain: 1024, limitTest: 200, ...over });
 
@@ -68,6 +43,18 @@ describe('cifar-trainer end to end (shared CIFAR-10, a few thousand images)', ()
     expect(desc.classes).toEqual(['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']);
     expect(Object.keys(loadSafetensors(join(out, 'model.safetensors')).tensors)).toContain('fc3.weight');
     expect(readdirSync(out).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  }, 300_000);
+
+  it("an epoch ends with the short last batch, as PyTorch's DataLoader (drop_last=False); --drop-last skips it", async () => {
+    const base = ['train', '--recipe', 'tutorial', '--epochs', '1', '--limit-train', '300', '--limit-test', '100', '--data-dir', dataDir];
+    const kept = await cli(...base, '--out-dir', join(tmp, 'last-kept'));
+    expect(kept.code).toBe(0);
+    // 300 images in batches of 128: 128 + 128 + 44.
+    expect(kept.err).toMatch(/epoch 1\/1 3\/3 batches/);
+    const dropped = await cli(...base, '--drop-last', '--out-dir', join(tmp, 'last-dropped'));
+    expect(dropped.code).toBe(0);
+    expect(dropped.err).toMatch(/epoch 1\/1 2\/2 batches/);
+    expect(dropped.err).not.toMatch(/3\/3 batches/);
   }, 300_000);
 
   it('eval prints accuracy, per-class accuracy and the confusion matrix', async () => {
