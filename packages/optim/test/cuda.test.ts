@@ -10,6 +10,7 @@ import { cuda, fusedAdamStep, fusedSgdStep, Generator, hasFusedOptimizer, randn,
 import { assertClose } from '@dl/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import { Adam, AdamW, SGD } from '../src/index.js';
+import { countingKernels } from './helpers.js';
 
 const status = cuda.probe();
 const gpu = status.available;
@@ -46,17 +47,7 @@ describe('fused kernels for some dtypes only (as CUDA: float32)', () => {
     let calls = 0;
     const float32Only: Backend = {
       ...cpu,
-      optim: {
-        dtypes: ['float32'],
-        sgd: (...a: Parameters<typeof kernels.sgd>) => {
-          calls++;
-          kernels.sgd(...a);
-        },
-        adam: (...a: Parameters<typeof kernels.adam>) => {
-          calls++;
-          kernels.adam(...a);
-        },
-      },
+      optim: { dtypes: ['float32'], ...countingKernels(kernels, () => calls++) },
     };
     const unfused: Backend = { ...cpu, optim: undefined };
     try {

@@ -9,6 +9,7 @@ import { fusedSgdStep, Generator, randn, registerBackend, zeros } from '@dl/tens
 import { describe, expect, it } from 'vitest';
 import type { AdamOptions, SGDOptions } from '../src/index.js';
 import { Adam, AdamW, SGD } from '../src/index.js';
+import { countingKernels } from './helpers.js';
 
 /** The backend serving 'cpu', read off a tensor's storage. */
 const cpu = zeros([1]).storage.backend as Backend;
@@ -32,16 +33,7 @@ interface Run {
  */
 function run(make: Make, dtype: DType, fused: boolean, late: readonly number[] = []): Run {
   let fusedCalls = 0;
-  const counted = fusedKernels && {
-    sgd: (...a: Parameters<typeof fusedKernels.sgd>) => {
-      fusedCalls++;
-      fusedKernels.sgd(...a);
-    },
-    adam: (...a: Parameters<typeof fusedKernels.adam>) => {
-      fusedCalls++;
-      fusedKernels.adam(...a);
-    },
-  };
+  const counted = fusedKernels && countingKernels(fusedKernels, () => fusedCalls++);
   registerBackend({ ...cpu, optim: fused ? counted : undefined });
   try {
     const g = new Generator(7);

@@ -7,21 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { backendFor } from '../src/device.js';
 import type { Backend, SgdStepAttrs, Tensor } from '../src/index.js';
 import * as T from '../src/index.js';
+import { withBackend } from './helpers.js';
 
 const SGD: SgdStepAttrs = { lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, firstStep: false };
 const ADAM = { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupledWeightDecay: false, amsgrad: false, maximize: false, step: 1 };
 const f64 = (data: number[]) => T.tensor(data, { dtype: 'float64' });
 const values = (t: Tensor) => Array.from(t.dataSync());
-
-function withBackend<R>(backend: Backend, fn: () => R): R {
-  const original = backendFor('test', 'cpu');
-  T.registerBackend(backend);
-  try {
-    return fn();
-  } finally {
-    T.registerBackend(original);
-  }
-}
 
 describe('fused optimizer steps (tensor level)', () => {
   const cpu = backendFor('test', 'cpu');

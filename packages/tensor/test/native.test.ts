@@ -18,6 +18,7 @@ import { NATIVE_ABI, type NativeAddon } from '../src/backend/native/addon.js';
 import { backendMode, currentSelection, makeNativeBackend, selectCpuBackend } from '../src/backend/native/index.js';
 import { candidatePaths, findPackageRoot, loadNativeAddon, tryLoad } from '../src/backend/native/loader.js';
 import { assertClose } from '../src/testing.js';
+import { withBackend } from './helpers.js';
 
 // The addon is loaded for kernel tests even under DL_BACKEND=ts (that only picks what serves 'cpu').
 const loaded = loadNativeAddon({ env: { ...process.env, DL_NATIVE_PATH: undefined } });
@@ -311,16 +312,6 @@ describe.skipIf(!addon)(withAddon('native GEMM against a float64 triple loop'), 
 });
 
 // ---------------------------------------------------------------- convolution
-
-function withBackend<R>(backend: Backend, fn: () => R): R {
-  const original = backendFor('test', 'cpu');
-  T.registerBackend(backend);
-  try {
-    return fn();
-  } finally {
-    T.registerBackend(original);
-  }
-}
 
 /** The tutorial ConvNet's layers at a small batch (and batch 1: the pixel-split path). */
 const CONVS: { name: string; n: number; c: number; h: number; o: number; k: number; opts?: Conv2dOptions }[] = [

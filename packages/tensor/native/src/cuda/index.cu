@@ -12,6 +12,13 @@ namespace dl::cuda {
 
 namespace {
 
+/** Whether index k lies in [0, size); if not, sets the device error flag (kErrIndex, k, size) at `site`. */
+__device__ __forceinline__ bool index_ok(const ErrSite& site, int64_t k, int64_t size) {
+  if (k >= 0 && k < size) return true;
+  report(site, kErrIndex, static_cast<double>(k), static_cast<double>(size), 0);
+  return false;
+}
+
 /** a + b in the dtype's arithmetic: floats add, integers wrap, bool is or. */
 template <int DT>
 __device__ inline storage_t<DT> accumulate(storage_t<DT> a, storage_t<DT> b) {
@@ -30,8 +37,7 @@ struct IndexSelectAt {
   // o: y, x (dim stride 0), the coordinate along dim
   __device__ void operator()(const int64_t (&o)[3]) const {
     const int64_t k = index[o[2] * si];
-    if (k < 0 || k >= size) {
-      report(site, kErrIndex, static_cast<double>(k), static_cast<double>(size), 0);
+    if (!index_ok(site, k, size)) {
       y[o[0]] = 0;
       return;
     }
@@ -49,8 +55,7 @@ struct GatherAt {
   // o: y, index, x (dim stride 0)
   __device__ void operator()(const int64_t (&o)[3]) const {
     const int64_t k = index[o[1]];
-    if (k < 0 || k >= size) {
-      report(site, kErrIndex, static_cast<double>(k), static_cast<double>(size), 0);
+    if (!index_ok(site, k, size)) {
       y[o[0]] = 0;
       return;
     }
@@ -69,10 +74,7 @@ struct ScatterAt {
   __device__ void operator()(const int64_t (&o)[3]) const {
     for (int64_t i = 0; i < len; i++) {
       const int64_t k = index[o[0] + i * sid];
-      if (k < 0 || k >= size) {
-        report(site, kErrIndex, static_cast<double>(k), static_cast<double>(size), 0);
-        continue;
-      }
+      if (!index_ok(site, k, size)) continue;
       storage_t<DT>& dst = y[o[2] + k * syd];
       const storage_t<DT> v = src[o[1] + i * ssd];
       if constexpr (ACC) dst = accumulate<DT>(dst, v);
@@ -92,10 +94,7 @@ struct IndexAddAt {
   __device__ void operator()(const int64_t (&o)[2]) const {
     for (int64_t i = 0; i < len; i++) {
       const int64_t k = index[i * si];
-      if (k < 0 || k >= size) {
-        report(site, kErrIndex, static_cast<double>(k), static_cast<double>(size), 0);
-        continue;
-      }
+      if (!index_ok(site, k, size)) continue;
       storage_t<DT>& dst = y[o[1] + k * syd];
       dst = accumulate<DT>(dst, source[o[0] + i * ssd]);
     }

@@ -453,12 +453,39 @@ const Chunk* upload_table(Device& dev, const std::vector<Chunk>& chunks, std::un
   return table->as<const Chunk>();
 }
 
+/**
+ * The tensor count of a fused step's parameter array (P[0], then a `header` of hyperparameters,
+ * then `per` numbers per tensor), checked against the array's length.
+ */
+int64_t tensor_count(const Launch& L, const double* P, size_t len, size_t header, size_t per, const char* op) {
+  if (len < 1 + header) L.fail(std::string("the parameter array is too short for the ") + op + " header");
+  const int64_t count = L.integer(P[0], "the tensor count");
+  if (count < 0 || len < 1 + header + per * static_cast<size_t>(count))
+    L.fail("the parameter array holds " + str(len) + " numbers, too few for " + str(count) + " tensors");
+  return count;
+}
+
+/** Tensor i of a fused step: its numbers `e`, its name in messages, its numel (e[numel_at]), param (e[0]) and grad (e[1]). */
+struct StepTensor {
+  const double* e;
+  std::string name;
+  int64_t n;
+  float* param;
+  const float* grad;
+};
+
+StepTensor step_tensor(const Launch& L, const double* e, int64_t i, size_t numel_at) {
+  StepTensor t{e, "tensor " + str(i), 0, nullptr, nullptr};
+  t.n = L.integer(e[numel_at], t.name + " numel");
+  if (t.n < 0) L.fail(t.name + ": negative numel");
+  t.param = L.float_range(e[0], t.n, t.name + " param");
+  t.grad = L.float_range(e[1], t.n, t.name + " grad");
+  return t;
+}
+
 void launch_sgd(Launch& L, Device& dev, const Ctx& ctx, const double* P, size_t len) {
   constexpr size_t kHeader = 7, kPer = 4;
-  if (len < 1 + kHeader) L.fail("the parameter array is too short for the sgdStep header");
-  const int64_t count = L.integer(P[0], "the tensor count");
-  if (count < 0 || len < 1 + kHeader + kPer * static_cast<size_t>(count))
-    L.fail("the parameter array holds " + str(len) + " numbers, too few for " + str(count) + " tensors");
+  const int64_t count = tensor_count(L, P, len, kHeader, kPer, "sgdStep");
   SgdHyper h;
   h.lr = static_cast<float>(P[1]);
   h.momentum = static_cast<float>(P[2]);
@@ -469,14 +496,9 @@ void launch_sgd(Launch& L, Device& dev, const Ctx& ctx, const double* P, size_t 
   h.first_step = P[7] != 0;
   std::vector<SgdChunk> chunks;
   for (int64_t i = 0; i < count; i++) {
-    const double* e = P + 1 + kHeader + kPer * i;
-    const std::string t = "tensor " + str(i);
-    const int64_t n = L.integer(e[3], t + " numel");
-    if (n < 0) L.fail(t + ": negative numel");
-    float* param = L.float_range(e[0], n, t + " param");
-    const float* grad = L.float_range(e[1], n, t + " grad");
-    float* buf = h.momentum != 0 ? L.float_range(e[2], n, t + " momentumBuf") : nullptr;
-    chunks_of(chunks, n, [&](int64_t s, int64_t m) { return SgdChunk{param + s, grad + s, buf ? buf + s : nullptr, m}; });
+    const StepTensor t = step_tensor(L, P + 1 + kHeader + kPer * i, i, 3);
+    float* buf = h.momentum != 0 ? L.float_range(t.e[2], t.n, t.name + " momentumBuf") : nullptr;
+    chunks_of(chunks, t.n, [&](int64_t s, int64_t m) { return SgdChunk{t.param + s, t.grad + s, buf ? buf + s : nullptr, m}; });
   }
   if (chunks.empty()) return;
   std::unique_ptr<DeviceBuffer> table;
@@ -485,10 +507,7 @@ void launch_sgd(Launch& L, Device& dev, const Ctx& ctx, const double* P, size_t 
 
 void launch_adam(Launch& L, Device& dev, const Ctx& ctx, const double* P, size_t len) {
   constexpr size_t kHeader = 9, kPer = 6;
-  if (len < 1 + kHeader) L.fail("the parameter array is too short for the adamStep header");
-  const int64_t count = L.integer(P[0], "the tensor count");
-  if (count < 0 || len < 1 + kHeader + kPer * static_cast<size_t>(count))
-    L.fail("the parameter array holds " + str(len) + " numbers, too few for " + str(count) + " tensors");
+  const int64_t count = tensor_count(L, P, len, kHeader, kPer, "adamStep");
   const double lr = P[1], beta1 = P[2], beta2 = P[3], eps = P[4], wd = P[5];
   const int64_t step = L.integer(P[9], "step");
   if (step < 1) L.fail("step must be >= 1 (the step number after incrementing), got " + str(step));
@@ -507,17 +526,12 @@ void launch_adam(Launch& L, Device& dev, const Ctx& ctx, const double* P, size_t
   h.maximize = P[8] != 0;
   std::vector<AdamChunk> chunks;
   for (int64_t i = 0; i < count; i++) {
-    const double* e = P + 1 + kHeader + kPer * i;
-    const std::string t = "tensor " + str(i);
-    const int64_t n = L.integer(e[5], t + " numel");
-    if (n < 0) L.fail(t + ": negative numel");
-    float* param = L.float_range(e[0], n, t + " param");
-    const float* grad = L.float_range(e[1], n, t + " grad");
-    float* m = L.float_range(e[2], n, t + " expAvg");
-    float* v = L.float_range(e[3], n, t + " expAvgSq");
-    float* vmax = h.amsgrad ? L.float_range(e[4], n, t + " maxExpAvgSq") : nullptr;
-    chunks_of(chunks, n, [&](int64_t s, int64_t k) {
-      return AdamChunk{param + s, grad + s, m + s, v + s, vmax ? vmax + s : nullptr, k};
+    const StepTensor t = step_tensor(L, P + 1 + kHeader + kPer * i, i, 5);
+    float* m = L.float_range(t.e[2], t.n, t.name + " expAvg");
+    float* v = L.float_range(t.e[3], t.n, t.name + " expAvgSq");
+    float* vmax = h.amsgrad ? L.float_range(t.e[4], t.n, t.name + " maxExpAvgSq") : nullptr;
+    chunks_of(chunks, t.n, [&](int64_t s, int64_t k) {
+      return AdamChunk{t.param + s, t.grad + s, m + s, v + s, vmax ? vmax + s : nullptr, k};
     });
   }
   if (chunks.empty()) return;

@@ -3,6 +3,7 @@
 // double in a fixed butterfly order. A target outside [0, C) that is not ignoreIndex sets the
 // device error flag (reported at the next synchronising call) and makes the row NaN.
 #include "common.cuh"
+#include "softmax.cuh"
 
 namespace dl::cuda {
 
@@ -23,12 +24,8 @@ struct CeArgs {
 /** logsumexp of row n (all lanes get it): max-subtracted; a NaN in the row gives NaN. */
 template <int DT>
 __device__ double row_lse(const storage_t<DT>* xr, int64_t C, int64_t sc, int lane) {
-  double m = -static_cast<double>(INFINITY);
-  for (int64_t c = lane; c < C; c += 32) m = nan_max(m, static_cast<double>(xr[c * sc]));
-  m = warp_allreduce(m, [](double a, double b) { return nan_max(a, b); });
-  double s = 0;
-  for (int64_t c = lane; c < C; c += 32) s += exp_of<DT>(static_cast<double>(xr[c * sc]) - m);
-  s = warp_allreduce(s, [](double p, double q) { return p + q; });
+  double m, s;
+  row_max_sumexp<DT>(xr, C, sc, lane, m, s);
   return m + log(s);
 }
 

@@ -18,6 +18,7 @@
 // argmax/argmin/softmax: one warp per row along the dim (lanes stride the row, then a
 // butterfly reduction: with commutative combines every lane holds identical bits).
 #include "common.cuh"
+#include "softmax.cuh"
 
 namespace dl::cuda {
 
@@ -272,12 +273,8 @@ __global__ void __launch_bounds__(kBlock) softmax_kernel(Iter<2> pos, int64_t le
     iter_offsets(pos, row, off);
     const T* xr = x + off[0];
     T* yr = y + off[1];
-    double m = -static_cast<double>(INFINITY);
-    for (int64_t k = lane; k < len; k += 32) m = nan_max(m, static_cast<double>(xr[k * sx]));
-    m = warp_allreduce(m, [](double a, double b) { return nan_max(a, b); });
-    double s = 0;
-    for (int64_t k = lane; k < len; k += 32) s += exp_of<DT>(static_cast<double>(xr[k * sx]) - m);
-    s = warp_allreduce(s, [](double a, double b) { return a + b; });
+    double m, s;
+    row_max_sumexp<DT>(xr, len, sx, lane, m, s);
     if constexpr (LOG) {
       const double ls = log(s);
       for (int64_t k = lane; k < len; k += 32) yr[k * sy] = static_cast<T>(static_cast<double>(xr[k * sx]) - m - ls);

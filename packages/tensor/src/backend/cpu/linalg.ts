@@ -22,6 +22,7 @@
  * Scratch buffers are module-level and reused across calls.
  */
 import type { TypedArray } from '../../dtype.js';
+import { forEachBatch, matmulBatch } from '../matmul-batch.js';
 import type { Conv2dAttrs, KernelTable, TensorArg } from '../types.js';
 import { type FloatArray, PANEL_WIDTH, gemmPackedB, gemmStrided, packedBSize } from './gemm.js';
 
@@ -78,81 +79,14 @@ function matmul(ins: readonly Arg[], outs: readonly Arg[]): void {
   const a = ins[0];
   const b = ins[1];
   const y = outs[0];
-  const ra = a.shape.length;
-  const rb = b.shape.length;
-  const ry = y.shape.length;
-  const M = y.shape[ry - 2];
-  const N = y.shape[ry - 1];
-  const K = a.shape[ra - 1];
   const A = a.buf as FloatArray;
   const B = b.buf as FloatArray;
   const Y = y.buf as FloatArray;
-  const rsA = a.strides[ra - 2], csA = a.strides[ra - 1];
-  const rsB = b.strides[rb - 2], csB = b.strides[rb - 1];
-  const rsY = y.strides[ry - 2], csY = y.strides[ry - 1];
-
-  // Batch dims, aligned right; a missing or size-1 dim broadcasts (stride 0).
-  const nb = ry - 2;
-  let shape: number[] = [];
-  let sa: number[] = [];
-  let sb: number[] = [];
-  let sy: number[] = [];
-  for (let d = 0; d < nb; d++) {
-    const da = d - (nb - (ra - 2));
-    const db = d - (nb - (rb - 2));
-    const size = y.shape[d];
-    if (size === 1) continue;
-    shape.push(size);
-    sa.push(da >= 0 && a.shape[da] !== 1 ? a.strides[da] : 0);
-    sb.push(db >= 0 && b.shape[db] !== 1 ? b.strides[db] : 0);
-    sy.push(y.strides[d]);
-  }
-  // Merge adjacent batch dims that are jointly contiguous in all three operands.
-  for (let d = shape.length - 2; d >= 0; d--) {
-    const n1 = shape[d + 1];
-    if (sa[d] === sa[d + 1] * n1 && sb[d] === sb[d + 1] * n1 && sy[d] === sy[d + 1] * n1) {
-      shape[d] *= n1;
-      sa[d] = sa[d + 1];
-      sb[d] = sb[d + 1];
-      sy[d] = sy[d + 1];
-      shape.splice(d + 1, 1);
-      sa.splice(d + 1, 1);
-      sb.splice(d + 1, 1);
-      sy.splice(d + 1, 1);
-    }
-  }
-  let Mtot = M;
-  // b shared by the whole batch and a's / y's batch folding into rows: one tall GEMM.
-  if (shape.length === 1 && sb[0] === 0 && sa[0] === M * rsA && sy[0] === M * rsY) {
-    Mtot = M * shape[0];
-    shape = [];
-    sa = [];
-    sb = [];
-    sy = [];
-  }
-
-  const nd = shape.length;
-  let total = 1;
-  for (let d = 0; d < nd; d++) total *= shape[d];
-  const idx = new Array<number>(nd).fill(0);
-  let oa = a.offset;
-  let ob = b.offset;
-  let oy = y.offset;
-  for (let t = 0; t < total; t++) {
-    gemmStrided(Mtot, N, K, 1, A, oa, rsA, csA, B, ob, rsB, csB, 0, Y, oy, rsY, csY);
-    // Odometer over the batch dims.
-    for (let d = nd - 1; d >= 0; d--) {
-      idx[d]++;
-      oa += sa[d];
-      ob += sb[d];
-      oy += sy[d];
-      if (idx[d] < shape[d]) break;
-      oa -= sa[d] * shape[d];
-      ob -= sb[d] * shape[d];
-      oy -= sy[d] * shape[d];
-      idx[d] = 0;
-    }
-  }
+  // Batch dims merged, or folded into one tall GEMM's rows; one GEMM per remaining batch index.
+  const g = matmulBatch(a, b, y);
+  forEachBatch(g, g.size.length, a.offset, b.offset, y.offset, (oa, ob, oy) => {
+    gemmStrided(g.rows, g.N, g.K, 1, A, oa, g.rsA, g.csA, B, ob, g.rsB, g.csB, 0, Y, oy, g.rsY, g.csY);
+  });
 }
 
 // ---------------------------------------------------------------- im2col / col2im

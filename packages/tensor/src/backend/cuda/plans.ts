@@ -3,6 +3,7 @@
  * matmul's batch dims merged to the rank-3 launches of the contract, and the strided views of
  * the output that cat and pad copy their inputs into.
  */
+import { forEachBatch, matmulBatch } from '../matmul-batch.js';
 import type { Pair } from '../types.js';
 
 export interface Layout {
@@ -23,76 +24,22 @@ export interface MatmulLaunch {
  * batch dims aligned on the right (missing or size-1 dims of a and b broadcast). Batch dims
  * that all three step through as one are merged; when b is shared by the whole batch and a's
  * and y's batches stack their rows, the product is one tall (1, B*M, K) x (1, K, N) GEMM;
- * any remaining outer batch dims (more than one unmergeable dim) become one launch each.
+ * any remaining outer batch dims (more than one unmergeable dim) become one launch each
+ * (the batch arithmetic is ../matmul-batch.ts).
  */
 export function matmulPlan(a: Layout, b: Layout, y: Layout): MatmulLaunch[] {
-  const ra = a.shape.length;
-  const rb = b.shape.length;
-  const ry = y.shape.length;
-  const M = y.shape[ry - 2];
-  const N = y.shape[ry - 1];
-  const K = a.shape[ra - 1];
-  const rsA = a.strides[ra - 2];
-  const csA = a.strides[ra - 1];
-  const rsB = b.strides[rb - 2];
-  const csB = b.strides[rb - 1];
-  const rsY = y.strides[ry - 2];
-  const csY = y.strides[ry - 1];
-  const size: number[] = [];
-  const sa: number[] = [];
-  const sb: number[] = [];
-  const sy: number[] = [];
-  for (let d = 0; d < ry - 2; d++) {
-    const n = y.shape[d];
-    if (n === 1) continue;
-    const da = d - (ry - ra);
-    const db = d - (ry - rb);
-    const strideA = da >= 0 && a.shape[da] !== 1 ? a.strides[da] : 0;
-    const strideB = db >= 0 && b.shape[db] !== 1 ? b.strides[db] : 0;
-    const k = size.length - 1;
-    if (k >= 0 && sa[k] === strideA * n && sb[k] === strideB * n && sy[k] === y.strides[d] * n) {
-      size[k] *= n;
-      sa[k] = strideA;
-      sb[k] = strideB;
-      sy[k] = y.strides[d];
-    } else {
-      size.push(n);
-      sa.push(strideA);
-      sb.push(strideB);
-      sy.push(y.strides[d]);
-    }
-  }
-  const launch = (B: number, rows: number, st: [number, number, number], off: [number, number, number]): MatmulLaunch => ({
-    a: { shape: [B, rows, K], strides: [st[0], rsA, csA], offset: off[0] },
-    b: { shape: [B, K, N], strides: [st[1], rsB, csB], offset: off[1] },
-    y: { shape: [B, rows, N], strides: [st[2], rsY, csY], offset: off[2] },
-  });
-  if (size.length === 1 && sb[0] === 0 && sa[0] === M * rsA && sy[0] === M * rsY) {
-    return [launch(1, M * size[0], [0, 0, 0], [a.offset, b.offset, y.offset])];
-  }
-  const last = size.length - 1;
-  const B = last >= 0 ? size[last] : 1;
-  const inner: [number, number, number] = last >= 0 ? [sa[last], sb[last], sy[last]] : [0, 0, 0];
-  // Outer batch dims, walked odometer-style.
-  const idx = new Array<number>(Math.max(0, last)).fill(0);
-  let outer = 1;
-  for (let d = 0; d < last; d++) outer *= size[d];
-  const off: [number, number, number] = [a.offset, b.offset, y.offset];
+  const g = matmulBatch(a, b, y);
+  const last = g.size.length - 1;
+  const B = last >= 0 ? g.size[last] : 1;
+  const st = last >= 0 ? [g.sa[last], g.sb[last], g.sy[last]] : [0, 0, 0];
   const launches: MatmulLaunch[] = [];
-  for (let t = 0; t < outer; t++) {
-    launches.push(launch(B, M, inner, [off[0], off[1], off[2]]));
-    for (let d = last - 1; d >= 0; d--) {
-      idx[d]++;
-      off[0] += sa[d];
-      off[1] += sb[d];
-      off[2] += sy[d];
-      if (idx[d] < size[d]) break;
-      off[0] -= sa[d] * size[d];
-      off[1] -= sb[d] * size[d];
-      off[2] -= sy[d] * size[d];
-      idx[d] = 0;
-    }
-  }
+  forEachBatch(g, last, a.offset, b.offset, y.offset, (oa, ob, oy) => {
+    launches.push({
+      a: { shape: [B, g.rows, g.K], strides: [st[0], g.rsA, g.csA], offset: oa },
+      b: { shape: [B, g.K, g.N], strides: [st[1], g.rsB, g.csB], offset: ob },
+      y: { shape: [B, g.rows, g.N], strides: [st[2], g.rsY, g.csY], offset: oy },
+    });
+  });
   return launches;
 }
 

@@ -6,6 +6,7 @@
  */
 import type { TypedArray } from '../../dtype.js';
 import { isContiguous } from '../../layout.js';
+import { forEachBatch, matmulBatch } from '../matmul-batch.js';
 import type { AvgPool2dAttrs, BinaryOp, Conv2dAttrs, Kernel, KernelAttrs, KernelTable, OpName, Pool2dAttrs, TensorArg } from '../types.js';
 import type { NativeAddon } from './addon.js';
 
@@ -48,90 +49,32 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
     const b = ins[1];
     const y = outs[0];
     if (!isFloat(y) || a.dtype !== y.dtype || b.dtype !== y.dtype) return ts.matmul(ins, outs, attrs);
-    const ra = a.shape.length;
-    const rb = b.shape.length;
-    const ry = y.shape.length;
-    const M = y.shape[ry - 2];
-    const N = y.shape[ry - 1];
-    const K = a.shape[ra - 1];
-    const rsA = a.strides[ra - 2];
-    const csA = a.strides[ra - 1];
-    const rsB = b.strides[rb - 2];
-    const csB = b.strides[rb - 1];
-    const rsY = y.strides[ry - 2];
-    const csY = y.strides[ry - 1];
-    // Batch dims (aligned right; missing or size-1 dims broadcast with stride 0), merged where
-    // all three operands step through neighbouring dims as one.
-    const size: number[] = [];
-    const sa: number[] = [];
-    const sb: number[] = [];
-    const sy: number[] = [];
-    for (let d = 0; d < ry - 2; d++) {
-      const n = y.shape[d];
-      if (n === 1) continue;
-      const da = d - (ry - ra);
-      const db = d - (ry - rb);
-      const strideA = da >= 0 && a.shape[da] !== 1 ? a.strides[da] : 0;
-      const strideB = db >= 0 && b.shape[db] !== 1 ? b.strides[db] : 0;
-      const k = size.length - 1;
-      if (k >= 0 && sa[k] === strideA * n && sb[k] === strideB * n && sy[k] === y.strides[d] * n) {
-        size[k] *= n;
-        sa[k] = strideA;
-        sb[k] = strideB;
-        sy[k] = y.strides[d];
-      } else {
-        size.push(n);
-        sa.push(strideA);
-        sb.push(strideB);
-        sy.push(y.strides[d]);
-      }
-    }
-    let rows = M;
-    // b shared by the whole batch and a's and y's batches stacking their rows: one tall GEMM.
-    if (size.length === 1 && sb[0] === 0 && sa[0] === M * rsA && sy[0] === M * rsY) {
-      rows = M * size[0];
-      size.length = 0;
-    }
-    const inner = size.length > 0 ? size[size.length - 1] : 1;
-    const outer = size.length > 1 ? numel(size.slice(0, -1)) : 1;
-    P[0] = inner;
-    P[1] = rows;
-    P[2] = N;
-    P[3] = K;
-    P[5] = size.length > 0 ? sa[size.length - 1] : 0;
-    P[6] = rsA;
-    P[7] = csA;
-    P[9] = size.length > 0 ? sb[size.length - 1] : 0;
-    P[10] = rsB;
-    P[11] = csB;
-    P[13] = size.length > 0 ? sy[size.length - 1] : 0;
-    P[14] = rsY;
-    P[15] = csY;
+    // Batch dims merged (or folded into one tall GEMM's rows when b is shared by the whole
+    // batch); the innermost is the addon's batch, any outer ones (rare: more than one
+    // unmergeable batch dim) are walked here.
+    const g = matmulBatch(a, b, y);
+    const last = g.size.length - 1;
+    P[0] = last >= 0 ? g.size[last] : 1;
+    P[1] = g.rows;
+    P[2] = g.N;
+    P[3] = g.K;
+    P[5] = last >= 0 ? g.sa[last] : 0;
+    P[6] = g.rsA;
+    P[7] = g.csA;
+    P[9] = last >= 0 ? g.sb[last] : 0;
+    P[10] = g.rsB;
+    P[11] = g.csB;
+    P[13] = last >= 0 ? g.sy[last] : 0;
+    P[14] = g.rsY;
+    P[15] = g.csY;
     P[16] = 1;
     P[17] = 0;
-    // Outer batch dims (rare: more than one unmergeable batch dim) walked here.
-    const nd = size.length - 1;
-    const idx = new Array<number>(Math.max(0, nd)).fill(0);
-    let oa = a.offset;
-    let ob = b.offset;
-    let oy = y.offset;
-    for (let t = 0; t < outer; t++) {
+    forEachBatch(g, last, a.offset, b.offset, y.offset, (oa, ob, oy) => {
       P[4] = oa;
       P[8] = ob;
       P[12] = oy;
       addon.gemm(a.buf, b.buf, y.buf, P);
-      for (let d = nd - 1; d >= 0; d--) {
-        idx[d]++;
-        oa += sa[d];
-        ob += sb[d];
-        oy += sy[d];
-        if (idx[d] < size[d]) break;
-        oa -= sa[d] * size[d];
-        ob -= sb[d] * size[d];
-        oy -= sy[d] * size[d];
-        idx[d] = 0;
-      }
-    }
+    });
   };
 
   // ---------------------------------------------------------------- convolution
