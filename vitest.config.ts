@@ -35,5 +35,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Tests always run in Node; no DOM.
     environment: 'node',
+    // Kernel outputs allocated without a zero fill hold NaN / 0xA5 garbage in every test, so a
+    // kernel that reads or keeps what it did not write fails its op spec (see ZEROED_OUTPUTS).
+    env: { DL_POISON_ALLOC: '1' },
   },
 });

@@ -3,7 +3,7 @@
  * registered layers (autograd records the graph here) wrap the execution, which
  * either runs a backend kernel on freshly allocated outputs or builds a view.
  */
-import type { KernelAttrs, OpName, TensorArg } from './backend/types.js';
+import { type KernelAttrs, type OpName, type TensorArg, ZEROED_OUTPUTS } from './backend/types.js';
 import type { DType } from './dtype.js';
 import { fail, fmtShape } from './errors.js';
 import { contiguousStrides, numel, viewStrides } from './layout.js';
@@ -106,11 +106,11 @@ export function toArg(t: Tensor): TensorArg {
   return { buf: t.storage.buf, dtype: t.dtype, shape: t.shape, strides: t.strides, offset: t.offset };
 }
 
-/** Allocate a contiguous tensor on a device (contents zero). */
-export function allocTensor(device: Device, shape: Shape, dtype: DType): Tensor {
+/** Allocate a contiguous tensor on a device (contents zero, or unspecified with `zeroed` false). */
+export function allocTensor(device: Device, shape: Shape, dtype: DType, zeroed = true): Tensor {
   const backend = backendFor('alloc', device);
   const n = numel(shape);
-  const storage = new Storage(backend, device, backend.alloc(dtype, n), dtype, n);
+  const storage = new Storage(backend, device, backend.alloc(dtype, n, zeroed), dtype, n);
   return new Tensor(storage, shape, contiguousStrides(shape), 0);
 }
 
@@ -121,7 +121,8 @@ function execute(call: OpCall): Tensor[] {
   if (isViewOp(call.op)) return [makeView(call as OpCall<ViewOp>)];
   const backend = backendFor(call.op, call.device);
   if (call.into?.isDisposed) fail('DISPOSED', 'copy_', 'the destination tensor was disposed');
-  const outs = call.into ? [call.into] : call.outs.map((m) => allocTensor(call.device, m.shape, m.dtype));
+  const zeroed = ZEROED_OUTPUTS.has(call.op as OpName);
+  const outs = call.into ? [call.into] : call.outs.map((m) => allocTensor(call.device, m.shape, m.dtype, zeroed));
   const kernel = backend.kernels[call.op as OpName] as (ins: TensorArg[], o: TensorArg[], a: unknown) => void;
   kernel(call.inputs.map(toArg), outs.map(toArg), call.attrs);
   if (call.into) call.into.storage.version++;

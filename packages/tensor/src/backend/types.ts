@@ -160,6 +160,22 @@ export interface KernelAttrs {
 
 export type OpName = keyof KernelAttrs;
 
+/**
+ * Ops whose kernels need their outputs zero-filled (they accumulate into them or write only
+ * part of them); every other kernel writes each output element, so its outputs are allocated
+ * without the fill (one pass over memory, or one device launch, less per op).
+ */
+export const ZEROED_OUTPUTS: ReadonlySet<OpName> = new Set<OpName>(['maxPool2dBackward', 'pad']);
+
+/** DL_POISON_ALLOC=1: buffers allocated without `zeroed` are filled with garbage (tests). */
+export const POISON_ALLOC = process.env.DL_POISON_ALLOC === '1';
+
+/** Fills a host buffer allocated without `zeroed` under DL_POISON_ALLOC (NaN for floats). */
+export function poison<T extends { fill(v: number): unknown }>(buf: T, dtype: DType): T {
+  buf.fill(dtype === 'float32' || dtype === 'float64' ? Number.NaN : 0xa5);
+  return buf;
+}
+
 export type Kernel<A, B> = (ins: readonly TensorArg<B>[], outs: readonly TensorArg<B>[], attrs: A) => void;
 
 export type KernelTable<B> = { readonly [K in OpName]: Kernel<KernelAttrs[K], B> };
@@ -240,8 +256,13 @@ export interface Backend<B = unknown> {
   /** e.g. 'cpu-ts', 'reference', 'cpu-native', 'cuda'. */
   readonly name: string;
   readonly deviceType: DeviceType;
-  /** A buffer for `numel` elements of `dtype`, zero-filled. */
-  alloc(dtype: DType, numel: number): B;
+  /**
+   * A buffer for `numel` elements of `dtype`, zero-filled; with `zeroed` false its contents are
+   * unspecified (a kernel output the kernel writes in full: see ZEROED_OUTPUTS). Under
+   * DL_POISON_ALLOC=1 such buffers are filled with NaN / 0xA5 bytes, so tests catch a kernel
+   * that reads what it did not write.
+   */
+  alloc(dtype: DType, numel: number, zeroed?: boolean): B;
   /** Release a buffer (a no-op for garbage-collected memory). */
   free(buf: B): void;
   /** Copy host values into buf starting at element `offset`. */

@@ -8,7 +8,7 @@
  * walk with a tight innermost loop (see strided.ts).
  */
 import { type DType, type TypedArray, arrayCtor } from '../../dtype.js';
-import type { Backend, KernelTable } from '../types.js';
+import { type Backend, type KernelTable, POISON_ALLOC, poison } from '../types.js';
 import { elementwiseKernels } from './elementwise.js';
 import { linalgKernels } from './linalg.js';
 import { lossKernels } from './loss.js';
@@ -17,8 +17,9 @@ import { cpuOptim } from './optim.js';
 import { poolKernels } from './pool.js';
 import { reduceKernels } from './reduce.js';
 
-function alloc(dtype: DType, numel: number): TypedArray {
-  return new (arrayCtor(dtype))(numel);
+function alloc(dtype: DType, numel: number, zeroed = true): TypedArray {
+  const buf = new (arrayCtor(dtype))(numel);
+  return !zeroed && POISON_ALLOC ? poison(buf, dtype) : buf;
 }
 
 function write(buf: TypedArray, dtype: DType, offset: number, src: TypedArray): void {

@@ -31,10 +31,12 @@ export function makeCudaBackend(cuda: CudaAddon): Backend<CudaBuffer> {
   return {
     name: 'cuda',
     deviceType: 'cuda',
-    alloc(dtype, numel) {
+    alloc(dtype, numel, zeroed = true) {
       const bytes = numel * itemSize(dtype);
       if (bytes === 0) return EMPTY;
       const ptr = guarded('cuda.malloc', () => cuda.malloc(bytes));
+      // Outputs their kernel writes in full skip the fill (one launch less per op).
+      if (!zeroed) return { ptr, bytes };
       guarded('cuda.memsetZero', () => {
         try {
           cuda.memsetZero(ptr, bytes);

@@ -15,6 +15,7 @@
  */
 import { totalmem } from 'node:os';
 import { type DType, type TypedArray, arrayCtor } from '../../dtype.js';
+import { POISON_ALLOC, poison } from '../types.js';
 
 export interface CacheStats {
   cachedBytes: number;
@@ -41,7 +42,8 @@ export class BufferCache {
 
   constructor(readonly limitBytes: number = defaultLimit(process.env)) {}
 
-  alloc(dtype: DType, numel: number): TypedArray {
+  /** A cached buffer is zero-filled again unless `zeroed` is false (see Backend.alloc). */
+  alloc(dtype: DType, numel: number, zeroed = true): TypedArray {
     const ctor = arrayCtor(dtype);
     const list = this.buckets.get(ctor)?.get(numel);
     while (list !== undefined && list.length > 0) {
@@ -49,14 +51,15 @@ export class BufferCache {
       this.bytes -= buf.byteLength;
       this.count--;
       if (buf.length !== numel) continue; // detached since it was cached
-      buf.fill(0);
+      if (zeroed) buf.fill(0);
+      else if (POISON_ALLOC) poison(buf, dtype);
       this.hits++;
       return buf;
     }
     this.misses++;
     const buf = new ctor(numel);
     if (this.limitBytes > 0) this.owned.add(buf);
-    return buf;
+    return !zeroed && POISON_ALLOC ? poison(buf, dtype) : buf;
   }
 
   free(buf: TypedArray): void {

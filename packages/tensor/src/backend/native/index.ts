@@ -29,7 +29,7 @@ export function makeNativeBackend(addon: NativeAddon): Backend<TypedArray> {
   return {
     ...cpuBackend,
     name: 'cpu-native',
-    alloc: (dtype, numel) => bufferCache.alloc(dtype, numel),
+    alloc: (dtype, numel, zeroed) => bufferCache.alloc(dtype, numel, zeroed),
     free: (buf) => bufferCache.free(buf),
     kernels: { ...cpuBackend.kernels, ...nativeKernels(addon, cpuBackend.kernels) },
     optim: nativeOptim(addon),
