@@ -275,7 +275,9 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
     const x = ins[0];
     const y = outs[0];
     const nd = x.shape.length;
-    if (!isFloat(x) || x.dtype !== y.dtype || nd > 16 || !isContiguous(y)) return ts.sum(ins, outs, attrs);
+    // An empty input (sums of nothing are 0) goes to the TypeScript kernel: the addon writes
+    // only the outputs it reduces into.
+    if (!isFloat(x) || x.dtype !== y.dtype || nd > 16 || !isContiguous(y) || numel(x.shape) === 0) return ts.sum(ins, outs, attrs);
     P[0] = nd;
     P[1] = x.offset;
     P[2] = y.offset;
