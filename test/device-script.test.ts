@@ -96,6 +96,7 @@ describe('scripts/device: run.sh --device cpu --smoke', () => {
       addon: addonBuilt ? 'ok' : expect.stringMatching(/^skipped/),
       data: 'ok',
       tests: 'ok',
+      'own-conv': 'ok',
       ours: 'ok',
       torch: python ? 'ok' : expect.stringMatching(/^failed/),
     });
@@ -107,6 +108,15 @@ describe('scripts/device: run.sh --device cpu --smoke', () => {
     expect(log).toMatch(/op specs on cpu against the float64 reference/);
     expect(log).toMatch(/layers on cpu against reference/);
     expect(Number(log.match(/^ℹ pass (\d+)$/m)?.[1])).toBeGreaterThan(40);
+    expect(log).toMatch(/^ℹ fail 0$/m);
+  });
+
+  it('the convolution cases ran again on their own (DL_CUDNN=0) and passed', () => {
+    const log = readFileSync(join(out, 'own-conv.log'), 'utf8');
+    expect(log).toMatch(/✔ Conv2d\(3, 6, 5\) \(tutorial conv1\)/);
+    expect(log).toMatch(/✔ TutorialNet/);
+    expect(log).toMatch(/Linear\(20, 7\) .*# test name does not match pattern/);
+    expect(Number(log.match(/^ℹ pass (\d+)$/m)?.[1])).toBeGreaterThan(3);
     expect(log).toMatch(/^ℹ fail 0$/m);
   });
 

@@ -5,8 +5,8 @@
 //   node scripts/device/report.mjs DIR [--write-results]
 //
 // DIR holds steps.jsonl (run.sh: the machine and each step's status), ours.jsonl (cifar-cache and
-// bench-cuda lines), torch.jsonl (torch_cuda_bench.py lines) and tests.log (the test runner's
-// output). Any of them may be missing or cut short: what is there is reported. The ratio column
+// bench-cuda lines), torch.jsonl (torch_cuda_bench.py lines), tests.log and own-conv.log (the test
+// runner's output, the second with DL_CUDNN=0). Any of them may be missing or cut short: what is there is reported. The ratio column
 // is ours against PyTorch eager, oriented so that above 1x means ours is better (throughput:
 // ours / PyTorch; seconds and bytes: PyTorch / ours).
 //
@@ -69,12 +69,12 @@ function cell(row, line) {
 }
 
 /** Pass/fail counts from the test runner's spec output (ℹ lines) or TAP output (# lines). */
-function testSummary(dir) {
-  const path = join(dir, 'tests.log');
+function testSummary(dir, file) {
+  const path = join(dir, file);
   if (!existsSync(path)) return 'not run';
   const text = readFileSync(path, 'utf8');
   const count = (k) => text.match(new RegExp(`^[ℹ#] ${k} (\\d+)$`, 'm'))?.[1];
-  if (count('tests') === undefined) return 'no summary (cut short: see tests.log)';
+  if (count('tests') === undefined) return `no summary (cut short: see ${file})`;
   // The spec reporter lists the failed tests again at the end, after '✖ failing tests:'.
   const tail = text.split('✖ failing tests:')[1] ?? '';
   const failed = [...tail.matchAll(/^✖ (.+?)(?: \([\d.]+ms\))?$/gm)].map((m) => m[1]);
@@ -126,7 +126,8 @@ function buildReport(dir) {
     `Throughputs are medians of timed runs between synchronisations after warm-up; "ours vs eager" above 1x means ours is better. ${torchEnv.torch ? `PyTorch ${torchEnv.torch}${torchEnv.cuda ? ` (CUDA ${torchEnv.cuda}, cuDNN ${torchEnv.cudnn})` : ''}, TF32 ${torchEnv.tf32 ? 'on' : 'off'}` : 'PyTorch did not run'}; compiled = torch.compile of the ConvNet step only.`,
     '',
     `- Machine: ${card}${env.driver ? `, driver ${env.driver}` : ''}${env.memory ? `, ${env.memory}` : ''}; ours: Node ${oursEnv.node ?? '?'}, backends ${oursEnv.backends ?? '?'}`,
-    `- Device tests (${env.device ?? 'cuda'}): ${testSummary(dir)}`,
+    `- Device tests (${env.device ?? 'cuda'}): ${testSummary(dir, 'tests.log')}`,
+    `- Convolution tests again with DL_CUDNN=0 (own kernels): ${testSummary(dir, 'own-conv.log')}`,
     ...(stepList ? [`- Steps: ${stepList}`] : []),
     ...notes.map((n) => `- Note: ${n}`),
     '',

@@ -9,12 +9,14 @@
 #   addon   unpack the native addon (CUDA kernels) from the bundle
 #   env     nvidia-smi -L, the card, driver and versions
 #   data    the CIFAR-10 JPEG archive into a uint8 cache (cifar-cache.mjs), timed on its own
-#   tests   the device test runner (cuda-tests.mjs): CUDA against the CPU and the float64 reference
+#   tests   the device test runner (cuda-tests.mjs): CUDA against the CPU and the float64 reference,
+#           with cuDNN from PyTorch's environment when found (DL_CUDNN_PATH)
+#   own-conv  the convolution tests again with DL_CUDNN=0 (conv.cu's own kernels)
 #   ours    our benchmark (bench-cuda.mjs)
 #   torch   PyTorch's (torch_cuda_bench.py), eager and compiled
 #   report  the final table (report.mjs), printed last
 # Raw outputs go to $OUT (set by the device tool; else $TMPDIR/dl-device-out): run.log (every
-# step's stderr), steps.jsonl, tests.log, ours.jsonl, torch.jsonl, report.md.
+# step's stderr), steps.jsonl, tests.log, own-conv.log, ours.jsonl, torch.jsonl, report.md.
 #
 #   --quick        the first try: the whole test runner, short timing budgets, 1 recipe epoch,
 #                  no torch.compile (about 3 minutes instead of 8)
@@ -37,11 +39,11 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-# Time boxes in seconds (data, tests, ours, torch): full fits ~8 minutes at worst, quick ~5.
+# Time boxes in seconds (data, tests, ours, torch, own-conv): full fits ~9 minutes at worst, quick ~6.
 case $MODE in
-  full) LIMITS=(60 120 150 150) FLAG=() ;;
-  quick) LIMITS=(60 120 60 60) FLAG=(--quick) ;;
-  smoke) LIMITS=(60 60 60 60) FLAG=(--smoke) ;;
+  full) LIMITS=(60 120 150 150 60) FLAG=() ;;
+  quick) LIMITS=(60 120 60 60 60) FLAG=(--quick) ;;
+  smoke) LIMITS=(60 60 60 60 60) FLAG=(--smoke) ;;
 esac
 
 TMP=${TMPDIR:-/tmp}
@@ -50,9 +52,15 @@ BUNDLE=${DL_DEVICE_BUNDLE:-.device/bundle}
 ARCHIVE=${DL_CIFAR_ARCHIVE:-.device/cifar-10-jpeg.tar.gz}
 mkdir -p "$OUT"
 LOG=$OUT/run.log STEPS=$OUT/steps.jsonl
-rm -f "$LOG" "$STEPS" "$OUT/tests.log" "$OUT/ours.jsonl" "$OUT/torch.jsonl" "$OUT/report.md"
+rm -f "$LOG" "$STEPS" "$OUT/tests.log" "$OUT/own-conv.log" "$OUT/ours.jsonl" "$OUT/torch.jsonl" "$OUT/report.md"
 FAILED=0 DATA=
 [ -d /usr/local/cuda/lib64 ] && export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# cuDNN is only inside PyTorch's environment there; its folder also goes on the loader path,
+# where cuDNN 9 looks for its sub-libraries.
+if [ -z "${DL_CUDNN_PATH:-}" ]; then
+  for d in /opt/torch/.venv/lib/python3*/site-packages/nvidia/cudnn/lib; do [ -d "$d" ] && export DL_CUDNN_PATH=$d; done
+fi
+[ -n "${DL_CUDNN_PATH:-}" ] && [ -d "$DL_CUDNN_PATH" ] && export LD_LIBRARY_PATH=$DL_CUDNN_PATH:$LD_LIBRARY_PATH
 
 # run_step NAME LIMIT STDOUT STDERR CMD...: runs CMD time-boxed, appends a steps.jsonl line and
 # prints one status line (and the end of the step's output when it failed).
@@ -118,6 +126,9 @@ if [ -n "$NODE" ]; then
   [ "$MODE" = smoke ] && QUICK_TESTS=1
   run_step tests "${LIMITS[1]}" "$OUT/tests.log" "$OUT/tests.log" env DL_TEST_DEVICE="$DEVICE" DL_TEST_QUICK=$QUICK_TESTS \
     "$NODE" --enable-source-maps --test-reporter=spec "$BUNDLE/cuda-tests.mjs"
+  # The convolution cases again on conv.cu's own kernels (the run above uses cuDNN where found).
+  run_step own-conv "${LIMITS[4]}" "$OUT/own-conv.log" "$OUT/own-conv.log" env DL_CUDNN=0 DL_TEST_DEVICE="$DEVICE" DL_TEST_QUICK=$QUICK_TESTS \
+    "$NODE" --enable-source-maps --test-reporter=spec --test-name-pattern='[Cc]onv|TutorialNet|ResNet' "$BUNDLE/cuda-tests.mjs"
   run_step ours "${LIMITS[2]}" "$OUT/ours.jsonl" "$LOG" "$NODE" --enable-source-maps "$BUNDLE/bench-cuda.mjs" --device "$DEVICE" "${FLAG[@]}" ${DATA:+--data "$DATA"}
 fi
 run_step torch "${LIMITS[3]}" "$OUT/torch.jsonl" "$LOG" env PYTHONUNBUFFERED=1 "$PY" scripts/device/torch_cuda_bench.py --device "$DEVICE" "${FLAG[@]}" ${DATA:+--data "$DATA"}

@@ -65,11 +65,13 @@ describe('CUDA addon contract', () => {
       expect(d.computeCapability).toHaveLength(2);
       expect(d.multiProcessors).toBeGreaterThan(0);
     }
-    const b = p.cublas;
-    expect(typeof b.found).toBe('boolean');
-    if (b.found) expect(typeof b.path).toBe('string');
-    else expect(b.path === null && typeof b.error === 'string' && /libcublas/.test(b.error ?? '')).toBe(true);
-    expect(b.version === null || Number.isInteger(b.version)).toBe(true);
+    for (const [b, file] of [[p.cublas, /libcublas/], [p.cudnn, /libcudnn|DL_CUDNN=0/]] as const) {
+      expect(typeof b.found).toBe('boolean');
+      if (b.found) expect(typeof b.path).toBe('string');
+      else expect(b.path === null && typeof b.error === 'string' && file.test(b.error ?? '')).toBe(true);
+      expect(b.version === null || Number.isInteger(b.version)).toBe(true);
+      expect(Number.isInteger(b.calls) && b.calls >= 0).toBe(true);
+    }
     expect(p.archs.length).toBeGreaterThan(0);
     for (const a of p.archs) expect(a).toMatch(/^(sm|compute)_\d+$/);
   });

@@ -110,7 +110,8 @@ describe('why CUDA is unavailable (the decision, from the selection and the addo
     driverVersion: 12040,
     runtimeVersion: 13000,
     devices: [],
-    cublas: { found: false, path: null, error: 'not looked for', version: null },
+    cublas: { found: false, path: null, error: 'not looked for', version: null, calls: 0 },
+    cudnn: { found: false, path: null, error: 'not looked for', version: null, calls: 0 },
     archs: ['sm_80', 'sm_90'],
     ...over,
   });

@@ -17,6 +17,8 @@
  *               emptyCache, the peak counter and the out-of-memory error
  *   save/load   state and safetensors files written from the device equal, byte for byte, those
  *               written from the baseline; files load onto the device
+ *   libraries   (CUDA) conv2d through cuDNN and matmul through cuBLAS when found; DL_CUDNN=0 keeps
+ *               conv2d on the built-in kernels
  *   misuse      mixed devices are refused with a DLError
  * DL_TEST_QUICK=1 leaves out the ResNet-9 cases and keeps one op spec in four (the CPU check in
  * `pnpm test`). Exit status 1 when any test fails (node:test).
@@ -313,6 +315,31 @@ function defineSuites(t: Target): void {
       }),
     );
   });
+
+  if (device === 'cuda') {
+    // run.sh points DL_CUDNN_PATH at PyTorch's cuDNN and runs the conv cases again with DL_CUDNN=0,
+    // so both conv2d paths (cuDNN and conv.cu's own kernels) meet the same checks.
+    describe('libraries on cuda', () => {
+      const off = process.env.DL_CUDNN === '0';
+      it(off ? 'DL_CUDNN=0: conv2d runs on the built-in kernels, cuDNN untouched' : 'conv2d and both its gradients run through cuDNN, matmul through cuBLAS', () =>
+        noLeak('libraries', () => {
+          const before = T.cuda.libraries();
+          assert.ok(before.cublas.found, `cuBLAS: ${before.cublas.error}`);
+          if (off) assert.equal(before.cudnn.found, false, 'DL_CUDNN=0 leaves cuDNN unloaded');
+          else assert.ok(before.cudnn.found, `cuDNN: ${before.cudnn.error}`);
+          const x = T.randn([8, 3, 32, 32], { device }).requiresGrad_();
+          const w = T.randn([6, 3, 5, 5], { device }).requiresGrad_();
+          nn.F.conv2d(x, w).sum().backward();
+          T.randn([64, 32], { device }).matmul(T.randn([32, 16], { device })).sum().item();
+          const after = T.cuda.libraries();
+          assert.equal(after.cudnn.calls - before.cudnn.calls, off ? 0 : 3, 'cuDNN passes: forward, backward data, backward filter');
+          assert.ok(after.cublas.calls > before.cublas.calls, 'matmul went through cuBLAS');
+          x.grad?.dispose();
+          w.grad?.dispose();
+        }),
+      );
+    });
+  }
 
   describe(`memory on ${device}`, () => {
     it('three training steps leave no tensor behind', () => {

@@ -68,6 +68,7 @@ export function describeEnvironment(): Record<string, unknown> {
           runtime: d.cuda.runtimeVersion,
           archs: d.cuda.archs,
           cublas: d.cuda.cublas?.found ? d.cuda.cublas.path : `not found: ${d.cuda.cublas?.error}`,
+          cudnn: d.cuda.cudnn?.found ? `${d.cuda.cudnn.path} (${d.cuda.cudnn.version})` : `not used: ${d.cuda.cudnn?.error}`,
           allocatedBytes: memory?.allocatedBytes,
         }
       : { available: false, reason: d.cuda.reason },

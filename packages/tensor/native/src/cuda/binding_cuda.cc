@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cublas.h"
+#include "cudnn.h"
 #include "launch.h"
 #include "runtime.h"
 
@@ -17,7 +18,7 @@ namespace dl::cuda {
 namespace {
 
 /** Bumped with CUDA_ABI in src/backend/cuda/addon.ts whenever a function's arguments change. */
-constexpr int kCudaAbi = 1;
+constexpr int kCudaAbi = 2;
 
 /** Runs f under the API lock; a C++ exception becomes a JS Error. */
 template <typename F>
@@ -53,12 +54,13 @@ Bytes typed_bytes(const Napi::Env& env, const Napi::Value& v, const char* what) 
   return Bytes{static_cast<char*>(a.ArrayBuffer().Data()) + a.ByteOffset(), a.ByteLength()};
 }
 
-Napi::Object library_info(const Napi::Env& env, const CublasInfo& c) {
+Napi::Object library_info(const Napi::Env& env, const LibraryInfo& c) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("found", c.found);
   o.Set("path", c.found ? Napi::Value(Napi::String::New(env, c.path)) : env.Null());
   o.Set("error", c.error.empty() ? env.Null() : Napi::Value(Napi::String::New(env, c.error)));
   o.Set("version", c.version ? Napi::Value(Napi::Number::New(env, c.version)) : env.Null());
+  o.Set("calls", Napi::Number::New(env, static_cast<double>(c.calls)));
   return o;
 }
 
@@ -86,6 +88,7 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
     }
     o.Set("devices", devices);
     o.Set("cublas", library_info(env, cublas_info()));
+    o.Set("cudnn", library_info(env, cudnn_info()));
     const auto archs = compiled_archs();
     Napi::Array a = Napi::Array::New(env, archs.size());
     for (size_t i = 0; i < archs.size(); i++) a.Set(static_cast<uint32_t>(i), archs[i]);

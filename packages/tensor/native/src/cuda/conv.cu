@@ -1,5 +1,6 @@
-// conv2d forward and both gradients as im2col / col2im + GEMM (gemm.cuh), groups and dilation
-// included, images processed in chunks whose column buffer stays under kColBudget.
+// conv2d forward and both gradients: through cuDNN when it is loaded and takes the case
+// (cudnn.h), else as im2col / col2im + GEMM (gemm.cuh), groups and dilation included, images
+// processed in chunks whose column buffer stays under kColBudget.
 //
 //  forward:  col (n, C*kh*kw, P) = im2col(x[n]);  y[n, g] (Og x P) = w_g (Og x Kd) @ col[n, g]
 //            (+ the bias, written into y first); one GEMM launch for all groups and images.
@@ -12,6 +13,7 @@
 // into one stride, else copied contiguous first. Outputs (y, gx, gw) are contiguous.
 #include <memory>
 
+#include "cudnn.h"
 #include "gemm.cuh"
 
 namespace dl::cuda {
@@ -181,6 +183,7 @@ void conv2d(const Ctx& c, const ConvGeom& g, const Tensor& x, const Tensor& w, c
     if (!bias) fill(c, y, 0);
     return;
   }
+  if (cudnn_conv(c, ConvPass::kForward, g, x, w, y, bias != nullptr)) return;
   const Folded wm = fold(c, w, 1);  // (O, Kd)
   const int64_t ysp = y.strides[3];
   Gemm gm;
@@ -220,6 +223,7 @@ void conv2d_backward_input(const Ctx& c, const ConvGeom& g, const Tensor& gy, co
     fill(c, gx, 0);
     return;
   }
+  if (cudnn_conv(c, ConvPass::kBackwardData, g, gx, w, gy, false)) return;
   const Folded wm = fold(c, w, 1);   // (O, Kd); w_g^T has row stride sf, column stride s0
   const Folded gm = fold(c, gy, 2);  // (N, O, P)
   Gemm mm;
@@ -264,6 +268,7 @@ void conv2d_backward_weight(const Ctx& c, const ConvGeom& g, const Tensor& gy, c
     fill(c, gw, 0);
     return;
   }
+  if (cudnn_conv(c, ConvPass::kBackwardFilter, g, x, gw, gy, false)) return;
   const Geom geo = geom_of(g);
   // Columns and gy of a chunk; both sized for the largest chunk.
   const int64_t nb = chunk_images(g.N, (Kt + g.O) * P * es);

@@ -1,14 +1,11 @@
 // cuBLAS through dlopen: libcublas.so.13, then .12, then libcublas.so, by the loader's search
-// path and then in the CUDA toolkit's lib64 ($CUDA_HOME, $CUDA_PATH, /usr/local/cuda). Only
-// the functions the addon calls are resolved, with prototypes and enum values declared here.
+// path and then in the CUDA toolkit's lib64 (dynlib.h). Only the functions the addon calls are
+// resolved, with prototypes and enum values declared here.
 #include "cublas.h"
 
-#include <dlfcn.h>
-
-#include <cstdlib>
+#include <atomic>
 #include <mutex>
 #include <string>
-#include <vector>
 
 namespace dl::cuda {
 
@@ -34,77 +31,57 @@ struct Api {
 };
 
 struct Library {
-  CublasInfo info{false, "", "", 0};
+  LibraryInfo info;
   Api api{};
+  std::atomic<int64_t> calls{0};
 };
 
 std::mutex g_mutex;
 
-template <typename F>
-bool resolve(void* lib, const char* name, F& fn, std::string& missing) {
-  fn = reinterpret_cast<F>(dlsym(lib, name));
-  if (!fn) missing += std::string(missing.empty() ? "" : ", ") + name;
-  return fn != nullptr;
-}
-
-Library load() {
-  Library l;
-  std::vector<std::string> names = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
-  std::vector<std::string> dirs;
-  for (const char* env : {"CUDA_HOME", "CUDA_PATH"}) {
-    const char* v = std::getenv(env);
-    if (v && *v) dirs.push_back(std::string(v) + "/lib64/");
+void load(Library& l) {
+  Api& a = l.api;
+  void* lib = open_first(toolkit_candidates({"libcublas.so.13", "libcublas.so.12", "libcublas.so"}),
+                         [&](void* h) {
+                           std::string missing;
+                           a = Api{};
+                           bind_symbol(h, "cublasCreate_v2", a.create, missing);
+                           bind_symbol(h, "cublasDestroy_v2", a.destroy, missing);
+                           bind_symbol(h, "cublasSetStream_v2", a.set_stream, missing);
+                           bind_symbol(h, "cublasSetMathMode", a.set_math_mode, missing);
+                           bind_symbol(h, "cublasGetProperty", a.get_property, missing);
+                           bind_symbol(h, "cublasSgemmStridedBatched", a.sgemm, missing);
+                           bind_symbol(h, "cublasDgemmStridedBatched", a.dgemm, missing);
+                           return missing;
+                         },
+                         l.info);
+  if (!lib) {
+    l.api = Api{};
+    l.info.error = "cuBLAS not found (matmul and conv2d use the built-in GEMM kernel): " + l.info.error;
+    return;
   }
-  dirs.push_back("/usr/local/cuda/lib64/");
-  std::vector<std::string> candidates = names;
-  for (const auto& d : dirs)
-    for (const auto& n : names) candidates.push_back(d + n);
-  std::string tried;
-  for (const auto& c : candidates) {
-    void* lib = dlopen(c.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-      const char* e = dlerror();
-      tried += (tried.empty() ? "" : "; ") + (e ? std::string(e) : c + ": not found");
-      continue;
-    }
-    std::string missing;
-    Api& a = l.api;
-    resolve(lib, "cublasCreate_v2", a.create, missing);
-    resolve(lib, "cublasDestroy_v2", a.destroy, missing);
-    resolve(lib, "cublasSetStream_v2", a.set_stream, missing);
-    resolve(lib, "cublasSetMathMode", a.set_math_mode, missing);
-    resolve(lib, "cublasGetProperty", a.get_property, missing);
-    resolve(lib, "cublasSgemmStridedBatched", a.sgemm, missing);
-    resolve(lib, "cublasDgemmStridedBatched", a.dgemm, missing);
-    if (!missing.empty()) {
-      tried += (tried.empty() ? "" : "; ") + c + ": missing " + missing;
-      dlclose(lib);
-      l.api = Api{};
-      continue;
-    }
-    l.info.found = true;
-    l.info.path = c;
-    int major = 0, minor = 0, patch = 0;
-    if (a.get_property(kMajorVersion, &major) == CUBLAS_STATUS_SUCCESS &&
-        a.get_property(kMinorVersion, &minor) == CUBLAS_STATUS_SUCCESS &&
-        a.get_property(kPatchLevel, &patch) == CUBLAS_STATUS_SUCCESS)
-      l.info.version = major * 10000 + minor * 100 + patch;
-    return l;
-  }
-  l.info.error = "cuBLAS not found (matmul and conv2d use the built-in GEMM kernel): " + tried;
-  return l;
+  int major = 0, minor = 0, patch = 0;
+  if (a.get_property(kMajorVersion, &major) == CUBLAS_STATUS_SUCCESS &&
+      a.get_property(kMinorVersion, &minor) == CUBLAS_STATUS_SUCCESS &&
+      a.get_property(kPatchLevel, &patch) == CUBLAS_STATUS_SUCCESS)
+    l.info.version = major * 10000 + minor * 100 + patch;
 }
 
 Library& library() {
-  static Library l = load();
-  return l;
+  static Library* l = [] {
+    auto* p = new Library();  // never destroyed: handles may outlive static destruction
+    load(*p);
+    return p;
+  }();
+  return *l;
 }
 
 }  // namespace
 
-CublasInfo cublas_info() {
+LibraryInfo cublas_info() {
   std::lock_guard<std::mutex> lock(g_mutex);
-  return library().info;
+  LibraryInfo out = library().info;
+  out.calls = library().calls.load();
+  return out;
 }
 
 void* cublas_create(cudaStream_t stream, int device) {
@@ -131,15 +108,20 @@ void* cublas_create(cudaStream_t stream, int device) {
 int cublas_gemm(void* handle, bool dbl, int transa, int transb, int m, int n, int k, const void* A, int lda,
                 long long stride_a, const void* B, int ldb, long long stride_b, bool accumulate, void* C, int ldc,
                 long long stride_c, int batch) {
-  const Api& a = library().api;
+  Library& l = library();
+  const Api& a = l.api;
+  int status;
   if (dbl) {
     const double one = 1, beta = accumulate ? 1 : 0;
-    return a.dgemm(handle, transa, transb, m, n, k, &one, static_cast<const double*>(A), lda, stride_a,
-                   static_cast<const double*>(B), ldb, stride_b, &beta, static_cast<double*>(C), ldc, stride_c, batch);
+    status = a.dgemm(handle, transa, transb, m, n, k, &one, static_cast<const double*>(A), lda, stride_a,
+                     static_cast<const double*>(B), ldb, stride_b, &beta, static_cast<double*>(C), ldc, stride_c, batch);
+  } else {
+    const float one = 1, beta = accumulate ? 1 : 0;
+    status = a.sgemm(handle, transa, transb, m, n, k, &one, static_cast<const float*>(A), lda, stride_a,
+                     static_cast<const float*>(B), ldb, stride_b, &beta, static_cast<float*>(C), ldc, stride_c, batch);
   }
-  const float one = 1, beta = accumulate ? 1 : 0;
-  return a.sgemm(handle, transa, transb, m, n, k, &one, static_cast<const float*>(A), lda, stride_a,
-                 static_cast<const float*>(B), ldb, stride_b, &beta, static_cast<float*>(C), ldc, stride_c, batch);
+  if (status == CUBLAS_STATUS_SUCCESS) l.calls++;
+  return status;
 }
 
 const char* cublas_status_name(int status) {

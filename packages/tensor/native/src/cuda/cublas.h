@@ -4,19 +4,12 @@
 
 #include <cuda_runtime_api.h>
 
-#include <string>
+#include "dynlib.h"
 
 namespace dl::cuda {
 
-struct CublasInfo {
-  bool found;
-  std::string path;   // the file that loaded
-  std::string error;  // why not (every name tried), or why a handle could not be made
-  int version;        // major * 10000 + minor * 100 + patch, 0 when unknown
-};
-
 /** Loads the library on the first call; never throws. */
-CublasInfo cublas_info();
+LibraryInfo cublas_info();
 
 /**
  * A handle bound to `stream` with the default math mode (fp32 stays fp32: no TF32), or null

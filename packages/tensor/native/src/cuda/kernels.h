@@ -52,11 +52,15 @@ struct ErrSite {
   int op;
 };
 
-/** Where and how a launcher enqueues work. `cublas` is the device's cuBLAS handle or null. */
+/**
+ * Where and how a launcher enqueues work. `cublas` is the device's cuBLAS handle and `cudnn` its
+ * cuDNN context (cudnn.h), each null when the library is missing.
+ */
 struct Ctx {
   cudaStream_t stream;
   ErrSite site;
   void* cublas;
+  void* cudnn;
 };
 
 /** A strided operand. `data` is the address of element 0 of the view (buffer + offset). */

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "cublas.h"
+#include "cudnn.h"
 #include "ops.h"
 
 #ifndef DL_CUDA_ARCHS
@@ -167,6 +168,7 @@ Device* Device::create(int index) {
   std::memset(d->err_host_, 0, sizeof(DeviceError));
   d->alloc.bind(index, d->stream_);
   d->cublas_ = cublas_create(d->stream_, index);
+  d->cudnn_ = cudnn_create(d->stream_, index);
   return d;
 }
 

@@ -1,5 +1,5 @@
 // The CUDA runtime side of the addon: errors as C++ exceptions, the probe, per-device state
-// (current device, one non-blocking stream, the caching allocator, the cuBLAS handle, pinned
+// (current device, one non-blocking stream, the caching allocator, the cuBLAS and cuDNN handles, pinned
 // staging for transfers, the device error flag) and synchronisation. See runtime.cc.
 #pragma once
 
@@ -60,7 +60,7 @@ std::vector<std::string> compiled_archs();
 class Device {
  public:
   /** The launch context of op `code` on this device. */
-  Ctx ctx(int code) const { return Ctx{stream_, ErrSite{err_dev_, code}, cublas_}; }
+  Ctx ctx(int code) const { return Ctx{stream_, ErrSite{err_dev_, code}, cublas_, cudnn_}; }
   /** Copies host bytes to dst through pinned staging; src may be reused on return. */
   void upload(uintptr_t dst, const void* src, size_t bytes);
   /** Copies device bytes to dst, waiting for the stream; reports a pending device error. */
@@ -86,6 +86,7 @@ class Device {
   int index_ = 0;
   cudaStream_t stream_ = nullptr;
   void* cublas_ = nullptr;
+  void* cudnn_ = nullptr;
   DeviceError* err_dev_ = nullptr;
   DeviceError* err_host_ = nullptr;  // pinned
   bool staging_ready_ = false;

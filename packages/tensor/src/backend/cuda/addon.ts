@@ -7,14 +7,14 @@
  *
  * Device pointers are plain numbers (CUDA virtual addresses are below 2^53, so a double holds
  * them exactly). All work goes on one stream per device, in order; only `download` and
- * `synchronize` wait for it. Every failing CUDA or cuBLAS call becomes a thrown Error whose
+ * `synchronize` wait for it. Every failing CUDA, cuBLAS or cuDNN call becomes a thrown Error whose
  * message names the call, the CUDA error name and string and the source location; the
  * process never aborts.
  */
 import type { DType, TypedArray } from '../../dtype.js';
 import { DTYPES } from '../../dtype.js';
 
-export const CUDA_ABI = 1;
+export const CUDA_ABI = 2;
 
 /** dtype code = index in DTYPES: 0 bool, 1 uint8, 2 int32, 3 float32, 4 float64. */
 export function dtypeCode(dtype: DType): number {
@@ -115,6 +115,8 @@ export interface CudaLibraryInfo {
   /** Why it did not load (every name tried), or null. */
   error: string | null;
   version: number | null;
+  /** Operations the library has run in this process (GEMMs for cuBLAS, convolution passes for cuDNN). */
+  calls: number;
 }
 
 export interface CudaProbe {
@@ -129,6 +131,11 @@ export interface CudaProbe {
   devices: CudaDeviceInfo[];
   /** cuBLAS loaded with dlopen (libcublas.so.13, .12, libcublas.so); matmul and conv use our own kernels without it. */
   cublas: CudaLibraryInfo;
+  /**
+   * cuDNN loaded with dlopen ($DL_CUDNN_PATH, a file or its folder, then libcudnn.so.9, .8,
+   * libcudnn.so); conv2d and its gradients use our own kernels without it. DL_CUDNN=0 turns it off.
+   */
+  cudnn: CudaLibraryInfo;
   /** The SM architectures compiled into the addon, e.g. ['sm_80', 'sm_90']. */
   archs: string[];
 }

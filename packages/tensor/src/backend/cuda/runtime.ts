@@ -11,7 +11,7 @@
 import { markUnavailable, registerBackend } from '../../device.js';
 import { fail } from '../../errors.js';
 import { BUILD_FIX, currentSelection, failureSummary, type Selection, selectCpuBackend } from '../native/index.js';
-import { CUDA_ABI, CUDA_OPS, type CudaAddon, type CudaDeviceInfo, type CudaMemoryStats, type CudaProbe } from './addon.js';
+import { CUDA_ABI, CUDA_OPS, type CudaAddon, type CudaDeviceInfo, type CudaLibraryInfo, type CudaMemoryStats, type CudaProbe } from './addon.js';
 import { makeCudaBackend } from './index.js';
 import { guarded } from './launch.js';
 
@@ -172,6 +172,15 @@ export const cuda = {
   /** Name, memory, compute capability and multiprocessors of a GPU. */
   getDeviceProperties(index = 0): CudaDeviceInfo {
     return { ...deviceInfo('cuda.getDeviceProperties', index) };
+  },
+  /**
+   * cuBLAS and cuDNN as loaded now: the file, the version and how many operations each has run
+   * (with `found`, PyTorch's torch.backends.cudnn.is_available() and version()).
+   */
+  libraries(): { cublas: CudaLibraryInfo; cudnn: CudaLibraryInfo } {
+    const c = runtime('cuda.libraries');
+    const p = guarded('cuda.libraries', () => c.probe());
+    return { cublas: p.cublas, cudnn: p.cudnn };
   },
   /** Whether CUDA is usable, why not and the fix, and what the driver reported (for doctor). */
   probe(): CudaStatus {

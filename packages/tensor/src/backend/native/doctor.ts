@@ -6,7 +6,7 @@
  * reason and the fix. `doctor({ print: true })` also writes the text to stdout.
  */
 import { listBackends } from '../../device.js';
-import type { CudaLibraryInfo } from '../cuda/addon.js';
+import type { CudaLibraryInfo, CudaProbe } from '../cuda/addon.js';
 import { cuda, cudaVersion, runsOn } from '../cuda/runtime.js';
 import type { NativeInfo, SystemBlasInfo } from './addon.js';
 import { BUILD_FIX, currentSelection, failureSummary, selectCpuBackend } from './index.js';
@@ -55,9 +55,33 @@ export interface DoctorReport {
     /** SM architectures compiled into the addon. */
     archs: string[];
     cublas: CudaLibraryInfo | null;
+    cudnn: CudaLibraryInfo | null;
   };
   missing: DoctorIssue[];
   text: string;
+}
+
+/** The libraries the CUDA part loads at run time, and how to get each. */
+const CUDA_LIBRARIES = [
+  {
+    key: 'cublas',
+    name: 'cuBLAS',
+    fix: "install cuBLAS (part of the CUDA toolkit: libcublas.so.13 or .12) or add its folder to LD_LIBRARY_PATH; without it matmul and convolution use dl's own CUDA kernels (slower)",
+  },
+  {
+    key: 'cudnn',
+    name: 'cuDNN',
+    fix: "install cuDNN 8 or 9 (libcudnn.so.9; pip's nvidia-cudnn-cu12/cu13 has it under site-packages/nvidia/cudnn/lib) and set DL_CUDNN_PATH to its folder or add that folder to LD_LIBRARY_PATH; without it convolutions use dl's own CUDA kernels",
+  },
+] as const;
+
+/** cuBLAS or cuDNN not found, or found but unusable (its handle could not be made), with the fix. */
+export function cudaLibraryIssues(probe: Pick<CudaProbe, 'cublas' | 'cudnn'>): DoctorIssue[] {
+  return CUDA_LIBRARIES.filter((lib) => !probe[lib.key].found || probe[lib.key].error).map((lib) => ({
+    what: `${lib.name} (optional)`,
+    reason: probe[lib.key].error ?? 'not found',
+    fix: lib.fix,
+  }));
 }
 
 export function doctor(options: { print?: boolean } = {}): DoctorReport {
@@ -88,13 +112,7 @@ export function doctor(options: { print?: boolean } = {}): DoctorReport {
   const cudaStatus = cuda.probe();
   const probe = cudaStatus.probe;
   if (!cudaStatus.available) missing.push({ what: 'CUDA', reason: cudaStatus.reason ?? 'unknown', fix: cudaStatus.fix ?? 'none known' });
-  if (probe && cudaStatus.available && !probe.cublas.found) {
-    missing.push({
-      what: 'cuBLAS (optional)',
-      reason: probe.cublas.error ?? 'not found',
-      fix: 'install cuBLAS (part of the CUDA toolkit: libcublas.so.13 or .12) or add its folder to LD_LIBRARY_PATH; without it matmul and convolution use dl\'s own CUDA kernels (slower)',
-    });
-  }
+  if (probe && cudaStatus.available) missing.push(...cudaLibraryIssues(probe));
   const gpus = (probe?.devices ?? []).map((d, index) => ({
     index,
     name: d.name,
@@ -143,6 +161,7 @@ export function doctor(options: { print?: boolean } = {}): DoctorReport {
       gpus,
       archs: probe?.archs ?? [],
       cublas: probe?.cublas ?? null,
+      cudnn: probe?.cudnn ?? null,
     },
     missing,
   };
@@ -171,7 +190,10 @@ function formatDoctor(r: Omit<DoctorReport, 'text'>): string {
     for (const g of r.cuda.gpus) {
       lines.push(`    GPU ${g.index}: ${g.name}, ${(g.totalMemory / 2 ** 30).toFixed(1)} GiB, compute capability ${g.computeCapability}, ${g.multiProcessors} SMs`);
     }
-    if (r.cuda.cublas) lines.push(`    cuBLAS: ${r.cuda.cublas.found ? `${r.cuda.cublas.path} (version ${r.cuda.cublas.version ?? 'unknown'})` : 'not found'}`);
+    for (const lib of CUDA_LIBRARIES) {
+      const l = r.cuda[lib.key];
+      if (l) lines.push(`    ${lib.name}: ${l.found ? `${l.path} (version ${l.version ?? 'unknown'}, ${l.calls} calls so far)` : 'not found'}`);
+    }
   } else {
     lines.push(`  cuda: not available (${r.cuda.reason})`);
     if (r.cuda.driverVersion !== null) lines.push(`    driver ${r.cuda.driverVersion}, runtime ${r.cuda.runtimeVersion}`);
