@@ -124,10 +124,11 @@ if [ -n "$NODE" ]; then
   fi
   QUICK_TESTS=0
   [ "$MODE" = smoke ] && QUICK_TESTS=1
-  run_step tests "${LIMITS[1]}" "$OUT/tests.log" "$OUT/tests.log" env DL_TEST_DEVICE="$DEVICE" DL_TEST_QUICK=$QUICK_TESTS \
+  # DL_POISON_ALLOC=1: kernel outputs start as 0xFF bytes (NaN), so one that leaves part unwritten fails.
+  run_step tests "${LIMITS[1]}" "$OUT/tests.log" "$OUT/tests.log" env DL_POISON_ALLOC=1 DL_TEST_DEVICE="$DEVICE" DL_TEST_QUICK=$QUICK_TESTS \
     "$NODE" --enable-source-maps --test-reporter=spec "$BUNDLE/cuda-tests.mjs"
   # The convolution cases again on conv.cu's own kernels (the run above uses cuDNN where found).
-  run_step own-conv "${LIMITS[4]}" "$OUT/own-conv.log" "$OUT/own-conv.log" env DL_CUDNN=0 DL_TEST_DEVICE="$DEVICE" DL_TEST_QUICK=$QUICK_TESTS \
+  run_step own-conv "${LIMITS[4]}" "$OUT/own-conv.log" "$OUT/own-conv.log" env DL_CUDNN=0 DL_POISON_ALLOC=1 DL_TEST_DEVICE="$DEVICE" DL_TEST_QUICK=$QUICK_TESTS \
     "$NODE" --enable-source-maps --test-reporter=spec --test-name-pattern='[Cc]onv|TutorialNet|ResNet' "$BUNDLE/cuda-tests.mjs"
   run_step ours "${LIMITS[2]}" "$OUT/ours.jsonl" "$LOG" "$NODE" --enable-source-maps "$BUNDLE/bench-cuda.mjs" --device "$DEVICE" "${FLAG[@]}" ${DATA:+--data "$DATA"}
 fi

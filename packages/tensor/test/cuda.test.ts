@@ -451,6 +451,18 @@ describe.skipIf(!gpu)(needsGpu('CUDA tensors, memory and errors'), () => {
     cuda.synchronize(); // reported once, then cleared
   });
 
+  it('a bad index reaching indexSelect is reported at the next synchronising call, naming the value and the size', () => {
+    // As for targets: the kernel checks indices (Backend.checksIndexValues), the front end does not wait.
+    const x = T.zeros([4, 2], { device: 'cuda' });
+    const y = T.indexSelect(x, 0, T.tensor([0, 9], { dtype: 'int32', device: 'cuda' }));
+    expect(y.shape).toEqual([2, 2]);
+    const e = thrown(() => cuda.synchronize());
+    expect(e.code).toBe('CUDA');
+    expect(e.message).toMatch(/indexSelect/);
+    expect(e.message).toMatch(/9/);
+    cuda.synchronize(); // reported once, then cleared
+  });
+
   it('saving a CUDA tensor writes the same bytes as saving it from the CPU', () => {
     const state = { w: T.randn([3, 4], { generator: new Generator(1) }), i: T.arange(5), b: T.tensor([true, false]), d: T.randn([2], { dtype: 'float64' }) };
     const onGpu = Object.fromEntries(Object.entries(state).map(([k, v]) => [k, v.cuda()]));

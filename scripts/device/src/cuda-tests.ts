@@ -441,6 +441,20 @@ function defineSuites(t: Target): void {
   });
 
   describe(`misuse on ${device}`, () => {
+    it(`a bad index or class target on ${device} is an error (on CUDA: at the next synchronising call)`, () =>
+      noLeak('bad index', () => {
+        const bad = (fn: () => Tensor) => {
+          assert.throws(() => {
+            fn().sum().item();
+            if (device === 'cuda') T.cuda.synchronize();
+          }, (e: unknown) => e instanceof T.DLError && /9/.test(e.message));
+          if (device === 'cuda') T.cuda.synchronize(); // reported once, then cleared
+        };
+        bad(() => T.zeros([4, 2], { device }).indexSelect(0, T.tensor([0, 9], { dtype: 'int32', device })));
+        bad(() => T.zeros([4, 2], { device }).gather(0, T.tensor([[9, 0]], { dtype: 'int32', device })));
+        bad(() => T.crossEntropy(T.zeros([2, 3], { device }), T.tensor([1, 9], { dtype: 'int32', device })));
+      }),
+    );
     it(`an op on ${device} and ${baseline} tensors is a DLError naming the devices`, () =>
       noLeak('misuse', () => {
         assert.throws(

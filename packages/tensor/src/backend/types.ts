@@ -279,6 +279,13 @@ export interface Backend<B = unknown> {
    */
   adopt?(dtype: DType, data: TypedArray): B | undefined;
   readonly kernels: KernelTable<B>;
+  /**
+   * The kernels check index and class-target values themselves and report a bad one (the op, the
+   * value, the valid range) at the next call that synchronises (CUDA's device error flag), so the
+   * front ends skip their host check, which would wait for the device on every call. Otherwise
+   * the front ends check on the host first and the kernels may trust the values.
+   */
+  readonly checksIndexValues?: boolean;
   /** Fused optimizer updates (see OptimizerKernels), when the backend has them. */
   readonly optim?: OptimizerKernels<B>;
   /** Random sampling on the device (see RandomKernels), when the backend has it. */

@@ -1,4 +1,5 @@
 /** Indexing: indexSelect/indexAdd, gather/scatter/scatterAdd, boolean masks, oneHot. */
+import { backendFor } from '../device.js';
 import { dispatch } from '../dispatch.js';
 import { fail, fmtShape } from '../errors.js';
 import { normalizeDim } from '../layout.js';
@@ -10,10 +11,13 @@ import { broadcastTo, reshape } from './shape.js';
 import { asTensor, requireDType } from './util.js';
 
 /**
- * Index values are checked on the host before a kernel sees them: an index out
- * of range is an error here, never a wrong read.
+ * Index values are checked on the host before a kernel sees them: an index out of range is an
+ * error here, never a wrong read. A backend whose kernels check them (CUDA) reports a bad one at
+ * the next synchronising call instead, as PyTorch's device-side assert does, so indexing does not
+ * wait for the device.
  */
 function checkRange(op: string, index: Tensor, size: number, dim: number): void {
+  if (backendFor(op, index.device).checksIndexValues) return;
   const data = index.dataSync();
   for (let i = 0; i < data.length; i++) {
     const v = data[i];

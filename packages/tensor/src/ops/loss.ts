@@ -3,6 +3,7 @@
  * log-softmax + negative log-likelihood + label smoothing, another for its gradient). @dl/nn's
  * F.crossEntropy reduces these per-row losses; @dl/autograd differentiates them.
  */
+import { backendFor } from '../device.js';
 import { dispatch } from '../dispatch.js';
 import { fail, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor.js';
@@ -50,8 +51,8 @@ function checkArgs(op: string, x: Tensor, target: Tensor, opts: CrossEntropyOpti
   }
   // Checked on the host before a kernel reads x[n, target[n]] and weight[target[n]]. On CUDA
   // that read would stall the stream every step: the kernel checks instead, and a bad target is
-  // reported (op and value) by the next call that synchronises.
-  if (target.isCuda) return { weight, attrs: { ignoreIndex, labelSmoothing } };
+  // reported (op and value) by the next call that synchronises (Backend.checksIndexValues).
+  if (backendFor(op, target.device).checksIndexValues) return { weight, attrs: { ignoreIndex, labelSmoothing } };
   const data = target.dataSync();
   for (let i = 0; i < data.length; i++) {
     const v = data[i];

@@ -159,13 +159,15 @@ Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value MemsetZero(const Napi::CallbackInfo& info) {
+Napi::Value Memset(const Napi::CallbackInfo& info) {
   return guarded(info, [&](Napi::Env env) {
-    const uint64_t ptr = whole(env, info[0], "memsetZero: ptr");
-    const uint64_t bytes = whole(env, info[1], "memsetZero: bytes");
+    const uint64_t ptr = whole(env, info[0], "memset: ptr");
+    const uint64_t bytes = whole(env, info[1], "memset: bytes");
+    const uint64_t value = whole(env, info[2], "memset: value");
+    if (value > 255) throw Napi::RangeError::New(env, "memset: value must be a byte (0 to 255), got " + std::to_string(value));
     Device& dev = current_device();
-    if (bytes > 0) dev.alloc.check_range(ptr, ptr, ptr + bytes, "memsetZero");
-    dev.memset_zero(ptr, bytes);
+    if (bytes > 0) dev.alloc.check_range(ptr, ptr, ptr + bytes, "memset");
+    dev.memset(ptr, bytes, static_cast<int>(value));
     return env.Undefined();
   });
 }
@@ -229,7 +231,7 @@ void dl_cuda_init(Napi::Env env, Napi::Object exports) {
   cuda.Set("memoryStats", Napi::Function::New(env, GetMemoryStats, "memoryStats"));
   cuda.Set("resetPeakMemoryStats", Napi::Function::New(env, ResetPeakMemoryStats, "resetPeakMemoryStats"));
   cuda.Set("emptyCache", Napi::Function::New(env, EmptyCache, "emptyCache"));
-  cuda.Set("memsetZero", Napi::Function::New(env, MemsetZero, "memsetZero"));
+  cuda.Set("memset", Napi::Function::New(env, Memset, "memset"));
   cuda.Set("upload", Napi::Function::New(env, Upload, "upload"));
   cuda.Set("download", Napi::Function::New(env, Download, "download"));
   cuda.Set("launch", Napi::Function::New(env, Launch, "launch"));

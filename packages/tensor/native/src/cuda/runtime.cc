@@ -278,8 +278,8 @@ void Device::download(void* dst, uintptr_t src, size_t bytes) {
   synchronize();
 }
 
-void Device::memset_zero(uintptr_t dst, size_t bytes) {
-  if (bytes > 0) DL_CUDA_CHECK(cudaMemsetAsync(reinterpret_cast<void*>(dst), 0, bytes, stream_));
+void Device::memset(uintptr_t dst, size_t bytes, int value) {
+  if (bytes > 0) DL_CUDA_CHECK(cudaMemsetAsync(reinterpret_cast<void*>(dst), value, bytes, stream_));
 }
 
 void Device::synchronize() {

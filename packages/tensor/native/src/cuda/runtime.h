@@ -65,7 +65,8 @@ class Device {
   void upload(uintptr_t dst, const void* src, size_t bytes);
   /** Copies device bytes to dst, waiting for the stream; reports a pending device error. */
   void download(void* dst, uintptr_t src, size_t bytes);
-  void memset_zero(uintptr_t dst, size_t bytes);
+  /** Enqueues a fill of `bytes` at dst with the byte `value`. */
+  void memset(uintptr_t dst, size_t bytes, int value);
   /** Waits for the stream; reports (and clears) a pending device error. */
   void synchronize();
 

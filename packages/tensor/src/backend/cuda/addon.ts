@@ -177,8 +177,8 @@ export interface CudaAddon {
   resetPeakMemoryStats(): void;
   /** Releases every cached block to the driver (cudaFree), after synchronising. */
   emptyCache(): void;
-  /** Enqueues a zero fill of `bytes` at `ptr`. */
-  memsetZero(ptr: number, bytes: number): void;
+  /** Enqueues a fill of `bytes` at `ptr` with the byte `value` (0 to 255). */
+  memset(ptr: number, bytes: number, value: number): void;
   /** Host to device through pinned staging; `src` may be reused as soon as this returns. */
   upload(dst: number, src: TypedArray): void;
   /** Device to host; waits for the stream (and reports a pending device error). */

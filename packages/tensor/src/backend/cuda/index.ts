@@ -7,7 +7,7 @@
  * lazy registration and the public `cuda` API in runtime.ts.
  */
 import { arrayCtor, type DType, itemSize, type TypedArray } from '../../dtype.js';
-import type { Backend } from '../types.js';
+import { type Backend, POISON_ALLOC } from '../types.js';
 import type { CudaAddon } from './addon.js';
 import { cudaKernels, cudaOptimizers, cudaRandom } from './kernels.js';
 import { type CudaBuffer, guarded, Launcher } from './launch.js';
@@ -35,11 +35,12 @@ export function makeCudaBackend(cuda: CudaAddon): Backend<CudaBuffer> {
       const bytes = numel * itemSize(dtype);
       if (bytes === 0) return EMPTY;
       const ptr = guarded('cuda.malloc', () => cuda.malloc(bytes));
-      // Outputs their kernel writes in full skip the fill (one launch less per op).
-      if (!zeroed) return { ptr, bytes };
-      guarded('cuda.memsetZero', () => {
+      // Outputs their kernel writes in full skip the fill (one launch less per op); under
+      // DL_POISON_ALLOC they get 0xFF bytes (NaN for floats, -1 / 255 for integers).
+      if (!zeroed && !POISON_ALLOC) return { ptr, bytes };
+      guarded('cuda.memset', () => {
         try {
-          cuda.memsetZero(ptr, bytes);
+          cuda.memset(ptr, bytes, zeroed ? 0 : 0xff);
         } catch (e) {
           cuda.free(ptr);
           throw e;
@@ -62,6 +63,7 @@ export function makeCudaBackend(cuda: CudaAddon): Backend<CudaBuffer> {
       return out;
     },
     kernels: cudaKernels(run),
+    checksIndexValues: true,
     optim: cudaOptimizers(run),
     random: cudaRandom(run),
   };
