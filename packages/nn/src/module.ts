@@ -302,11 +302,10 @@ export class Module {
 
   // ---------------------------------------------------------------- devices and dtypes
   /**
-   * Move every parameter and buffer to a device, or cast the floating ones to a
-   * dtype. Each is replaced by a new one (parameters keep requiresGrad and their
-   * gradient moves with them) and the old one is disposed, so take references
-   * (e.g. build an optimizer) after calling to(). Tied parameters stay tied.
-   * Returns this.
+   * Move every parameter and buffer to a device, or cast the floating ones to a dtype, in place
+   * as PyTorch does: each parameter stays the same object (its data, and its gradient's, are
+   * replaced), so an optimizer built before still updates it. Buffers are replaced by new
+   * tensors and the old ones disposed. Tied parameters stay tied. Returns this.
    */
   to(target: Device | DType): this {
     const isDtype = typeof target === 'string' && isDTypeName(target);
@@ -314,30 +313,23 @@ export class Module {
       throw new DLError('DTYPE', 'Module.to', `nn.Module.to only accepts floating point dtypes; got ${target}`);
     }
     const convert = (t: Tensor): Tensor => (isDtype && !isFloating(t.dtype) ? t : t.to(target));
+    const moveInPlace = (t: Tensor): void => {
+      const moved = convert(t);
+      if (moved === t) return;
+      t.replaceData(moved);
+      moved.dispose();
+    };
     const memo = new Map<Tensor, Tensor>();
     const old: Tensor[] = [];
     noGrad(() => {
+      const done = new Set<Tensor>();
+      for (const p of this.parameters()) {
+        if (done.has(p)) continue;
+        done.add(p);
+        moveInPlace(p);
+        if (p.grad) moveInPlace(p.grad);
+      }
       for (const m of this.modules()) {
-        for (const [k, p] of m.#ownParameters()) {
-          let np = memo.get(p);
-          if (!np) {
-            const moved = convert(p);
-            if (moved === p) np = p;
-            else {
-              const fresh = new Parameter(moved, p.requiresGrad);
-              moved.dispose();
-              if (p.grad) {
-                const g = convert(p.grad);
-                if (g === p.grad) p.grad = null;
-                fresh.grad = keep(g);
-              }
-              old.push(p);
-              np = fresh;
-            }
-            memo.set(p, np);
-          }
-          if (np !== p) m.setMember(k, np);
-        }
         for (const [k, b] of m.#ownBuffers()) {
           let nb = memo.get(b);
           if (!nb) {

@@ -54,23 +54,54 @@ function convNet(): Module {
 
 describe('Module.to(device)', () => {
   for (const device of DEVICES) {
-    it(`${device}: parameters and buffers move, keep requiresGrad, and an optimizer-style reference taken after to() is the module's`, () => {
+    it(`${device}: parameters move in place (same objects, values, requiresGrad, gradients), buffers move, and references taken before to() see the device`, () => {
       manualSeed(0);
       const net = convNet();
+      const x = randn([2, 3, 8, 8]);
+      net.forward(x).sum().backward(); // gradients on the CPU, to move with their parameters
       const before = net.parameters();
+      const values = before.map((p) => Array.from(p.dataSync()));
+      const grads = before.map((p) => p.grad);
+      const gradValues = before.map((p) => Array.from((p.grad as Tensor).dataSync()));
       expect(net.to(device)).toBe(net);
       const after = net.parameters();
-      expect(after.length).toBe(before.length);
-      for (const p of after) {
-        expect(p.device).toBe(device === 'cuda' ? 'cuda:0' : device);
+      const dev = device === 'cuda' ? 'cuda:0' : device;
+      after.forEach((p, i) => {
+        expect(p).toBe(before[i]);
+        expect(p.isDisposed).toBe(false);
+        expect(p.device).toBe(dev);
         expect(p.requiresGrad).toBe(true);
-      }
-      for (const b of net.buffers()) expect(b.device).toBe(device === 'cuda' ? 'cuda:0' : device);
-      expect(before.every((p) => p.isDisposed)).toBe(true);
-      // A forward and backward on the device reaches the parameters the module now holds.
-      const x = randn([2, 3, 8, 8]).to(device);
-      net.forward(x).sum().backward();
-      for (const p of net.parameters()) expect(p.grad?.device).toBe(p.device);
+        expect(Array.from(p.dataSync())).toEqual(values[i]);
+        expect(p.grad).toBe(grads[i]);
+        expect(p.grad?.device).toBe(dev);
+        expect(Array.from((p.grad as Tensor).dataSync())).toEqual(gradValues[i]);
+      });
+      for (const b of net.buffers()) expect(b.device).toBe(dev);
+      // An optimizer-style update through the references held from before reaches the module.
+      const xd = x.to(device);
+      const y0 = net.forward(xd).sum().item();
+      noGrad(() => before[before.length - 1].add_(1)); // the last Linear's bias: 5 outputs per image
+      expect(net.forward(xd).sum().item()).toBeCloseTo(y0 + 2 * 5, 3);
+      net.zeroGrad();
+      net.forward(xd).sum().backward();
+      for (const p of before) expect(p.grad?.device).toBe(dev);
+    });
+
+    it(`${device}: tied parameters stay one object after to(), and to() back to the CPU restores the values`, () => {
+      manualSeed(3);
+      const a = new Linear(4, 4);
+      const b = new Linear(4, 4);
+      b.weight = a.weight;
+      const net = new Sequential(a, b);
+      const w = a.weight;
+      const values = Array.from(w.dataSync());
+      net.to(device);
+      expect(a.weight).toBe(w);
+      expect(b.weight).toBe(w);
+      expect(net.parameters().filter((p) => p === w)).toHaveLength(1);
+      net.cpu();
+      expect(w.device).toBe('cpu');
+      expect(Array.from(w.dataSync())).toEqual(values);
     });
 
     it(`${device}: a state dict saved from the device is byte for byte the one saved on the CPU, and loads back across devices`, () => {

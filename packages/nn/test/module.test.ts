@@ -195,7 +195,7 @@ describe('Module registration and iteration', () => {
 });
 
 describe('to()', () => {
-  it("to('float64') replaces parameters and floating buffers, keeping requiresGrad, grads and ties", () => {
+  it("to('float64') converts parameters in place and replaces floating buffers, keeping requiresGrad, grads and ties", () => {
     const net = new Sequential(new Linear(3, 2), new BatchNorm2d(2));
     const frozen = net.get(1) as BatchNorm2d;
     frozen.bias!.requiresGrad_(false);
@@ -204,8 +204,8 @@ describe('to()', () => {
     const before = lin.weight;
     const w0 = values(before);
     expect(net.to('float64')).toBe(net);
-    expect(before.isDisposed).toBe(true);
-    expect(lin.weight).not.toBe(before);
+    expect(before.isDisposed).toBe(false);
+    expect(lin.weight).toBe(before);
     expect(lin.weight).toBeInstanceOf(Parameter);
     expect(lin.weight.dtype).toBe('float64');
     expect(values(lin.weight)).toEqual(w0);

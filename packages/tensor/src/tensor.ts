@@ -103,6 +103,29 @@ export class Tensor {
     return new Tensor(this.storage, shape, strides, offset);
   }
 
+  /**
+   * @internal Makes this tensor refer to `src`'s storage and layout, dropping its own reference
+   * (PyTorch's `t.data = src`): nn's Module.to() moves parameters this way, so they keep their
+   * identity and what holds them (an optimizer) sees the moved values. Views taken before keep
+   * the old storage; `src` stays owned by the caller.
+   */
+  replaceData(src: Tensor): void {
+    ops.assertAlive('replaceData', this);
+    ops.assertAlive('replaceData', src);
+    if (src === this) return;
+    src.storage.refs++;
+    unwatch(this);
+    countTensor(this.storage.device, -1);
+    this.storage.release();
+    const self = this as { -readonly [K in 'storage' | 'shape' | 'strides' | 'offset']: Tensor[K] };
+    self.storage = src.storage;
+    self.shape = src.shape;
+    self.strides = src.strides;
+    self.offset = src.offset;
+    countTensor(src.storage.device, 1);
+    watch(this, src.storage.device);
+  }
+
   /** Free this tensor's reference to its storage (the buffer goes when no view holds it). */
   dispose(): void {
     if (this.disposed) return;

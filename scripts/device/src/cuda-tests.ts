@@ -246,6 +246,25 @@ function defineSuites(t: Target): void {
       p.dispose();
       assert.ok(optim && typeof optim.sgd === 'function' && typeof optim.adam === 'function', 'backend.optim.sgd and backend.optim.adam');
     });
+    it(`an SGD built before Module.to('${device}') steps the moved parameters (to() works in place, as in PyTorch)`, () =>
+      noLeak('optimizer before to()', () => {
+        T.manualSeed(15);
+        const net = new models.TutorialNet();
+        const opt = new SGD(net.parameters(), { lr: 0.1 });
+        const held = net.parameters();
+        net.to(device);
+        const x = T.randn([4, 3, 32, 32], { device });
+        const before = held.map((p) => p.detach().clone());
+        opt.zeroGrad();
+        net.forward(x).sum().backward();
+        opt.step();
+        held.forEach((p, i) => {
+          assert.equal(p.device, T.randn([1], { device }).device, 'the held parameter is on the device');
+          assert.ok(p.detach().sub(before[i]).abs().amax().item() > 0, `parameter ${i} was updated`);
+        });
+        disposeModel(net, opt);
+      }),
+    );
     for (const c of OPTIMIZERS) {
       it(`${c.name}: parameters and state after 5 steps`, () =>
         noLeak(c.name, () => {
