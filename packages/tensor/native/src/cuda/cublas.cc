@@ -3,7 +3,6 @@
 // resolved, with prototypes and enum values declared here.
 #include "cublas.h"
 
-#include <atomic>
 #include <mutex>
 #include <string>
 
@@ -30,11 +29,7 @@ struct Api {
                           const double*, int, long long, const double*, double*, int, long long, int);
 };
 
-struct Library {
-  LibraryInfo info;
-  Api api{};
-  std::atomic<int64_t> calls{0};
-};
+using Library = Loaded<Api>;
 
 std::mutex g_mutex;
 
@@ -66,22 +61,13 @@ void load(Library& l) {
     l.info.version = major * 10000 + minor * 100 + patch;
 }
 
-Library& library() {
-  static Library* l = [] {
-    auto* p = new Library();  // never destroyed: handles may outlive static destruction
-    load(*p);
-    return p;
-  }();
-  return *l;
-}
+Library& library() { return load_once<Api>(load); }
 
 }  // namespace
 
 LibraryInfo cublas_info() {
   std::lock_guard<std::mutex> lock(g_mutex);
-  LibraryInfo out = library().info;
-  out.calls = library().calls.load();
-  return out;
+  return library().snapshot();
 }
 
 void* cublas_create(cudaStream_t stream, int device) {

@@ -8,7 +8,6 @@
 // fp32, as with cuBLAS here). A geometry cuDNN declines is remembered and left to conv.cu.
 #include "cudnn.h"
 
-#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -81,11 +80,7 @@ struct Api {
 const char* const kRunNames[3] = {"cudnnConvolutionForward", "cudnnConvolutionBackwardData",
                                   "cudnnConvolutionBackwardFilter"};
 
-struct Library {
-  LibraryInfo info;
-  Api api{};
-  std::atomic<int64_t> calls{0};
-};
+using Library = Loaded<Api>;
 
 std::mutex g_mutex;
 
@@ -160,14 +155,7 @@ void load(Library& l) {
   }
 }
 
-Library& library() {
-  static Library* l = [] {
-    auto* p = new Library();  // never destroyed: handles may outlive static destruction
-    load(*p);
-    return p;
-  }();
-  return *l;
-}
+Library& library() { return load_once<Api>(load); }
 
 std::string status_text(cudnnStatus_t s) {
   const char* e = library().api.error_string ? library().api.error_string(s) : nullptr;
@@ -272,10 +260,7 @@ Plan make_plan(cudnnHandle_t h, ConvPass pass, const ConvGeom& g, const Tensor& 
 
 LibraryInfo cudnn_info() {
   std::lock_guard<std::mutex> lock(g_mutex);
-  Library& l = library();
-  LibraryInfo out = l.info;
-  out.calls = l.calls.load();
-  return out;
+  return library().snapshot();
 }
 
 void* cudnn_create(cudaStream_t stream, int device) {

@@ -3,6 +3,7 @@
 // Each loader declares the prototypes and enum values it uses; this file holds the search.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -18,6 +19,31 @@ struct LibraryInfo {
   int version = 0;    // major * 10000 + minor * 100 + patch, 0 when unknown
   int64_t calls = 0;  // operations the library ran so far
 };
+
+/** A loaded library: what was found, the bound functions and how many operations it ran. */
+template <typename Api>
+struct Loaded {
+  LibraryInfo info;
+  Api api{};
+  std::atomic<int64_t> calls{0};
+
+  LibraryInfo snapshot() const {
+    LibraryInfo out = info;
+    out.calls = calls.load();
+    return out;
+  }
+};
+
+/** The process's one Loaded<Api>, filled by `load` on the first call (never destroyed: handles may outlive static destruction). */
+template <typename Api>
+Loaded<Api>& load_once(void (*load)(Loaded<Api>&)) {
+  static Loaded<Api>* l = [load] {
+    auto* p = new Loaded<Api>();
+    load(*p);
+    return p;
+  }();
+  return *l;
+}
 
 /**
  * `names` as given (the dynamic loader's search path: LD_LIBRARY_PATH, the cache), then inside
