@@ -283,8 +283,9 @@ async function main() {
   if (Number(load) >= cores / 2) notes.push(`the machine was busy (load ${load} on ${cores} cores): timings, PyTorch's 2-thread ones most, are unreliable; rerun on a quiet machine`);
   const ours = await runOurs();
   const torch = runTorch(notes);
-  // Sections kept from the previous RESULTS.md: the recipe (unless --recipe reruns it) and the
-  // CUDA results (written by scripts/device/report.mjs --write-results from a GPU device run).
+  // Sections kept from the previous RESULTS.md: the recipe (unless --recipe reruns it), the seed
+  // study (bench/tutorial_seeds.mjs --write) and the CUDA results (written by
+  // scripts/device/report.mjs --write-results from a GPU device run).
   const previous = (name) => {
     try {
       return readFileSync(join(HERE, 'RESULTS.md'), 'utf8').match(new RegExp(`<!-- ${name} -->[\\s\\S]*<!-- /${name} -->`))?.[0] ?? '';
@@ -294,6 +295,7 @@ async function main() {
   };
   const recipe = opt.recipe ? recipeSection(await runRecipe(notes)) : previous('recipe');
   const cudaSection = previous('cuda');
+  const seedsSection = previous('seeds');
   if (opt.recipe) console.log(`\n${recipe}\n`);
   const rows = cases.map((c) => row(c, ours.results[c.id], torch.results?.[c.id], Boolean(torch.missing)));
   const errors = cases
@@ -338,7 +340,7 @@ ${[...notes.map((n) => `- Note: ${n}`), ...errors.map((e) => `- Error: ${e}`)].j
 
 ${mdTable(rows)}
 
-${[recipe, cudaSection].filter(Boolean).join('\n\n')}
+${[recipe, seedsSection, cudaSection].filter(Boolean).join('\n\n')}
 `.replace(/\n{3,}/g, '\n\n');
   writeFileSync(join(HERE, 'RESULTS.md'), md);
   console.log('\nwrote bench/RESULTS.md');

@@ -112,7 +112,9 @@ export function doctor(options: { print?: boolean } = {}): DoctorReport {
   const cudaStatus = cuda.probe();
   const probe = cudaStatus.probe;
   if (!cudaStatus.available) missing.push({ what: 'CUDA', reason: cudaStatus.reason ?? 'unknown', fix: cudaStatus.fix ?? 'none known' });
-  if (probe && cudaStatus.available) missing.push(...cudaLibraryIssues(probe));
+  // Read again: the handles are made after the first probe, and the call counts move.
+  const libraries = probe && cudaStatus.available ? cuda.libraries() : null;
+  if (libraries) missing.push(...cudaLibraryIssues(libraries));
   const gpus = (probe?.devices ?? []).map((d, index) => ({
     index,
     name: d.name,
@@ -160,8 +162,8 @@ export function doctor(options: { print?: boolean } = {}): DoctorReport {
       runtimeVersion: probe ? cudaVersion(probe.runtimeVersion) : null,
       gpus,
       archs: probe?.archs ?? [],
-      cublas: probe?.cublas ?? null,
-      cudnn: probe?.cudnn ?? null,
+      cublas: libraries?.cublas ?? probe?.cublas ?? null,
+      cudnn: libraries?.cudnn ?? probe?.cudnn ?? null,
     },
     missing,
   };
