@@ -233,4 +233,17 @@ describe('CUDA kernels on a GPU', () => {
     ).toThrow(/neg: operand 0: reaches bytes/);
     cu().free(p);
   });
+
+  it.skipIf(!!noGpu)(withGpu('refuses a misaligned operand address before any kernel runs (a misaligned access would end the context)'), () => {
+    const p = cu().malloc(64);
+    expect(() =>
+      cu().launch(code('neg'), encode([
+        { ptr: p + 2, dtype: DT.float32, shape: [4] },
+        { ptr: p + 32, dtype: DT.float32, shape: [4] },
+      ])),
+    ).toThrow(/neg: operand 0: address \d+ is not aligned to its 4-byte elements/);
+    cu().launch(code('neg'), encode([{ ptr: p, dtype: DT.float32, shape: [4] }, { ptr: p + 32, dtype: DT.float32, shape: [4] }]));
+    cu().synchronize(); // the context still works
+    cu().free(p);
+  });
 });

@@ -185,7 +185,8 @@ void conv2d(const Ctx& c, const ConvGeom& g, const Tensor& x, const Tensor& w, c
   }
   if (cudnn_conv(c, ConvPass::kForward, g, x, w, y, bias != nullptr)) return;
   const Folded wm = fold(c, w, 1);  // (O, Kd)
-  const int64_t ysp = y.strides[3];
+  int64_t ysp = 1;  // the stride of y's folded (oh*ow) dim: y is contiguous, so it folds
+  folded_stride(y, 2, ysp);
   Gemm gm;
   gm.dtype = x.dtype;
   gm.M = Og;
@@ -237,7 +238,9 @@ void conv2d_backward_input(const Ctx& c, const ConvGeom& g, const Tensor& gy, co
   if (pointwise(g)) {
     mm.batch1 = g.N;
     mm.b = MatArg{gm.data, gm.s1, gm.sf, Og * gm.s1, gm.s0};
-    mm.c = MatArg{gx.data, gx.strides[1], gx.strides[3], Cg * gx.strides[1], gx.strides[0]};
+    int64_t gxp = 1;  // gx is contiguous, so H*W folds
+    folded_stride(gx, 2, gxp);
+    mm.c = MatArg{gx.data, gx.strides[1], gxp, Cg * gx.strides[1], gx.strides[0]};
     gemm(c, mm);
     return;
   }
@@ -280,7 +283,9 @@ void conv2d_backward_weight(const Ctx& c, const ConvGeom& g, const Tensor& gy, c
   mm.N = Kd;
   mm.batch0 = g.G;
   mm.batch1 = 1;
-  mm.c = MatArg{gw.data, gw.strides[0], gw.strides[3], Og * gw.strides[0], 0};
+  int64_t gwk = 1;  // gw is contiguous, so Cg*kh*kw folds
+  folded_stride(gw, 1, gwk);
+  mm.c = MatArg{gw.data, gw.strides[0], gwk, Og * gw.strides[0], 0};
   for (int64_t n0 = 0; n0 < g.N; n0 += nb) {
     const int64_t cnt = std::min(nb, g.N - n0), q = cnt * P;  // q: the GEMM's reduction length
     // gy[n0 .. n0+cnt] as (O, cnt*P): element (o, n, p) at o*q + n*P + p.

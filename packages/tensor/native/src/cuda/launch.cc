@@ -122,6 +122,7 @@ class Launch {
     if (p < 0) fail(what + " is not a device address");
     if (numel == 0) return reinterpret_cast<float*>(p);
     if (p == 0) fail(what + " is a null device pointer");
+    if (p % 4 != 0) fail(what + ": address " + str(p) + " is not aligned to float32");
     const uintptr_t a = static_cast<uintptr_t>(p);
     current_device().alloc.check_range(a, a, a + static_cast<uintptr_t>(numel) * 4, std::string(op_name(code_)) + ": " + what);
     return reinterpret_cast<float*>(p);
@@ -157,6 +158,8 @@ class Launch {
     t.data = reinterpret_cast<char*>(ptr + offset * es);
     if (empty) return t;
     if (ptr == 0) fail(what + " is a null device pointer");
+    // A misaligned access would be a sticky error that ends the process's CUDA context.
+    if (ptr % es != 0) fail(what + ": address " + str(ptr) + " is not aligned to its " + str(es) + "-byte elements");
     const __int128 lo_b = ptr + lo * es, hi_b = ptr + (hi + 1) * es;
     if (lo_b < 0 || hi_b > static_cast<__int128>(INT64_MAX))
       fail(what + ": shape " + shape_str(t) + " with its strides reaches outside the address space");
