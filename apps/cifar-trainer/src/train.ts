@@ -19,6 +19,7 @@ import { epochOrder, loadCifar, trainBatch, trainDataset } from './data.js';
 import { DataLoader } from '@dl/data';
 import type { EvalResult } from './evaluate.js';
 import { evaluate } from './evaluate.js';
+import { PendingMetrics } from './pending-metrics.js';
 import { progress } from './progress.js';
 import { writeReport } from './report.js';
 import { buildModel, buildOptimizer, buildScheduler } from './setup.js';
@@ -124,6 +125,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
     log(`resuming from ${ckPath} at epoch ${epoch + 1}, batch ${batch}`);
   }
 
+  const pending = new PendingMetrics(cfg.device === 'cpu' ? 1 : 20);
   let interrupted = false;
   const onSigint = () => {
     interrupted = true;
@@ -172,11 +174,10 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
           loss.backward();
           optimizer.step();
           if (perBatch) scheduler?.step();
-          const size = y.shape[0];
-          partial.lossSum += loss.item() * size;
-          partial.correct += logits.argmax(1).eq(y).sum().item();
-          partial.seen += size;
+          pending.push(loss, logits, y);
+          partial.seen += y.shape[0];
         });
+        pending.flush(partial);
         images.dispose();
         labels.dispose();
         const t1 = performance.now();
@@ -191,12 +192,14 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
         await new Promise<void>((r) => setImmediate(r));
         if (interrupted) {
           bar.stop();
+          pending.flush(partial, true);
           checkpoint(epoch, batch, shuffleState);
           log(`interrupted: checkpoint saved after epoch ${epoch + 1}, batch ${batch} (${ckPath}); continue with --resume`);
           return { history, final: null, interrupted: true };
         }
       }
       bar.stop();
+      pending.flush(partial, true);
       order.dispose();
       if (!perBatch) scheduler?.step();
       const test = evaluate(model, testSet, { batchSize: cfg.testBatchSize, mean: cfg.mean, std: cfg.std, device: cfg.device });
