@@ -28,7 +28,9 @@ enum class ConvPass { kForward, kBackwardData, kBackwardFilter };
  * the forward pass writes y (adding to what y holds when `accumulate`), backward data writes x
  * from y and w, backward filter writes w from x and y. Returns false when cuDNN cannot take this
  * case (no handle, sizes past int32, an unpacked filter, broadcast strides, no deterministic
- * non-TF32 algorithm), and the caller runs its own kernels; throws when a cuDNN call fails.
+ * non-TF32 algorithm, or a first run that cuDNN refuses as unsupported or a bad parameter, which
+ * cudnn_info().error then names), and the caller runs its own kernels; throws when a cuDNN call
+ * fails otherwise.
  */
 bool cudnn_conv(const Ctx& c, ConvPass pass, const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& y,
                 bool accumulate);
