@@ -138,6 +138,25 @@ describe('functional grad, hooks, higher order, custom functions', () => {
     expect(gradcheck(gradNormSq, [x, w])).toBe(true);
   });
 
+  it('double backward through relu (its gradient is the fused reluBackward) matches finite differences', () => {
+    // A network-like f: x -> relu(x w) . v; the squared norm of df/dx depends on w and v through
+    // reluBackward's gradient rule (linear in the upstream gradient, constant in the mask).
+    const g = new Generator(5);
+    const x = randn([3, 4], { generator: g, dtype: 'float64' }).requiresGrad_();
+    const w = randn([4, 5], { generator: g, dtype: 'float64' }).requiresGrad_();
+    const v = randn([5], { generator: g, dtype: 'float64' }).requiresGrad_();
+    const gradNormSq = (xx: Tensor, ww: Tensor, vv: Tensor) => {
+      const [gx] = grad([xx.matmul(ww).relu().mul(vv).sum()], [xx], undefined, { createGraph: true });
+      return gx!.pow(2).sum();
+    };
+    expect(gradcheck(gradNormSq, [x, w, v])).toBe(true);
+    // And the first derivative against the hand-worked rule: d/dx = (mask * v) w^T.
+    const [gx] = grad([x.matmul(w).relu().mul(v).sum()], [x]);
+    const mask = x.detach().matmul(w.detach()).gt(0).to('float64');
+    const expected = mask.mul(v.detach()).matmul(w.detach().transpose(0, 1));
+    expect(gx!.sub(expected).abs().amax().item()).toBeLessThan(1e-12);
+  });
+
   it('double backward through the fused crossEntropy (loss and lse) matches finite differences', () => {
     const g = new Generator(4);
     const x = randn([4, 6], { generator: g, dtype: 'float64' }).requiresGrad_();

@@ -314,6 +314,8 @@ export class Tensor {
   pow(exponent: Operand): Tensor { return ops.pow(this, exponent); }
   maximum(other: Operand): Tensor { return ops.maximum(this, other); }
   minimum(other: Operand): Tensor { return ops.minimum(this, other); }
+  /** relu's gradient: this where `output` is positive, else 0 (see ops.reluBackward). */
+  reluBackward(output: Operand): Tensor { return ops.reluBackward(this, output); }
   eq(other: Operand): Tensor { return ops.eq(this, other); }
   ne(other: Operand): Tensor { return ops.ne(this, other); }
   lt(other: Operand): Tensor { return ops.lt(this, other); }

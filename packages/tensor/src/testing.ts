@@ -119,6 +119,13 @@ export const OP_SPECS: readonly OpSpec[] = [
   },
   ...binarySpecs,
   {
+    // Zeros (both signs), negatives and NaN in relu's output give 0; a broadcast output row too.
+    name: 'reluBackward',
+    covers: ['reluBackward'],
+    inputs: (g) => [gen([4, 6], g), T.tensor([[0, -0, -1.5, 2, Number.NaN, 1e-30], [3, -2, 0.5, 0, -0.1, 7], [1, 1, -1, -1, 0, 0], [Number.NaN, 4, 4, -4, 2, -0]]), gen([6], g).round()],
+    fn: (gr, y, row) => [T.reluBackward(gr, y), T.reluBackward(gr, row), gr.reluBackward(y)],
+  },
+  {
     name: 'pow',
     covers: ['pow'],
     inputs: (g) => [pos([3, 4], g).mul_(2), gen([3, 4], g)],

@@ -1,6 +1,6 @@
 /** Gradient rules of the elementwise ops. Inputs of binary ops arrive broadcast (expand views), so no rule here un-broadcasts. */
 import type { BinaryOp, KernelAttrs, Tensor, UnaryOp } from '@dl/tensor';
-import { erf, exp, logicalAnd, logicalNot, mul, neg, sub, where, zerosLike, div, log, eq, gt, lt, ge, le, sign, cos, sin } from '@dl/tensor';
+import { erf, exp, logicalAnd, logicalNot, mul, neg, reluBackward, sub, where, zerosLike, div, log, eq, gt, lt, ge, le, sign, cos, sin } from '@dl/tensor';
 import type { GradEntry } from './types.js';
 
 type Table<K extends keyof KernelAttrs> = { [P in K]: GradEntry<KernelAttrs[P]> | null };
@@ -21,7 +21,7 @@ export const unaryGrads: Table<UnaryOp | 'clamp'> = {
   cos: { saveInputs: true, backward: (c, [g]) => [mul(g!, neg(sin(x0(c))))] },
   tanh: { saveOutputs: true, backward: (c, [g]) => [mul(g!, sub(1, mul(y0(c), y0(c))))] },
   sigmoid: { saveOutputs: true, backward: (c, [g]) => [mul(g!, mul(y0(c), sub(1, y0(c))))] },
-  relu: { saveOutputs: true, backward: (c, [g]) => [where(gt(y0(c), 0), g!, 0)] },
+  relu: { saveOutputs: true, backward: (c, [g]) => [reluBackward(g!, y0(c))] },
   // gelu(x) = x Phi(x): d = Phi(x) + x phi(x), Phi = (1 + erf(x / sqrt 2)) / 2, phi = exp(-x^2 / 2) / sqrt(2 pi)
   gelu: {
     saveInputs: true,
@@ -95,6 +95,8 @@ export const binaryGrads: Table<BinaryOp | 'where'> = {
       return [mul(g!, w), mul(g!, sub(1, w))];
     },
   },
+  // Linear in the gradient; piecewise constant in the output (its derivative is 0 a.e.).
+  reluBackward: { saveInputs: [1], backward: (c, [g]) => [c.needsGrad[0] ? reluBackward(g!, c.inputs[1]!) : null, null] },
   eq: null, ne: null, lt: null, le: null, gt: null, ge: null, logicalAnd: null, logicalOr: null,
   where: {
     saveInputs: [0],

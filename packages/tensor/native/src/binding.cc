@@ -48,7 +48,7 @@ namespace {
 using dl::i64;
 
 /** Bumped whenever a function's arguments change; the loader refuses a binary of another ABI. */
-constexpr int kDlAbi = 2;
+constexpr int kDlAbi = 3;
 
 struct Arr {
   void* data;

@@ -42,6 +42,8 @@ struct Ops {
     if constexpr (std::is_integral<T>::value) return a < b ? a : b;
     else return (a < b || a != a) ? a : b;
   }
+  // The gradient g where relu's output y is positive, else 0 (NaN in y gives 0).
+  static T relu_backward(T g, T y) { return y > T(0) ? g : T(0); }
 };
 
 // One loop per stride combination, so that each is a plain vectorisable loop.
@@ -74,6 +76,7 @@ void binary(int op, i64 n, const T* a, int sa, const T* b, int sb, T* y) {
     case kDiv: return run2(n, a, sa, b, sb, y, [](T u, T v) { return Ops<T>::div(u, v); });
     case kMaximum: return run2(n, a, sa, b, sb, y, [](T u, T v) { return Ops<T>::maximum(u, v); });
     case kMinimum: return run2(n, a, sa, b, sb, y, [](T u, T v) { return Ops<T>::minimum(u, v); });
+    case kReluBackward: return run2(n, a, sa, b, sb, y, [](T u, T v) { return Ops<T>::relu_backward(u, v); });
     default: return;
   }
 }

@@ -9,7 +9,7 @@
 
 namespace dl {
 
-enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kMaximum, kMinimum, kBinaryOps };
+enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kMaximum, kMinimum, kReluBackward, kBinaryOps };
 enum CompareOp : int { kEq = 0, kNe, kLt, kLe, kGt, kGe, kCompareOps };
 
 /** y[i] = a[i*sa] op b[i*sb], sa, sb in {0, 1}. T: float, double, int32 (integer ops wrap). */

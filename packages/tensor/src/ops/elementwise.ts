@@ -66,7 +66,7 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
 
 type BinaryKind = 'arith' | 'compare' | 'logical';
 const KIND: Record<BinaryOp, BinaryKind> = {
-  add: 'arith', sub: 'arith', mul: 'arith', div: 'arith', pow: 'arith', maximum: 'arith', minimum: 'arith',
+  add: 'arith', sub: 'arith', mul: 'arith', div: 'arith', pow: 'arith', maximum: 'arith', minimum: 'arith', reluBackward: 'arith',
   eq: 'compare', ne: 'compare', lt: 'compare', le: 'compare', gt: 'compare', ge: 'compare',
   logicalAnd: 'logical', logicalOr: 'logical',
 };
@@ -136,6 +136,8 @@ export const div = (a: Operand, b: Operand) => binary('div', a, b);
 export const pow = (a: Operand, b: Operand) => binary('pow', a, b);
 export const maximum = (a: Operand, b: Operand) => binary('maximum', a, b);
 export const minimum = (a: Operand, b: Operand) => binary('minimum', a, b);
+/** relu's gradient: `grad` where `output` (relu's output, or its input) is positive, else 0; one pass (PyTorch's threshold_backward at 0). */
+export const reluBackward = (grad: Operand, output: Operand) => binary('reluBackward', grad, output);
 export const eq = (a: Operand, b: Operand) => binary('eq', a, b);
 export const ne = (a: Operand, b: Operand) => binary('ne', a, b);
 export const lt = (a: Operand, b: Operand) => binary('lt', a, b);

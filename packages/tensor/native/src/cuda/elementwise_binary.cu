@@ -48,6 +48,7 @@ struct BinaryOp {
       else if constexpr (OP == kOp_pow) { if constexpr (DT == kFloat32) return powf(a, b); else return pow(a, b); }
       else if constexpr (OP == kOp_maximum) return (a > b || a != a) ? a : b;
       else if constexpr (OP == kOp_minimum) return (a < b || a != a) ? a : b;
+      else if constexpr (OP == kOp_reluBackward) return b > T(0) ? a : T(0);  // NaN in b gives 0
       else static_assert(OP < 0, "not a float binary op");
     } else {
       // Integers and bool: exact in int32 arithmetic (uint32 for the wrap), then stored as T.
@@ -59,6 +60,7 @@ struct BinaryOp {
       else if constexpr (OP == kOp_pow) r = int_pow(static_cast<int32_t>(a), static_cast<int32_t>(b));
       else if constexpr (OP == kOp_maximum) r = a > b ? a : b;
       else if constexpr (OP == kOp_minimum) r = a < b ? a : b;
+      else if constexpr (OP == kOp_reluBackward) r = b > 0 ? a : 0;
       else static_assert(OP < 0, "not an integer binary op");
       if constexpr (DT == kBool) return r != 0 ? 1 : 0;
       else return static_cast<T>(r);
@@ -108,6 +110,7 @@ void binary(const Ctx& c, int op, const Tensor& a, const Tensor& b, const Tensor
     DL_BINARY_ANY(kOp_pow)
     DL_BINARY_ANY(kOp_maximum)
     DL_BINARY_ANY(kOp_minimum)
+    DL_BINARY_ANY(kOp_reluBackward)
     DL_BINARY_ANY(kOp_eq)
     DL_BINARY_ANY(kOp_ne)
     DL_BINARY_ANY(kOp_lt)

@@ -206,6 +206,9 @@ function binaryRow(
         y[iy] = av < bv || Number.isNaN(av) ? av : bv;
       }
       return;
+    case 'reluBackward':
+      for (let i = 0; i < n; i++, ia += sa, ib += sb, iy += sy) y[iy] = b[ib] > 0 ? a[ia] : 0;
+      return;
     case 'eq':
       for (let i = 0; i < n; i++, ia += sa, ib += sb, iy += sy) y[iy] = a[ia] === b[ib] ? 1 : 0;
       return;
@@ -316,6 +319,7 @@ export const elementwiseKernels = {
   pow: binaryKernel('pow'),
   maximum: binaryKernel('maximum'),
   minimum: binaryKernel('minimum'),
+  reluBackward: binaryKernel('reluBackward'),
   eq: binaryKernel('eq'),
   ne: binaryKernel('ne'),
   lt: binaryKernel('lt'),

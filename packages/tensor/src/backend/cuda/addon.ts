@@ -14,7 +14,7 @@
 import type { DType, TypedArray } from '../../dtype.js';
 import { DTYPES } from '../../dtype.js';
 
-export const CUDA_ABI = 2;
+export const CUDA_ABI = 3;
 
 /** dtype code = index in DTYPES: 0 bool, 1 uint8, 2 int32, 3 float32, 4 float64. */
 export function dtypeCode(dtype: DType): number {
@@ -52,7 +52,7 @@ export const CUDA_ATTRS = {
   relu: [], gelu: [], erf: [], sign: [], floor: [], ceil: [], round: [], logicalNot: [],
   clamp: ['min', 'max'],
   // elementwise binary and select
-  add: [], sub: [], mul: [], div: [], pow: [], maximum: [], minimum: [],
+  add: [], sub: [], mul: [], div: [], pow: [], maximum: [], minimum: [], reluBackward: [],
   eq: [], ne: [], lt: [], le: [], gt: [], ge: [], logicalAnd: [], logicalOr: [],
   where: [],
   // reductions: dimMask has bit d set for every reduced dim d

@@ -214,7 +214,7 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
 
   // ---------------------------------------------------------------- elementwise
 
-  const ARITH: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5 };
+  const ARITH: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, reluBackward: 6 };
   const COMPARE: Partial<Record<BinaryOp, number>> = { eq: 0, ne: 1, lt: 2, le: 3, gt: 4, ge: 5 };
 
   function binaryKernel(op: BinaryOp): K<NoAttrs> {
@@ -377,6 +377,6 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
 /** The ops that have native kernels (for doctor and tests). */
 export const NATIVE_OPS: readonly OpName[] = [
   'matmul', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward',
-  'add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where', 'relu', 'sum', 'softmax', 'logSoftmax',
+  'add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'reluBackward', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where', 'relu', 'sum', 'softmax', 'logSoftmax',
   'crossEntropy', 'crossEntropyBackward',
 ];

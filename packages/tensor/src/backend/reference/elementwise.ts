@@ -94,6 +94,8 @@ function binaryFn(op: BinaryOp, dtype: DType): (a: number, b: number) => number 
       return (a, b) => Math.max(a, b); // propagates NaN
     case 'minimum':
       return (a, b) => Math.min(a, b); // propagates NaN
+    case 'reluBackward':
+      return (a, b) => (b > 0 ? a : 0);
     case 'eq':
       return (a, b) => (a === b ? 1 : 0);
     case 'ne':
@@ -144,6 +146,7 @@ export const binaryKernels: { readonly [K in BinaryOp]: RefKernel<K> } = {
   pow: binary('pow'),
   maximum: binary('maximum'),
   minimum: binary('minimum'),
+  reluBackward: binary('reluBackward'),
   eq: binary('eq'),
   ne: binary('ne'),
   lt: binary('lt'),
