@@ -3,7 +3,7 @@
  * state, zeroGrad, step (under noGrad, in place on the parameters) and state dicts
  * in PyTorch's layout.
  */
-import { DLError, Tensor, hasFusedOptimizer, keep, scope } from '@dl/tensor';
+import { DLError, Tensor, hasFusedOptimizer, isFloating, keep, scope } from '@dl/tensor';
 import { enableGrad, noGrad } from '@dl/autograd';
 
 /** A hyperparameter value: numbers, booleans, strings, tuples such as Adam's betas. */
@@ -167,10 +167,30 @@ export abstract class Optimizer<O extends { lr: number } = { lr: number }> {
     const loss = closure ? enableGrad(closure) : undefined;
     noGrad(() =>
       scope(() => {
+        this.followParameters();
         for (const group of this.paramGroups) this.updateGroup(group);
       }),
     );
     return loss;
+  }
+
+  /**
+   * State tensors follow their parameter to its device (and floating dtype) when the module
+   * moved after the state was made (`net.to('cuda')` once training started, or after loading a
+   * CPU checkpoint). PyTorch fails that step with a device mismatch; here the state moves once.
+   */
+  private followParameters(): void {
+    for (const [p, s] of this.state) {
+      for (const [k, v] of Object.entries(s)) {
+        if (!(v instanceof Tensor)) continue;
+        const dtype = isFloating(v.dtype) && isFloating(p.dtype) ? p.dtype : v.dtype;
+        if (v.device === p.device && v.dtype === dtype) continue;
+        const moved = v.to(p.device);
+        const cast = moved.to(dtype);
+        if (moved !== v && moved !== cast) moved.dispose();
+        this.setState(s, k, cast);
+      }
+    }
   }
 
   /**

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DLError, memoryStats, scope, tensor } from '@dl/tensor';
-import type { Tensor } from '@dl/tensor';
+import { DLError, memoryStats, scope, Tensor, tensor } from '@dl/tensor';
 import { Adam, AdamW, type Optimizer, RMSprop, SGD, lrScheduler } from '../src/index.js';
 import type { OptimizerStateDict } from '../src/index.js';
 
@@ -299,4 +298,43 @@ describe('errors', () => {
     expect(() => new SGD([p.mul(2)])).toThrowError(/SGD: can't optimize a non-leaf Tensor/);
     expect(() => new SGD([[1, 2]] as never)).toThrowError(/SGD: a parameter group must be an object/);
   });
+});
+
+describe('state follows its parameter (Module.to after training started)', () => {
+  const make = (): Tensor => tensor([[0.5, -1, 2], [1.5, 0.25, -0.75]]).requiresGrad_();
+  const gradOf = (k: number) => tensor([[0.1, -0.2, 0.3], [0.05 * k, -0.4, 0.2]]);
+  const optimizers: [string, (p: Tensor[]) => Optimizer][] = [
+    ['SGD momentum', (p) => new SGD(p, { lr: 0.1, momentum: 0.9 })],
+    ['Adam', (p) => new Adam(p, { lr: 0.1 })],
+  ];
+  for (const [name, build] of optimizers) {
+    it(`${name}: after the parameter moves to another device and dtype, the next step moves the state and matches an unmoved run`, () => {
+      const a = make();
+      const b = make();
+      const oa = build([a]);
+      const ob = build([b]);
+      for (const [p, o] of [[a, oa], [b, ob]] as const) {
+        p.grad = gradOf(1);
+        o.step();
+      }
+      // Move b as Module.to() does: same object, new storage (and its gradient).
+      const moved = b.detach().to('reference').to('float64');
+      b.replaceData(moved);
+      moved.dispose();
+      for (const [p, o] of [[a, oa], [b, ob]] as const) {
+        p.grad = p === b ? gradOf(2).to('reference').to('float64') : gradOf(2);
+        o.step();
+      }
+      expect(b.device).toBe('reference');
+      const tensors = Object.values(ob.state.get(b) ?? {}).filter((v): v is Tensor => v instanceof Tensor);
+      expect(tensors.length).toBeGreaterThan(0);
+      for (const v of tensors) {
+        expect(v.device).toBe('reference');
+        expect(v.dtype).toBe('float64');
+      }
+      const got = Array.from(b.detach().to('cpu').dataSync());
+      const want = Array.from(a.detach().dataSync());
+      got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 6));
+    });
+  }
 });
