@@ -246,12 +246,15 @@ function defineSuites(t: Target): void {
       p.dispose();
       assert.ok(optim && typeof optim.sgd === 'function' && typeof optim.adam === 'function', 'backend.optim.sgd and backend.optim.adam');
     });
-    it(`an SGD built before Module.to('${device}') steps the moved parameters (to() works in place, as in PyTorch)`, () =>
+    it(`an SGD with momentum that stepped before Module.to('${device}') steps the moved parameters (to() works in place; the momentum follows)`, () =>
       noLeak('optimizer before to()', () => {
         T.manualSeed(15);
         const net = new models.TutorialNet();
-        const opt = new SGD(net.parameters(), { lr: 0.1 });
+        const opt = new SGD(net.parameters(), { lr: 0.1, momentum: 0.9 });
         const held = net.parameters();
+        opt.zeroGrad();
+        net.forward(T.randn([4, 3, 32, 32])).sum().backward();
+        opt.step(); // momentum buffers on the CPU
         net.to(device);
         const x = T.randn([4, 3, 32, 32], { device });
         const before = held.map((p) => p.detach().clone());
