@@ -9,19 +9,11 @@ import { DLError } from '../src/errors.js';
 import type { TensorArg } from '../src/backend/types.js';
 import { cpuBackend } from '../src/backend/cpu/index.js';
 import { erf, gelu } from '../src/backend/cpu/erf.js';
+import { contiguousStrides } from '../src/layout.js';
 
 type Arg = TensorArg<TypedArray>;
 const K = cpuBackend.kernels;
 
-function rowMajor(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    s[d] = acc;
-    acc *= shape[d];
-  }
-  return s;
-}
 
 function arrayOf(dtype: DType, values: readonly number[]): TypedArray {
   const buf = cpuBackend.alloc(dtype, values.length);
@@ -31,14 +23,14 @@ function arrayOf(dtype: DType, values: readonly number[]): TypedArray {
 
 /** A tensor argument over `values`, row-major unless strides/offset are given. */
 function arg(dtype: DType, values: readonly number[], shape: readonly number[], strides?: readonly number[], offset = 0): Arg {
-  return { buf: arrayOf(dtype, values), dtype, shape, strides: strides ?? rowMajor(shape), offset };
+  return { buf: arrayOf(dtype, values), dtype, shape, strides: strides ?? contiguousStrides(shape), offset };
 }
 
 /** A fresh contiguous output. */
 function out(dtype: DType, shape: readonly number[]): Arg {
   let n = 1;
   for (const d of shape) n *= d;
-  return { buf: cpuBackend.alloc(dtype, n), dtype, shape, strides: rowMajor(shape), offset: 0 };
+  return { buf: cpuBackend.alloc(dtype, n), dtype, shape, strides: contiguousStrides(shape), offset: 0 };
 }
 
 /** Logical values of a strided argument, row-major. */
@@ -554,7 +546,7 @@ describe('strided walk against a naive loop', () => {
     // Storage shape: the view's dims in `perm` order, with step 1 or 2 and maybe flipped.
     const steps = shape.map(() => 1 + rnd(2));
     const storeShape = perm.map((d) => shape[d] * steps[d]);
-    const storeStrides = rowMajor(storeShape);
+    const storeStrides = contiguousStrides(storeShape);
     const n = storeShape.reduce((a, b) => a * b, 1) + 3;
     const vals = Array.from({ length: n }, (_, i) => (i * 7) % 23);
     const strides = new Array<number>(nd);
@@ -594,7 +586,7 @@ describe('strided walk against a naive loop', () => {
       const ys = out('float64', outShape);
       K.sum([a], [ys], { dims });
       const expected = new Array<number>(ys.buf.length).fill(0);
-      const os = rowMajor(outShape);
+      const os = contiguousStrides(outShape);
       va.forEach((v, i) => {
         let rest = i;
         let o = 0;
@@ -612,7 +604,7 @@ describe('strided walk against a naive loop', () => {
       K.argmax([a], [ya], { dim });
       const best = new Array<number>(ya.buf.length).fill(-Infinity);
       const arg0 = new Array<number>(ya.buf.length).fill(0);
-      const ao = rowMajor(ya.shape);
+      const ao = contiguousStrides(ya.shape);
       va.forEach((v, i) => {
         let rest = i;
         let o = 0;

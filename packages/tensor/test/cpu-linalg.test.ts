@@ -8,6 +8,7 @@ import type { AvgPool2dAttrs, Conv2dAttrs, Pool2dAttrs, TensorArg } from '../src
 import { gemm } from '../src/backend/cpu/gemm.js';
 import { linalgKernels } from '../src/backend/cpu/linalg.js';
 import { poolKernels } from '../src/backend/cpu/pool.js';
+import { contiguousStrides } from '../src/layout.js';
 
 type Arg = TensorArg<TypedArray>;
 type FDType = 'float32' | 'float64';
@@ -37,15 +38,6 @@ function prod(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-function contiguousStrides(shape: readonly number[]): number[] {
-  const st = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    st[i] = s;
-    s *= shape[i];
-  }
-  return st;
-}
 
 /**
  * A random tensor of `shape` (values in [-1, 1)). `order` lists the logical dims

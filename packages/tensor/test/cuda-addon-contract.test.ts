@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CUDA_ABI, CUDA_MAX_RANK, CUDA_OPS, type CudaAddon, type CudaOp, OPERAND_SLOTS } from '../src/backend/cuda/addon.js';
 import { loadNativeAddon } from '../src/backend/native/loader.js';
+import { contiguousStrides } from '../src/layout.js';
 
 const loaded = loadNativeAddon({ env: { ...process.env, DL_NATIVE_PATH: undefined } });
 const cuda: CudaAddon | undefined = loaded.addon?.cuda;
@@ -113,15 +114,6 @@ interface Op {
   offset?: number;
 }
 
-function rowMajor(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    s[d] = acc;
-    acc *= shape[d];
-  }
-  return s;
-}
 
 /** The contract's P for operands and attributes. */
 function encode(ops: readonly Op[], attrs: readonly number[] = []): Float64Array {
@@ -129,7 +121,7 @@ function encode(ops: readonly Op[], attrs: readonly number[] = []): Float64Array
   P[0] = ops.length;
   ops.forEach((o, k) => {
     const at = 1 + k * OPERAND_SLOTS;
-    const strides = o.strides ?? rowMajor(o.shape);
+    const strides = o.strides ?? contiguousStrides(o.shape);
     P[at] = o.ptr;
     P[at + 1] = o.dtype;
     P[at + 2] = o.offset ?? 0;

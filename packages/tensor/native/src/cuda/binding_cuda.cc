@@ -54,6 +54,13 @@ Bytes typed_bytes(const Napi::Env& env, const Napi::Value& v, const char* what) 
   return Bytes{static_cast<char*>(a.ArrayBuffer().Data()) + a.ByteOffset(), a.ByteLength()};
 }
 
+/** The current device, once [ptr, ptr + bytes) is checked to lie inside one of its live blocks. */
+Device& device_for(uint64_t ptr, size_t bytes, const char* what) {
+  Device& dev = current_device();
+  if (bytes > 0) dev.alloc.check_range(ptr, ptr, ptr + bytes, what);
+  return dev;
+}
+
 Napi::Object library_info(const Napi::Env& env, const LibraryInfo& c) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("found", c.found);
@@ -165,9 +172,7 @@ Napi::Value Memset(const Napi::CallbackInfo& info) {
     const uint64_t bytes = whole(env, info[1], "memset: bytes");
     const uint64_t value = whole(env, info[2], "memset: value");
     if (value > 255) throw Napi::RangeError::New(env, "memset: value must be a byte (0 to 255), got " + std::to_string(value));
-    Device& dev = current_device();
-    if (bytes > 0) dev.alloc.check_range(ptr, ptr, ptr + bytes, "memset");
-    dev.memset(ptr, bytes, static_cast<int>(value));
+    device_for(ptr, bytes, "memset").memset(ptr, bytes, static_cast<int>(value));
     return env.Undefined();
   });
 }
@@ -176,9 +181,7 @@ Napi::Value Upload(const Napi::CallbackInfo& info) {
   return guarded(info, [&](Napi::Env env) {
     const uint64_t dst = whole(env, info[0], "upload: dst");
     const Bytes src = typed_bytes(env, info[1], "upload: src");
-    Device& dev = current_device();
-    if (src.size > 0) dev.alloc.check_range(dst, dst, dst + src.size, "upload");
-    dev.upload(dst, src.data, src.size);
+    device_for(dst, src.size, "upload").upload(dst, src.data, src.size);
     return env.Undefined();
   });
 }
@@ -187,9 +190,7 @@ Napi::Value Download(const Napi::CallbackInfo& info) {
   return guarded(info, [&](Napi::Env env) {
     const Bytes dst = typed_bytes(env, info[0], "download: dst");
     const uint64_t src = whole(env, info[1], "download: src");
-    Device& dev = current_device();
-    if (dst.size > 0) dev.alloc.check_range(src, src, src + dst.size, "download");
-    dev.download(dst.data, src, dst.size);
+    device_for(src, dst.size, "download").download(dst.data, src, dst.size);
     return env.Undefined();
   });
 }
