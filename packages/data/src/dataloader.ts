@@ -2,10 +2,13 @@
  * DataLoader (torch.utils.data.DataLoader): batches of a dataset, in the order its sampler
  * gives, fetched on the main thread or by worker threads.
  *
- * The order of indices is always computed on the main thread, from the loader's generator,
- * so for a given seed the batches are the same whatever numWorkers is. Each iteration (epoch)
- * first draws a base seed from the generator (worker w seeds its default generator with
- * baseSeed + w), then the sampler draws its order from the same generator stream.
+ * The order of indices is always computed on the main thread, so for a given seed the batches
+ * are the same whatever numWorkers is. The random draws are PyTorch's: each iteration (epoch)
+ * first draws a 63-bit base seed from the loader's generator, or from the default generator
+ * when it has none (worker w seeds its default generator with baseSeed + w); then, with
+ * shuffle, the RandomSampler draws its permutation (from the loader's generator, or from a
+ * generator seeded by one more draw from the default generator). So after the same
+ * manualSeed, `shuffle: true` gives the batches PyTorch's DataLoader gives.
  *
  * Workers: see worker.ts for the worker side and the README for how a dataset reaches a
  * worker (workerSpec()) and how tensors come back (their buffers are transferred, not copied).
@@ -44,10 +47,10 @@ export interface DataLoaderOptions<T, B> {
   persistentWorkers?: boolean;
   /** Called in each worker, with the worker id, after its dataset is built and its generator seeded. */
   workerInitFn?: ModuleExport;
-  /** Generator for shuffling and worker seeds (excludes seed). */
+  /** Generator for shuffling and worker seeds (excludes seed). Default: the default generator, at each iteration. */
   generator?: Generator;
-  /** Seed of the loader's own generator (excludes generator). Default: drawn from the default generator. */
-  seed?: number;
+  /** Seed of the loader's own generator, `new Generator(seed)` (excludes generator). */
+  seed?: number | bigint;
   /** With workers: fail when a batch takes longer than this many milliseconds (default 0: no limit). */
   timeout?: number;
 }
@@ -140,11 +143,11 @@ class WorkerPool {
   private readonly statsWaiters = new Map<number, (s: WorkerStats | null) => void>();
   private closing: Promise<void> | null = null;
 
-  constructor(entry: URL, base: Omit<WorkerInit, 'id' | 'seed' | 'epoch'>, epoch: number, baseSeed: number) {
+  constructor(entry: URL, base: Omit<WorkerInit, 'id' | 'seed' | 'epoch'>, epoch: number, baseSeed: bigint) {
     this.epoch = epoch;
     try {
       for (let id = 0; id < base.numWorkers; id++) {
-        const init: WorkerInit = { ...base, id, epoch, seed: baseSeed + id };
+        const init: WorkerInit = { ...base, id, epoch, seed: baseSeed + BigInt(id) };
         const worker = new Worker(entry, { workerData: init });
         const pw: PoolWorker = { id, worker, threadId: worker.threadId, alive: true, exited: Promise.resolve() };
         liveThreads.add(pw.threadId);
@@ -207,12 +210,12 @@ class WorkerPool {
   }
 
   /** Start another epoch on these (persistent) workers: new seeds, forget the previous epoch. */
-  nextEpoch(baseSeed: number): void {
+  nextEpoch(baseSeed: bigint): void {
     this.epoch++;
     this.results.clear();
     this.pending.clear();
     this.wake(); // a superseded iteration still waiting sees the new epoch and stops
-    for (const w of this.workers) w.worker.postMessage({ type: 'epoch', epoch: this.epoch, seed: baseSeed + w.id } satisfies ToWorker);
+    for (const w of this.workers) w.worker.postMessage({ type: 'epoch', epoch: this.epoch, seed: baseSeed + BigInt(w.id) } satisfies ToWorker);
   }
 
   /**
@@ -322,8 +325,8 @@ export class DataLoader<T = unknown, B = Collated<T>> implements AsyncIterable<B
   readonly prefetchFactor: number;
   readonly persistentWorkers: boolean;
   readonly timeout: number;
-  /** The loader's generator: shuffling and worker seeds. */
-  readonly generator: Generator;
+  /** The loader's generator for shuffling and worker seeds; undefined: the default generator (PyTorch's generator=None). */
+  readonly generator: Generator | undefined;
   /** The index sampler (undefined for iterable datasets). */
   readonly sampler: Sampler | undefined;
   /** The batch sampler (undefined for iterable datasets and when batchSize is null). */
@@ -351,7 +354,7 @@ export class DataLoader<T = unknown, B = Collated<T>> implements AsyncIterable<B
     if (this.persistentWorkers && this.numWorkers === 0) throw new TypeError('DataLoader: persistentWorkers needs numWorkers > 0');
     if (o.generator !== undefined && o.seed !== undefined) throw new TypeError('DataLoader: give generator or seed, not both');
     if (o.generator !== undefined && !(o.generator instanceof Generator)) throw new TypeError('DataLoader: generator must be a Generator of @dl/tensor');
-    this.generator = o.generator ?? new Generator(o.seed ?? defaultGenerator.nextUint32());
+    this.generator = o.generator ?? (o.seed === undefined ? undefined : new Generator(o.seed));
 
     if (o.batchSampler !== undefined && (o.batchSize !== undefined || o.shuffle || o.sampler !== undefined || o.dropLast)) {
       throw new TypeError('DataLoader: batchSampler is mutually exclusive with batchSize, shuffle, sampler and dropLast');
@@ -440,7 +443,7 @@ export class DataLoader<T = unknown, B = Collated<T>> implements AsyncIterable<B
 
   private async *iterate(): AsyncGenerator<B, void, undefined> {
     // Drawn whatever numWorkers is, so that the sampler's draws that follow are the same.
-    const baseSeed = this.generator.nextUint32();
+    const baseSeed = (this.generator ?? defaultGenerator).nextInt64();
     this.epochs++;
     if (this.numWorkers === 0) yield* this.mainEpoch();
     else yield* this.workerEpoch(baseSeed);
@@ -514,7 +517,7 @@ export class DataLoader<T = unknown, B = Collated<T>> implements AsyncIterable<B
     }
   }
 
-  private createPool(baseSeed: number): WorkerPool {
+  private createPool(baseSeed: bigint): WorkerPool {
     let spec: WorkerSpec;
     try {
       spec = (this.dataset.workerSpec as () => WorkerSpec).call(this.dataset);
@@ -540,7 +543,7 @@ export class DataLoader<T = unknown, B = Collated<T>> implements AsyncIterable<B
     );
   }
 
-  private async *workerEpoch(baseSeed: number): AsyncGenerator<B, void, undefined> {
+  private async *workerEpoch(baseSeed: bigint): AsyncGenerator<B, void, undefined> {
     let pool = this.pool;
     if (pool && !pool.fatal) {
       pool.nextEpoch(baseSeed);

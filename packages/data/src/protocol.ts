@@ -31,8 +31,8 @@ export interface WorkerInfo<D = unknown> {
   /** 0 .. numWorkers-1 */
   id: number;
   numWorkers: number;
-  /** This worker's seed for the current epoch: baseSeed + id; the worker's default generator is seeded with it. */
-  seed: number;
+  /** This worker's seed for the current epoch: baseSeed + id, where baseSeed is below 2^63; the worker's default generator is seeded with it. */
+  seed: bigint;
   /** The worker's own copy of the dataset. */
   dataset: D;
 }
@@ -171,7 +171,7 @@ export interface WorkerInit {
   numWorkers: number;
   /** The first epoch and its seed (baseSeed + id). */
   epoch: number;
-  seed: number;
+  seed: bigint;
   mode: 'map' | 'iterable';
   dataset: WorkerSpec;
   collate: ModuleExport | null;
@@ -183,7 +183,7 @@ export interface WorkerInit {
 
 /** Main thread -> worker. */
 export type ToWorker =
-  | { type: 'epoch'; epoch: number; seed: number }
+  | { type: 'epoch'; epoch: number; seed: bigint }
   | { type: 'batch'; epoch: number; seq: number; indices: number[] | number }
   | { type: 'next'; epoch: number; seq: number }
   | { type: 'stats' };

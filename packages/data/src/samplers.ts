@@ -1,8 +1,10 @@
 /**
  * Samplers (torch.utils.data.Sampler and friends): iterables of dataset indices, or of lists
  * of indices for BatchSampler. Random samplers draw from a seeded Generator of @dl/tensor;
- * without one they seed a fresh generator from the default generator at each iteration (as
- * PyTorch does), so `manualSeed` makes them reproducible.
+ * without one they draw as PyTorch's do: RandomSampler seeds a fresh generator from the
+ * default generator at each iteration, SubsetRandomSampler and WeightedRandomSampler draw
+ * from the default generator itself. With PyTorch's sampling formulas (randperm, randint,
+ * multinomial) the same manualSeed gives PyTorch's indices.
  *
  * Draws happen lazily, on the first `next()` of an iteration: a RandomSampler draws its whole
  * permutation then; each iteration (epoch) draws a new one from the same stream.
@@ -25,9 +27,9 @@ function sizedLength(what: string, data: { readonly length: number }): number {
   return n;
 }
 
-/** A generator seeded from the default generator's next value (torch: a fresh seed per iteration). */
+/** A generator seeded from the default generator's next 63-bit value (torch: a fresh seed per iteration). */
 function freshGenerator(): Generator {
-  return new Generator(defaultGenerator.nextUint32());
+  return new Generator(defaultGenerator.nextInt64());
 }
 
 /** A permutation of 0..n-1 drawn from g (randperm, Fisher-Yates). */
@@ -99,8 +101,9 @@ export class RandomSampler implements Sampler {
       return;
     }
     for (let k = 0; k < Math.floor(count / n); k++) yield* permutation(n, g);
-    const rest = count % n;
-    if (rest > 0) yield* permutation(n, g).subarray(0, rest);
+    // PyTorch then draws one more permutation and keeps its first count % n indices, even
+    // when that is none; drawing it too keeps a given generator's stream the same as PyTorch's.
+    yield* permutation(n, g).subarray(0, count % n);
   }
 }
 
@@ -117,7 +120,7 @@ export class SubsetRandomSampler implements Sampler {
   }
   *[Symbol.iterator](): Iterator<number> {
     if (this.indices.length === 0) return;
-    const perm = permutation(this.indices.length, this.generator ?? freshGenerator());
+    const perm = permutation(this.indices.length, this.generator ?? defaultGenerator);
     for (const i of perm) yield this.indices[i];
   }
 }
@@ -148,6 +151,8 @@ export class WeightedRandomSampler implements Sampler {
       this.cumulative[i] = total;
     });
     if (!(total > 0)) throw new RangeError('WeightedRandomSampler: the weights sum to 0');
+    for (let i = 0; i < w.length; i++) this.cumulative[i] /= total;
+    this.cumulative[w.length - 1] = 1;
     this.numSamples = positiveInt('WeightedRandomSampler: numSamples', numSamples);
     if (opts.replacement !== undefined && typeof opts.replacement !== 'boolean') {
       throw new TypeError(`WeightedRandomSampler: replacement should be a boolean; got ${String(opts.replacement)}`);
@@ -163,31 +168,36 @@ export class WeightedRandomSampler implements Sampler {
     return this.numSamples;
   }
   *[Symbol.iterator](): Iterator<number> {
-    const g = this.generator ?? freshGenerator();
-    const cum = this.cumulative;
-    const total = cum[cum.length - 1];
-    if (this.replacement) {
+    // torch.multinomial's CPU draws, from the default generator itself when none is given.
+    const g = this.generator ?? defaultGenerator;
+    const w = this.weights;
+    if (this.replacement && this.numSamples > 1) {
+      // Inverse CDF over the normalised running totals (the last set to 1): the first index
+      // whose total reaches u, one float64 uniform per sample. PyTorch can return a
+      // zero-weight first index when u is exactly 0; here that moves on to the first non-zero one.
+      const cum = this.cumulative;
       for (let k = 0; k < this.numSamples; k++) {
-        // Inverse CDF: the first index whose running total exceeds u (zero weights are never hit).
-        const u = g.nextDouble() * total;
+        const u = g.nextDouble();
         let lo = 0;
-        let hi = cum.length - 1;
-        while (lo < hi) {
-          const mid = (lo + hi) >> 1;
-          if (cum[mid] > u) hi = mid;
-          else lo = mid + 1;
+        let hi = cum.length;
+        while (hi > lo) {
+          const mid = lo + ((hi - lo) >> 1);
+          if (cum[mid] < u) lo = mid + 1;
+          else hi = mid;
         }
+        while (w[lo] === 0) lo++;
         yield lo;
       }
       return;
     }
-    // Without replacement: exponential race (Efraimidis-Spirakis); the order of arrival has the
+    // Without replacement (or one sample): the exponential race, w_i / E_i with E_i ~ Exp(1)
+    // drawn for every index in order; the largest keys first. Its order of arrival has the
     // distribution of successive draws without replacement.
-    const keys: { i: number; key: number }[] = [];
-    this.weights.forEach((w, i) => {
-      if (w > 0) keys.push({ i, key: -Math.log(1 - g.nextDouble()) / w });
+    const keys = Array.from(w, (wi, i) => {
+      const e = -Math.log1p(-g.nextDouble());
+      return { i, key: wi === 0 ? 0 : wi / e };
     });
-    keys.sort((a, b) => a.key - b.key || a.i - b.i);
+    keys.sort((x, y) => y.key - x.key || x.i - y.i);
     for (let k = 0; k < this.numSamples; k++) yield keys[k].i;
   }
 }

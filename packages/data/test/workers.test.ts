@@ -66,7 +66,7 @@ describe('DataLoader workers', () => {
       const loader = new DataLoader(new RandDataset(8), { batchSize: 2, numWorkers: 2, seed: 77, persistentWorkers });
       const epochs = [];
       for (let e = 0; e < 2; e++) {
-        epochs.push((await collect(loader)).map((b) => ({ worker: b.worker.toArray() as number[], seed: b.seed.toArray() as number[], value: b.value.toArray() })));
+        epochs.push((await collect(loader)).map((b) => ({ worker: b.worker.toArray() as number[], seed: b.seed as unknown as string[], value: b.value.toArray() })));
       }
       await loader.close();
       return epochs;
@@ -77,12 +77,14 @@ describe('DataLoader workers', () => {
     const [first, second] = a;
     // Batches go round-robin: batch k comes from worker k % 2.
     expect(first.map((x) => x.worker)).toEqual([[0, 0], [1, 1], [0, 0], [1, 1]]);
-    const seed0 = first[0].seed[0];
-    expect(first[1].seed[0]).toBe(seed0 + 1);
+    // The base seed is the loader generator's first 63-bit draw, as PyTorch's random_() on int64.
+    const seed0 = BigInt(first[0].seed[0]);
+    expect(seed0).toBe(new Generator(77).nextInt64());
+    expect(BigInt(first[1].seed[0])).toBe(seed0 + 1n);
     // Workers 0 and 1 start from different seeds: different values.
     expect(first[1].value).not.toEqual(first[0].value);
     // A new epoch draws a new base seed.
-    expect(second[0].seed[0]).not.toBe(seed0);
+    expect(BigInt(second[0].seed[0])).not.toBe(seed0);
     expect(second[0].value).not.toEqual(first[0].value);
     // Persistent workers are re-seeded per epoch the same way.
     expect(await run(true)).toEqual(a);
