@@ -9,7 +9,7 @@
  * default generator is seeded per worker and epoch). The draws follow torchvision's order.
  * A transform rebuilt from its spec (in a worker) uses that thread's default generator.
  */
-import { Tensor, defaultGenerator, randperm } from '@dl/tensor';
+import { Tensor, defaultGenerator, randn, randperm } from '@dl/tensor';
 import type { Generator } from '@dl/tensor';
 import { fail } from '../errors.js';
 import { isImage, tensorToImage, imageToTensor } from '../io/image.js';
@@ -58,8 +58,14 @@ function generatorOf(g: Generator | undefined): Generator {
   return g ?? defaultGenerator;
 }
 
+/** log(ratio) in float32, as torchvision's torch.log(torch.tensor(ratio)). */
+function floatLogRatio(ratio: readonly [number, number]): [number, number] {
+  return [Math.fround(Math.log(Math.fround(ratio[0]))), Math.fround(Math.log(Math.fround(ratio[1])))];
+}
+
+/** torch.empty(1).uniform_(lo, hi).item(), as torchvision draws its factors. */
 function uniform(g: Generator, lo: number, hi: number): number {
-  return lo + (hi - lo) * g.nextFloat();
+  return g.nextFloat32In(lo, hi);
 }
 
 function checkProbability(op: string, p: number): number {
@@ -350,10 +356,10 @@ export class RandomResizedCrop extends Transform<ImageOrTensor, ImageOrTensor> {
   static getParams(height: number, width: number, scale: readonly [number, number], ratio: readonly [number, number], generator?: Generator): [number, number, number, number] {
     const g = generatorOf(generator);
     const area = height * width;
-    const logRatio = [Math.log(ratio[0]), Math.log(ratio[1])];
+    const logRatio = floatLogRatio(ratio);
     for (let attempt = 0; attempt < 10; attempt++) {
       const targetArea = area * uniform(g, scale[0], scale[1]);
-      const aspect = Math.exp(uniform(g, logRatio[0], logRatio[1]));
+      const aspect = Math.fround(Math.exp(uniform(g, logRatio[0], logRatio[1])));
       const w = F.roundHalfEven(Math.sqrt(targetArea * aspect));
       const h = F.roundHalfEven(Math.sqrt(targetArea / aspect));
       if (w > 0 && w <= width && h > 0 && h <= height) {
@@ -538,17 +544,18 @@ export class RandomErasing extends Transform<Tensor, Tensor> {
   ): { i: number; j: number; h: number; w: number; v: number[] | Float32Array } | null {
     const g = generatorOf(generator);
     const area = height * width;
-    const logRatio = [Math.log(ratio[0]), Math.log(ratio[1])];
+    const logRatio = floatLogRatio(ratio);
     for (let attempt = 0; attempt < 10; attempt++) {
       const eraseArea = area * uniform(g, scale[0], scale[1]);
-      const aspect = Math.exp(uniform(g, logRatio[0], logRatio[1]));
+      const aspect = Math.fround(Math.exp(uniform(g, logRatio[0], logRatio[1])));
       const h = F.roundHalfEven(Math.sqrt(eraseArea * aspect));
       const w = F.roundHalfEven(Math.sqrt(eraseArea / aspect));
       if (!(h < height && w < width)) continue;
       let v: number[] | Float32Array;
       if (value === 'random') {
-        v = new Float32Array(c * h * w);
-        for (let k = 0; k < v.length; k++) v[k] = g.nextNormal();
+        const noise = randn([c, h, w], { generator: g });
+        v = noise.dataSync() as Float32Array;
+        noise.dispose();
       } else {
         v = typeof value === 'number' ? [value] : [...value];
       }
