@@ -1,6 +1,6 @@
 /** CIFAR-10 as in-memory tensors, and the per-batch pipeline (augmentation, normalisation). */
-import type { Generator, Tensor } from '@dl/tensor';
-import { randperm, tensor } from '@dl/tensor';
+import type { Tensor } from '@dl/tensor';
+import { Generator, randperm, tensor } from '@dl/tensor';
 import { datasets, transforms } from '@dl/vision';
 import type { TrainConfig } from './config.js';
 
@@ -40,7 +40,16 @@ export function trainBatch(x: Tensor, cfg: Pick<TrainConfig, 'augment' | 'mean' 
   return transforms.batched.normalize(out, cfg.mean, cfg.std);
 }
 
-/** The epoch's order of training images. */
-export function epochOrder(n: number, generator: Generator): Tensor {
-  return randperm(n, { generator });
+/**
+ * The epoch's order of training images, drawn from `g` as PyTorch's DataLoader(shuffle=True)
+ * without a generator draws it from the default generator: the iterator's base seed (returned:
+ * the loader that fetches the batches derives its workers' seeds from it), then the RandomSampler's seed, then a permutation from a generator
+ * seeded with it. So the tutorial recipe shuffles as the PyTorch tutorial does for the same seed.
+ */
+export function epochOrder(n: number, g: Generator): { order: Int32Array; baseSeed: bigint } {
+  const baseSeed = g.nextInt64();
+  const perm = randperm(n, { generator: new Generator(g.nextInt64()) });
+  const order = perm.dataSync() as Int32Array;
+  perm.dispose();
+  return { order, baseSeed };
 }

@@ -52,7 +52,7 @@ export interface TrainResult {
 
 /** Everything needed to continue a run exactly where it stopped. */
 interface Checkpoint {
-  format: 'dl-cifar-trainer-checkpoint/1';
+  format: 'dl-cifar-trainer-checkpoint/2';
   config: TrainConfig;
   model: Record<string, Tensor>;
   optimizer: OptimizerStateDict;
@@ -60,9 +60,10 @@ interface Checkpoint {
   /** The next batch to run: epoch (0-based) and batch within it. */
   epoch: number;
   batch: number;
-  /** Shuffle generator state at the start of `epoch` (the epoch's order is drawn from it). */
-  shuffleState: Uint32Array;
+  /** The default generator's state at the start of `epoch`: the epoch's order is drawn from it. */
+  orderState: Uint32Array;
   augmentState: Uint32Array;
+  /** The default generator's state when the checkpoint was written. */
   globalState: Uint32Array;
   /** Running sums of the interrupted epoch. */
   partial: { lossSum: number; correct: number; seen: number; seconds: number };
@@ -80,7 +81,10 @@ function readCheckpoint(path: string, cfg: TrainConfig): Checkpoint {
     const why = e instanceof DLError ? e.message.split('\n')[0] : String(e);
     throw new UsageError(`cannot resume: checkpoint ${path} is unreadable or corrupt (${why}); it was left untouched`);
   }
-  if (ck?.format !== 'dl-cifar-trainer-checkpoint/1') throw new UsageError(`cannot resume: ${path} is not a cifar-trainer checkpoint; it was left untouched`);
+  if ((ck as { format?: unknown })?.format === 'dl-cifar-trainer-checkpoint/1') {
+    throw new UsageError(`cannot resume: ${path} was written by an earlier cifar-trainer, whose random generator this one no longer has, so the run cannot continue the same way; it was left untouched: start a new run with another --out-dir`);
+  }
+  if (ck?.format !== 'dl-cifar-trainer-checkpoint/2') throw new UsageError(`cannot resume: ${path} is not a cifar-trainer checkpoint; it was left untouched`);
   const diff = RUN_KEYS.filter((k) => JSON.stringify(ck.config[k]) !== JSON.stringify(cfg[k]));
   if (diff.length) {
     throw new UsageError(`cannot resume: the checkpoint was made with different settings (${diff.map((k) => `${k}: ${JSON.stringify(ck.config[k])} vs ${JSON.stringify(cfg[k])}`).join(', ')}); rerun with the same flags or a new --out-dir`);
@@ -107,7 +111,6 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
   const optimizer: Optimizer = buildOptimizer(cfg, model);
   const { scheduler, perBatch } = buildScheduler(cfg, optimizer, stepsPerEpoch);
   const criterion = new CrossEntropyLoss({ labelSmoothing: cfg.labelSmoothing });
-  const shuffle = new Generator(cfg.seed + 1);
   const augment = new Generator(cfg.seed + 2);
 
   let epoch = 0;
@@ -119,9 +122,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
     optimizer.loadStateDict(resumeFrom.optimizer);
     if (scheduler && resumeFrom.scheduler) (scheduler as LRScheduler).loadStateDict(resumeFrom.scheduler as never);
     ({ epoch, batch, history, partial } = resumeFrom);
-    shuffle.setState(resumeFrom.shuffleState);
     augment.setState(resumeFrom.augmentState);
-    defaultGenerator.setState(resumeFrom.globalState);
+    defaultGenerator.setState(resumeFrom.orderState);
     log(`resuming from ${ckPath} at epoch ${epoch + 1}, batch ${batch}`);
   }
 
@@ -134,19 +136,19 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
   let batchesRun = 0;
   // Batches come from a DataLoader (worker threads with --workers) in the epoch's order;
   // augmentation runs on the main thread from a generator the checkpoint records.
-  const loader = (batches: number[][]) => new DataLoader(trainSet, { batchSampler: batches, numWorkers: cfg.workers });
+  const loader = (batches: number[][], baseSeed: bigint) => new DataLoader(trainSet, { batchSampler: batches, numWorkers: cfg.workers, seed: baseSeed });
 
   /** Save the state needed to continue at (nextEpoch, nextBatch). */
-  const checkpoint = (nextEpoch: number, nextBatch: number, shuffleState: Uint32Array) => {
+  const checkpoint = (nextEpoch: number, nextBatch: number, orderState: Uint32Array) => {
     const state: Checkpoint = {
-      format: 'dl-cifar-trainer-checkpoint/1',
+      format: 'dl-cifar-trainer-checkpoint/2',
       config: cfg,
       model: model.stateDict(),
       optimizer: optimizer.stateDict(),
       scheduler: scheduler ? (scheduler.stateDict() as Record<string, unknown>) : null,
       epoch: nextEpoch,
       batch: nextBatch,
-      shuffleState,
+      orderState,
       augmentState: augment.getState(),
       globalState: defaultGenerator.getState(),
       partial,
@@ -157,14 +159,17 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
 
   try {
     for (; epoch < cfg.epochs; epoch++) {
-      const shuffleState = shuffle.getState();
-      const order = epochOrder(n, shuffle);
+      const orderState = defaultGenerator.getState();
+      const { order, baseSeed } = epochOrder(n, defaultGenerator);
+      // Resuming inside an epoch: the order is redrawn from the epoch's start, and the default
+      // generator then continues from where the interrupted run left it.
+      if (resumeFrom && epoch === resumeFrom.epoch) defaultGenerator.setState(resumeFrom.globalState);
       const bar = progress(`epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch);
       model.train();
-      const indices = Array.from(order.dataSync());
+      const indices = Array.from(order);
       const batches = Array.from({ length: stepsPerEpoch - batch }, (_, i) => indices.slice((batch + i) * cfg.batchSize, (batch + i + 1) * cfg.batchSize));
       let t0 = performance.now();
-      for await (const [images, labels] of loader(batches)) {
+      for await (const [images, labels] of loader(batches, baseSeed)) {
         scope(() => {
           const x = trainBatch(images, cfg, augment).to(cfg.device);
           const y = labels.to(cfg.device);
@@ -193,14 +198,13 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
         if (interrupted) {
           bar.stop();
           pending.flush(partial, true);
-          checkpoint(epoch, batch, shuffleState);
+          checkpoint(epoch, batch, orderState);
           log(`interrupted: checkpoint saved after epoch ${epoch + 1}, batch ${batch} (${ckPath}); continue with --resume`);
           return { history, final: null, interrupted: true };
         }
       }
       bar.stop();
       pending.flush(partial, true);
-      order.dispose();
       if (!perBatch) scheduler?.step();
       const test = evaluate(model, testSet, { batchSize: cfg.testBatchSize, mean: cfg.mean, std: cfg.std, device: cfg.device });
       const m: EpochMetrics = {
@@ -218,7 +222,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
       log(`epoch ${m.epoch}/${cfg.epochs}: train loss ${m.trainLoss.toFixed(4)} acc ${(100 * m.trainAccuracy).toFixed(2)}% | test loss ${m.testLoss.toFixed(4)} acc ${(100 * m.testAccuracy).toFixed(2)}% | ${Math.round(m.imagesPerSecond)} img/s, ${m.seconds.toFixed(1)} s`);
       batch = 0;
       partial = { lossSum: 0, correct: 0, seen: 0, seconds: 0 };
-      checkpoint(epoch + 1, 0, shuffle.getState());
+      checkpoint(epoch + 1, 0, defaultGenerator.getState());
     }
   } finally {
     process.off('SIGINT', onSigint);

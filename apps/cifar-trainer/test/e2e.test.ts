@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSafetensors } from '@dl/tensor';
+import { loadSafetensors, loadState, saveState } from '@dl/tensor';
 import { io } from '@dl/vision';
 import { recipe } from '../src/config.js';
 import type { TrainConfig } from '../src/config.js';
@@ -190,6 +190,17 @@ describe('bad input: one clear line, non-zero exit, nothing half-written', () =>
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/cannot resume: checkpoint .* is unreadable or corrupt .*left untouched/);
     expect(readFileSync(path)).toEqual(broken);
+  }, 120_000);
+
+  it("a checkpoint of the earlier trainer (format /1: another random generator) is refused, saying why, and left untouched", async () => {
+    const dir = join(tmp, 'old-format');
+    const cfg = small({ limitTrain: 256, limitTest: 50 });
+    await train(cfg, { dataDir, outDir: dir, resume: false, log: quiet, stopAfterBatches: 1 });
+    const path = join(dir, 'checkpoint.safetensors');
+    saveState(path, { ...(loadState(path) as object), format: 'dl-cifar-trainer-checkpoint/1' });
+    const before = readFileSync(path);
+    await expect(train(cfg, { dataDir, outDir: dir, resume: true, log: quiet })).rejects.toThrow(/cannot resume: .* was written by an earlier cifar-trainer, whose random generator .* left untouched/);
+    expect(readFileSync(path)).toEqual(before);
   }, 120_000);
 
   it('a model description that does not match its weights is refused', async () => {
