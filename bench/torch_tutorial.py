@@ -33,11 +33,12 @@ def main():
     opt = torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
     loss_fn = torch.nn.CrossEntropyLoss()
     epoch_s = []
+    # The tutorial's DataLoader(shuffle=True, batch_size=128) draws its order from the default
+    # generator; iterating one over the indices draws the same and slices the in-memory tensors.
+    order = torch.utils.data.DataLoader(range(len(ytr)), batch_size=128, shuffle=True)
     for _ in range(epochs):
         t0 = time.perf_counter()
-        perm = torch.randperm(len(ytr))
-        for b in range((len(ytr) + 127) // 128):  # DataLoader's drop_last=False: a short last batch
-            idx = perm[b * 128:(b + 1) * 128]
+        for idx in order:  # drop_last=False: a short last batch
             opt.zero_grad()
             loss_fn(net(xtr[idx]), ytr[idx]).backward()
             opt.step()
