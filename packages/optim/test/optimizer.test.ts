@@ -334,7 +334,7 @@ describe('state follows its parameter (Module.to after training started)', () =>
       }
       const got = Array.from(b.detach().to('cpu').dataSync());
       const want = Array.from(a.detach().dataSync());
-      got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 6));
+      for (const [i, v] of got.entries()) expect(v).toBeCloseTo(want[i], 6);
     });
   }
 });
