@@ -10,7 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { DataLoader, RandomSampler, SubsetRandomSampler, WeightedRandomSampler, randomSplit } from '@dl/data';
 import type { Tensor } from '@dl/tensor';
-import { Generator, bernoulli, defaultGenerator, linspace, manualSeed, normal_, rand, randint, randn, randperm, uniform_, zeros } from '@dl/tensor';
+import { Generator, bernoulli, defaultGenerator, linspace, manualSeed, normal_, rand, randint, randn, ones, randperm, uniform_, zeros } from '@dl/tensor';
+import { functional, init } from '@dl/nn';
 import { models, transforms } from '@dl/vision';
 import { describe, expect, it } from 'vitest';
 import { epochOrder } from '../apps/cifar-trainer/src/data.js';
@@ -64,6 +65,14 @@ describe.skipIf(!python)('same seed, same numbers as PyTorch 1.13 on the CPU (sk
   it("the tutorial ConvNet's default initialisation equals PyTorch's, parameter by parameter", () => {
     const params = seeded(0, () => Object.values(new models.TutorialNet().stateDict()).map(values));
     expect(params).toEqual(ref.tutorialNet);
+  });
+
+  it('xavierUniform_ is bit-identical, kaimingNormal_ within 2e-6; a dropout mask is bit-identical', () => {
+    const [xavier, kaiming] = ref.init as number[][];
+    manualSeed(16);
+    expect(values(init.xavierUniform_(zeros([30, 20])))).toEqual(xavier);
+    for (const [i, v] of values(init.kaimingNormal_(zeros([16, 8]))).entries()) expect(Math.abs(v - kaiming[i])).toBeLessThan(2e-6);
+    expect(seeded(17, () => values(functional.dropout(ones([40]), 0.3)))).toEqual(ref.dropout);
   });
 
   it("DataLoader(shuffle: true) gives PyTorch's batches, without a generator and with one, epoch after epoch", async () => {
