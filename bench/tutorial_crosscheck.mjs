@@ -10,7 +10,7 @@
 //
 //   node bench/tutorial_crosscheck.mjs export DIR --seed S [--epochs E]
 //       our initial weights and batch order exactly as the trainer draws them for --seed S
-//       (manualSeed(S) then TutorialNet; randperm per epoch from Generator(S + 1)) to
+//       (manualSeed(S) then TutorialNet; each epoch's order as DataLoader(shuffle: true)) to
 //       DIR/init.safetensors and DIR/order.bin (int32)
 //   node bench/tutorial_crosscheck.mjs run DATA DIR [--steps K]
 //       K steps from DIR/init.safetensors over DIR/order.bin; writes DIR/ours.json and
@@ -34,7 +34,7 @@ import { noGrad } from '@dl/autograd';
 import { DataLoader } from '@dl/data';
 import { CrossEntropyLoss, F } from '@dl/nn';
 import { SGD } from '@dl/optim';
-import { Generator, doctor, loadSafetensors, manualSeed, randperm, saveSafetensors, scope, tensor } from '@dl/tensor';
+import { doctor, loadSafetensors, manualSeed, saveSafetensors, scope, tensor } from '@dl/tensor';
 import { datasets, models, transforms } from '@dl/vision';
 
 const BATCH = 128;
@@ -76,19 +76,22 @@ function evaluate(model, images, labels) {
   return { loss: loss / n, accuracy: correct / n };
 }
 
-function cmdExport(dir) {
+async function cmdExport(dir) {
   const seed = Number(opt.seed);
   const epochs = Number(opt.epochs);
   mkdirSync(dir, { recursive: true });
   manualSeed(seed);
   const model = models.MODELS.tutorial(10);
   saveSafetensors(join(dir, 'init.safetensors'), model.stateDict());
-  const shuffle = new Generator(seed + 1);
+  // Each epoch's order as DataLoader(shuffle: true) draws it from the default generator (the
+  // trainer draws the same; test/torch-parity.test.ts checks both against PyTorch's).
+  const epochsOfIndices = new DataLoader({ length: TRAIN_N, getItem: (i) => i }, { batchSize: TRAIN_N, shuffle: true });
   const order = new Int32Array(epochs * TRAIN_N);
   for (let e = 0; e < epochs; e++) {
-    const perm = randperm(TRAIN_N, { generator: shuffle });
-    order.set(Int32Array.from(perm.dataSync(), Number), e * TRAIN_N);
-    perm.dispose();
+    for await (const perm of epochsOfIndices) {
+      order.set(Int32Array.from(perm.dataSync(), Number), e * TRAIN_N);
+      perm.dispose();
+    }
   }
   writeFileSync(join(dir, 'order.bin'), order);
   console.log(JSON.stringify({ seed, epochs, dir }));
@@ -225,7 +228,7 @@ function cmdInitStats() {
 }
 
 const [cmd, ...args] = positionals;
-if (cmd === 'export' && args.length === 1) cmdExport(args[0]);
+if (cmd === 'export' && args.length === 1) await cmdExport(args[0]);
 else if (cmd === 'run' && args.length === 2) await cmdRun(args[0], args[1]);
 else if (cmd === 'compare' && args.length === 1) cmdCompare(args[0]);
 else if (cmd === 'init-stats' && args.length === 0) cmdInitStats();

@@ -9,7 +9,7 @@ Run with Debian's torch 1.13 (`/usr/bin/python3`), DATA = the folder holding cif
 
   /usr/bin/python3 bench/tutorial_crosscheck.py export DIR --seed S [--epochs E]
       torch's initial weights (torch.manual_seed(S); TutorialNet()) to DIR/init.safetensors and
-      E epochs of torch.randperm(50000) to DIR/order.bin (int32)
+      the order of E epochs of DataLoader(shuffle=True) to DIR/order.bin (int32)
   /usr/bin/python3 bench/tutorial_crosscheck.py run DATA DIR [--steps K]
       K steps from DIR/init.safetensors over DIR/order.bin (391 batches per epoch, the last one of
       80 images, as DataLoader(drop_last=False), our trainer and bench/torch_tutorial.py do); writes DIR/torch.json
@@ -97,7 +97,9 @@ def cmd_export(a):
     torch.manual_seed(a.seed)
     net = TutorialNet()
     save_safetensors(os.path.join(a.dir, "init.safetensors"), net.state_dict())
-    order = torch.cat([torch.randperm(TRAIN_N) for _ in range(a.epochs)]).to(torch.int32)
+    # Each epoch's order as the tutorial's DataLoader(shuffle=True) draws it from the default generator.
+    epochs = torch.utils.data.DataLoader(range(TRAIN_N), batch_size=TRAIN_N, shuffle=True)
+    order = torch.cat([next(iter(epochs)) for _ in range(a.epochs)]).to(torch.int32)
     order.numpy().astype("<i4").tofile(os.path.join(a.dir, "order.bin"))
     print(json.dumps({"seed": a.seed, "epochs": a.epochs, "dir": a.dir}))
 
