@@ -33,10 +33,10 @@ import { assertAlive, shapeArgCheck } from './util.js';
 const MT_N = 624;
 const MT_M = 397;
 /**
- * Words of Generator state: the MT19937 words and index, the seed (2), the Philox key (2) and
- * counter offset (2), the cached normal sample (valid flag and a float64 as 2 words); low words first.
+ * Words of Generator state: the MT19937 words and index, the seed (2), the Philox counter
+ * offset (2), the cached normal sample (valid flag and a float64 as 2 words); low words first.
  */
-const STATE_WORDS = MT_N + 1 + 2 + 4 + 3;
+const STATE_WORDS = MT_N + 1 + 2 + 2 + 3;
 const TWO_32 = 2 ** 32;
 const U64 = 1n << 64n;
 const I63 = 1n << 63n;
@@ -80,7 +80,8 @@ export class Generator {
   private mt = new Uint32Array(MT_N);
   private index = MT_N;
   private seed = 0n;
-  private philoxSeed = 0n;
+  /** The device stream's key: the seed's low 53 bits (PhiloxStream's range). */
+  private philoxKey = 0;
   private philoxOffset = 0;
   /** The second value of the last Box-Muller pair of `nextNormal`, as PyTorch caches it. */
   private normalCache: number | null = null;
@@ -91,7 +92,7 @@ export class Generator {
   manualSeed(seed: number | bigint): this {
     const s = seedValue('manualSeed', seed);
     this.seed = s;
-    this.philoxSeed = s;
+    this.philoxKey = Number(s % 2n ** 53n);
     this.philoxOffset = 0;
     this.normalCache = null;
     const mt = this.mt;
@@ -110,10 +111,8 @@ export class Generator {
     out.set(this.mt);
     let k = MT_N;
     out[k++] = this.index;
-    for (const v of [this.seed, this.philoxSeed]) {
-      out[k++] = Number(v & 0xffffffffn);
-      out[k++] = Number(v >> 32n);
-    }
+    out[k++] = Number(this.seed & 0xffffffffn);
+    out[k++] = Number(this.seed >> 32n);
     out[k++] = this.philoxOffset >>> 0;
     out[k++] = Math.floor(this.philoxOffset / TWO_32);
     out[k++] = this.normalCache === null ? 0 : 1;
@@ -129,9 +128,8 @@ export class Generator {
     this.mt.set(state.subarray(0, MT_N));
     let k = MT_N;
     this.index = state[k++];
-    const word64 = () => BigInt(state[k++]) | (BigInt(state[k++]) << 32n);
-    this.seed = word64();
-    this.philoxSeed = word64();
+    this.seed = BigInt(state[k++]) | (BigInt(state[k++]) << 32n);
+    this.philoxKey = Number(this.seed % 2n ** 53n);
     this.philoxOffset = state[k++] + state[k++] * TWO_32;
     const cached = state[k++] === 1;
     this.normalCache = cached ? new Float64Array(state.slice(k, k + 2).buffer)[0] : null;
@@ -139,8 +137,7 @@ export class Generator {
   }
   /** Reserves the Philox counters of a device sample of `numel` values (4 per counter). */
   philox(numel: number): PhiloxStream {
-    // The device key is the seed's low 53 bits (PhiloxStream's range).
-    const stream = { seed: Number(this.philoxSeed % 2n ** 53n), offset: this.philoxOffset };
+    const stream = { seed: this.philoxKey, offset: this.philoxOffset };
     this.philoxOffset += Math.ceil(numel / 4);
     return stream;
   }
