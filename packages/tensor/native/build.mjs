@@ -18,6 +18,7 @@
 //                  existing copy there is refreshed on every build, since the loader prefers it.
 //   --clean        remove native/build first
 //   --verbose      print the compiler commands
+//   --emulate-cuda the emulated CUDA build (as DL_CUDA=emulate; see below)
 //
 // The binary targets the baseline of the architecture (x86-64: SSE2), so one prebuilt runs on
 // any x86-64 CPU; the AVX2/FMA kernels are compiled with function target attributes and
@@ -35,6 +36,12 @@
 // info().build.cuda is true in such a build. If nvcc is there but a CUDA source fails to
 // compile, the build fails like any C++ failure (--best-effort: the error, then exit 0);
 // DL_CUDA=0 builds without CUDA.
+//
+// DL_CUDA=emulate (or --emulate-cuda) builds native/build/Emulated/dl_native.node instead: the
+// same sources, CUDA included, compiled by the C++ compiler alone against the emulated runtime
+// of native/src/cuda/emu (no nvcc, no GPU). Each `kernel<<<grid, block, shared, stream>>>(args)`
+// is rewritten to the emulator's launch in a copy under native/build/emu-src. Tests load it with
+// DL_NATIVE_PATH to run every CUDA test on the host (see emu/emu.cc for what it checks).
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -47,9 +54,11 @@ const PKG = dirname(HERE);
 const SRC = join(HERE, 'src');
 const CUDA_SRC = join(SRC, 'cuda');
 const BUILD = join(HERE, 'build');
-const OUT = join(BUILD, 'Release', 'dl_native.node');
-
 const args = new Set(process.argv.slice(2));
+const emulate = process.env.DL_CUDA === 'emulate' || args.has('--emulate-cuda');
+const OUT = join(BUILD, emulate ? 'Emulated' : 'Release', 'dl_native.node');
+const EMU = join(CUDA_SRC, 'emu');
+const EMU_SRC = join(BUILD, 'emu-src');
 const bestEffort = args.has('--best-effort');
 const verbose = args.has('--verbose');
 
@@ -121,6 +130,7 @@ function onPath(name) {
 
 /** The CUDA toolchain, or null when CUDA is off (DL_CUDA=0) or nvcc is not found. */
 function findCuda() {
+  if (emulate) return { emulated: true, archs: [] };
   if (process.env.DL_CUDA === '0') return null;
   const env = process.env.NVCC;
   const nvcc = env ? (env.includes('/') ? env : onPath(env)) : onPath('nvcc') || (existsSync('/usr/local/cuda/bin/nvcc') ? '/usr/local/cuda/bin/nvcc' : null);
@@ -163,6 +173,22 @@ function dependencies(file, seen = new Set()) {
 
 const mtime = (f) => statSync(f).mtimeMs;
 
+/** `kernel<<<cfg>>>(args)` -> `::dl_emu::Launch("kernel", cfg)(kernel, args)`: the emulator's launch. */
+function emulateLaunches(text) {
+  return text.replace(/([A-Za-z_][\w:]*(?:<[^<>;()]*>)?)<<<([^;]*?)>>>\(\s*(\))?/g, (_, kernel, cfg, close) =>
+    `::dl_emu::Launch(${JSON.stringify(kernel)}, ${cfg})(${kernel}${close ? ')' : ', '}`);
+}
+
+/** Writes the launch-rewritten copies of the CUDA sources (*.cu, *.cuh) into EMU_SRC, touching only those that changed. */
+function writeEmulatedSources() {
+  mkdirSync(EMU_SRC, { recursive: true });
+  for (const f of readdirSync(CUDA_SRC).filter((n) => /\.cuh?$/.test(n))) {
+    const text = emulateLaunches(readFileSync(join(CUDA_SRC, f), 'utf8'));
+    const dst = join(EMU_SRC, f);
+    if (!existsSync(dst) || readFileSync(dst, 'utf8') !== text) writeFileSync(dst, text);
+  }
+}
+
 async function build() {
   if (args.has('--clean')) rmSync(BUILD, { recursive: true, force: true });
   if (process.platform === 'win32') throw new BuildError('building on Windows is not supported yet', 'use the TypeScript kernels (DL_BACKEND=ts)');
@@ -170,7 +196,7 @@ async function build() {
   const cuda = findCuda();
   const version = JSON.parse(readFileSync(join(PKG, 'package.json'), 'utf8')).version;
   const includes = [nodeInclude(), addonApiInclude(), SRC];
-  const cudaDefs = cuda ? ['-DDL_WITH_CUDA', `-DDL_CUDA_ARCHS="${cuda.archs.join(' ')}"`, `-I${join(cuda.home, 'include')}`] : [];
+  const cudaDefs = !cuda ? [] : cuda.emulated ? ['-DDL_WITH_CUDA', '-DDL_CUDA_EMULATED', `-I${EMU}`] : ['-DDL_WITH_CUDA', `-DDL_CUDA_ARCHS="${cuda.archs.join(' ')}"`, `-I${join(cuda.home, 'include')}`];
   const flags = [
     '-std=c++17', '-O3', '-fPIC', '-fvisibility=hidden', '-pthread', '-fexceptions', '-fno-math-errno',
     '-Wall', '-Wextra', '-Wno-unused-parameter', '-Wno-missing-field-initializers',
@@ -179,24 +205,34 @@ async function build() {
     ...cudaDefs,
     ...includes.map((d) => `-I${d}`),
   ];
-  const nvccFlags = cuda
+  const nvccFlags = cuda && !cuda.emulated
     ? ['-ccbin', cxx, '-std=c++17', '-O3', '-Xcompiler', '-fPIC,-fvisibility=hidden,-fno-math-errno', ...cuda.gencode, '-DDL_WITH_CUDA', `-I${SRC}`]
     : [];
-  const shownFlags = `-std=c++17 -O3 -fPIC -fvisibility=hidden -pthread -fno-math-errno (AVX2/FMA kernels via target attributes)${cuda ? `; CUDA ${cuda.archs.join(' ')}` : ''}`;
+  const shownFlags = `-std=c++17 -O3 -fPIC -fvisibility=hidden -pthread -fno-math-errno (AVX2/FMA kernels via target attributes)${cuda?.emulated ? '; CUDA emulated on the host' : cuda ? `; CUDA ${cuda.archs.join(' ')}` : ''}`;
+  // The emulated kernels: the rewritten copies as C++, finding the CUDA headers next to the originals.
+  const emuFlags = ['-x', 'c++', `-I${CUDA_SRC}`, '-Wno-unknown-pragmas'];
   const linkFlags = [
-    ...(cuda ? [cuda.cudart, '-lpthread', '-lrt'] : []),
+    ...(cuda && !cuda.emulated ? [cuda.cudart, '-lpthread', '-lrt'] : []),
     '-shared', '-pthread', '-static-libstdc++', '-static-libgcc', ...(process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : ['-ldl', '-s']),
   ];
-  const OBJ = join(BUILD, cuda ? 'obj-cuda' : 'obj');
+  const OBJ = join(BUILD, cuda?.emulated ? 'obj-emu' : cuda ? 'obj-cuda' : 'obj');
+  if (cuda?.emulated) writeEmulatedSources();
   // Every unit: its source, its object, its compiler. CUDA kernels first, largest first (nvcc
   // dominates a clean build: the biggest unit must not start last on 2 cores).
   const cuSources = cuda ? readdirSync(CUDA_SRC).filter((f) => f.endsWith('.cu')) : [];
   cuSources.sort((a, b) => statSync(join(CUDA_SRC, b)).size - statSync(join(CUDA_SRC, a)).size || a.localeCompare(b));
   const units = [
-    ...cuSources.map((f) => ({ src: join(CUDA_SRC, f), obj: join(OBJ, `cuda_${f}.o`), nvcc: true })),
+    ...cuSources.map((f) =>
+      cuda.emulated
+        ? { src: join(CUDA_SRC, f), compile: join(EMU_SRC, f), obj: join(OBJ, `cuda_${f}.o`), nvcc: false, extra: emuFlags }
+        : { src: join(CUDA_SRC, f), obj: join(OBJ, `cuda_${f}.o`), nvcc: true },
+    ),
     ...readdirSync(SRC).filter((f) => f.endsWith('.cc')).sort().map((f) => ({ src: join(SRC, f), obj: join(OBJ, f.replace(/\.cc$/, '.o')), nvcc: false })),
     ...(cuda ? readdirSync(CUDA_SRC).filter((f) => f.endsWith('.cc')).sort().map((f) => ({ src: join(CUDA_SRC, f), obj: join(OBJ, `cuda_${f.replace(/\.cc$/, '.o')}`), nvcc: false })) : []),
+    ...(cuda?.emulated ? [{ src: join(EMU, 'emu.cc'), obj: join(OBJ, 'cuda_emu.o'), nvcc: false }] : []),
   ];
+  // The emulated runtime's headers come in through <...>, which dependencies() does not follow.
+  const emuHeaders = cuda?.emulated ? readdirSync(EMU).filter((f) => f.endsWith('.h')).map((f) => join(EMU, f)) : [];
   const napiHeaders = [join(includes[1], 'napi.h'), join(includes[1], 'napi-inl.h')].filter(existsSync);
   mkdirSync(OBJ, { recursive: true });
   mkdirSync(dirname(OUT), { recursive: true });
@@ -210,7 +246,7 @@ async function build() {
   }
   const stale = units.filter((u) => {
     if (!existsSync(u.obj)) return true;
-    const deps = [...dependencies(u.src), ...(u.nvcc ? [] : napiHeaders), stamp];
+    const deps = [...dependencies(u.src), ...(u.nvcc ? [] : napiHeaders), ...emuHeaders, stamp];
     return mtime(u.obj) < Math.max(...deps.map(mtime));
   });
   const objects = units.map((u) => u.obj);
@@ -222,7 +258,7 @@ async function build() {
     return;
   }
   const t0 = Date.now();
-  const compilers = cuda ? `${cxx} and ${cuda.nvcc} (CUDA in ${cuda.home}, ${cuda.archs.join(' ')})` : cxx;
+  const compilers = cuda?.emulated ? `${cxx} (CUDA emulated on the host)` : cuda ? `${cxx} and ${cuda.nvcc} (CUDA in ${cuda.home}, ${cuda.archs.join(' ')})` : cxx;
   console.log(`dl native: compiling ${stale.length} of ${units.length} sources with ${compilers}`);
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const queue = [...stale];
@@ -235,8 +271,8 @@ async function build() {
             throw new BuildError(`${e.message}: the CUDA part failed to compile`, 'fix the error above, or set DL_CUDA=0 to build without CUDA');
           });
         } else {
-          const extra = u.src === join(SRC, 'binding.cc') ? [`-DDL_BUILD_DATE="${date}"`, `-DDL_BUILD_FLAGS="${shownFlags}"`] : [];
-          await run(cxx, [...flags, ...extra, '-c', u.src, '-o', u.obj]);
+          const extra = u.src === join(SRC, 'binding.cc') ? [`-DDL_BUILD_DATE="${date}"`, `-DDL_BUILD_FLAGS="${shownFlags}"`] : (u.extra ?? []);
+          await run(cxx, [...flags, ...extra, '-c', u.compile ?? u.src, '-o', u.obj]);
         }
       }
     }),
@@ -267,12 +303,12 @@ try {
   await build();
   // --prebuild makes the prebuilt copy; an existing one is always refreshed, since the loader
   // prefers it to native/build (a stale copy would shadow this build).
-  if (args.has('--prebuild') || existsSync(join(PKG, 'prebuilds', `${process.platform}-${process.arch}`, 'dl_native.node'))) prebuild();
+  if (!emulate && (args.has('--prebuild') || existsSync(join(PKG, 'prebuilds', `${process.platform}-${process.arch}`, 'dl_native.node')))) prebuild();
 } catch (e) {
   const fix = e instanceof BuildError && e.fix ? `; fix: ${e.fix}` : '';
   const msg = `dl native: build failed: ${e.message}${fix}`;
   if (bestEffort) {
-    console.warn(`${msg}\ndl native: continuing without the native addon (the TypeScript CPU kernels will be used)`);
+    console.warn(`${msg}\ndl native: continuing without ${emulate ? 'the emulated CUDA addon (the CUDA tests then run only where a GPU is)' : 'the native addon (the TypeScript CPU kernels will be used)'}`);
     process.exit(0);
   }
   console.error(msg);

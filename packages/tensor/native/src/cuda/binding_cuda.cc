@@ -100,6 +100,11 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
     Napi::Array a = Napi::Array::New(env, archs.size());
     for (size_t i = 0; i < archs.size(); i++) a.Set(static_cast<uint32_t>(i), archs[i]);
     o.Set("archs", a);
+#ifdef DL_CUDA_EMULATED
+    o.Set("emulated", true);
+#else
+    o.Set("emulated", false);
+#endif
     return Napi::Value(o);
   });
 }

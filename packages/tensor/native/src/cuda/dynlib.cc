@@ -24,6 +24,11 @@ void* find_symbol(void* lib, const char* name) { return dlsym(lib, name); }
 
 void* open_first(const std::vector<std::string>& candidates, const std::function<std::string(void*)>& bind,
                  LibraryInfo& info) {
+#ifdef DL_CUDA_EMULATED
+  // The emulated device's memory is host memory that no real library may touch.
+  info.error = "not loaded by the emulated CUDA device, which runs the built-in kernels only";
+  return nullptr;
+#endif
   std::string tried;
   for (const auto& c : candidates) {
     void* lib = dlopen(c.c_str(), RTLD_NOW | RTLD_LOCAL);

@@ -136,8 +136,13 @@ export interface CudaProbe {
    * libcudnn.so); conv2d and its gradients use our own kernels without it. DL_CUDNN=0 turns it off.
    */
   cudnn: CudaLibraryInfo;
-  /** The SM architectures compiled into the addon, e.g. ['sm_80', 'sm_90']. */
+  /** The SM architectures compiled into the addon, e.g. ['sm_80', 'sm_90'] (none in an emulated build). */
   archs: string[];
+  /**
+   * A DL_CUDA=emulate build: the device is the host CPU running the CUDA kernels one thread at a
+   * time (native/src/cuda/emu), for testing the CUDA path without a GPU. Never fast.
+   */
+  emulated: boolean;
 }
 
 export interface CudaMemoryStats {

@@ -54,6 +54,8 @@ export interface DoctorReport {
     gpus: { index: number; name: string; totalMemory: number; computeCapability: string; multiProcessors: number }[];
     /** SM architectures compiled into the addon. */
     archs: string[];
+    /** The device is the host CPU of a DL_CUDA=emulate build (CudaProbe.emulated). */
+    emulated: boolean;
     cublas: CudaLibraryInfo | null;
     cudnn: CudaLibraryInfo | null;
   };
@@ -114,7 +116,9 @@ export function doctor(options: { print?: boolean } = {}): DoctorReport {
   if (!cudaStatus.available) missing.push({ what: 'CUDA', reason: cudaStatus.reason ?? 'unknown', fix: cudaStatus.fix ?? 'none known' });
   // Read again: the handles are made after the first probe, and the call counts move.
   const libraries = probe && cudaStatus.available ? cuda.libraries() : null;
-  if (libraries) missing.push(...cudaLibraryIssues(libraries));
+  // The emulated device never loads cuBLAS or cuDNN, and runs on any CPU: nothing is missing for it.
+  const emulated = probe?.emulated === true;
+  if (libraries && !emulated) missing.push(...cudaLibraryIssues(libraries));
   const gpus = (probe?.devices ?? []).map((d, index) => ({
     index,
     name: d.name,
@@ -122,7 +126,7 @@ export function doctor(options: { print?: boolean } = {}): DoctorReport {
     computeCapability: d.computeCapability.join('.'),
     multiProcessors: d.multiProcessors,
   }));
-  if (probe && cudaStatus.available) {
+  if (probe && cudaStatus.available && !emulated) {
     for (const g of gpus) {
       const cc = g.computeCapability.replace('.', '');
       if (!runsOn(probe.archs, probe.devices[g.index].computeCapability)) {
@@ -162,6 +166,7 @@ export function doctor(options: { print?: boolean } = {}): DoctorReport {
       runtimeVersion: probe ? cudaVersion(probe.runtimeVersion) : null,
       gpus,
       archs: probe?.archs ?? [],
+      emulated,
       cublas: libraries?.cublas ?? probe?.cublas ?? null,
       cudnn: libraries?.cudnn ?? probe?.cudnn ?? null,
     },
@@ -188,7 +193,8 @@ function formatDoctor(r: Omit<DoctorReport, 'text'>): string {
   for (const a of r.addon.attempts.filter((x) => !x.ok)) lines.push(`    tried ${a.source} ${a.path}: ${a.reason}`);
   if (r.blas) lines.push(`  system BLAS: ${r.blas.found ? r.blas.path : 'not found'}${r.blas.inUse ? ' (in use: DL_BLAS=openblas)' : r.blas.found ? ' (not used; DL_BLAS=openblas to use it for GEMM)' : ''}`);
   if (r.cuda.available) {
-    lines.push(`  cuda: available; driver ${r.cuda.driverVersion}, runtime ${r.cuda.runtimeVersion}; compiled for ${r.cuda.archs.join(' ') || 'n/a'}`);
+    if (r.cuda.emulated) lines.push('  cuda: available, emulated on the host CPU (a DL_CUDA=emulate build, for testing the CUDA path; not fast)');
+    else lines.push(`  cuda: available; driver ${r.cuda.driverVersion}, runtime ${r.cuda.runtimeVersion}; compiled for ${r.cuda.archs.join(' ') || 'n/a'}`);
     for (const g of r.cuda.gpus) {
       lines.push(`    GPU ${g.index}: ${g.name}, ${(g.totalMemory / 2 ** 30).toFixed(1)} GiB, compute capability ${g.computeCapability}, ${g.multiProcessors} SMs`);
     }
