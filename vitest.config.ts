@@ -1,7 +1,24 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
+
+/**
+ * The test files that run kernels on CUDA. Where the DL_CUDA=emulate addon is built (the
+ * package build makes it next to the real one; see packages/tensor/native/src/cuda/emu), they
+ * run a second time, as project `cuda-emulated`, on the emulated device: every CUDA kernel and
+ * the whole CUDA path on the host CPU. Not under DL_BACKEND=ts, which loads no addon.
+ */
+const EMULATED_ADDON = `${root}packages/tensor/native/build/Emulated/dl_native.node`;
+const CUDA_TESTS = [
+  'packages/tensor/test/cuda.test.ts',
+  'packages/tensor/test/native.test.ts',
+  'packages/nn/test/devices.test.ts',
+  'packages/optim/test/cuda.test.ts',
+  'apps/cifar-trainer/test/device.test.ts',
+];
+const emulated = process.env.DL_BACKEND !== 'ts' && existsSync(EMULATED_ADDON);
 
 /**
  * One vitest run for the whole monorepo (`pnpm test` = `turbo run build && vitest run`).
@@ -22,10 +39,17 @@ export default defineConfig({
     ],
   },
   test: {
-    include: [
-      'packages/*/test/**/*.test.ts',
-      'apps/*/test/**/*.test.ts',
-      'test/**/*.test.ts',
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'main',
+          include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+        },
+      },
+      ...(emulated
+        ? [{ extends: true, test: { name: 'cuda-emulated', include: CUDA_TESTS, env: { DL_POISON_ALLOC: '1', DL_NATIVE_PATH: EMULATED_ADDON } } }]
+        : []),
     ],
     exclude: ['**/node_modules/**', '**/dist/**'],
     reporters: ['default', 'junit'],

@@ -7,17 +7,16 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cuda } from '@dl/tensor';
+import { cudaTestNames } from '@dl/tensor/testing';
 import { io } from '@dl/vision';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from './helpers.js';
 
-const status = cuda.probe();
-const gpu = status.available;
+const { status, gpu, needsGpu, withoutGpu } = cudaTestNames();
 const tmp = mkdtempSync(join(tmpdir(), 'dl-trainer-device-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** A synthetic cifar-10-batches-bin: `perBatch` random records per training batch, `test` test records. */
+/** A synthetic cifar-10-batches-bin in dir: `perBatch` random records per training batch, `test` test records. Returns dir (for --data-dir). */
 function fakeCifar(dir: string, perBatch: number, test: number): string {
   const folder = join(dir, 'cifar-10-batches-bin');
   mkdirSync(folder, { recursive: true });
@@ -39,11 +38,11 @@ function fakeCifar(dir: string, perBatch: number, test: number): string {
   for (let b = 1; b <= 5; b++) writeFileSync(join(folder, `data_batch_${b}.bin`), records(perBatch));
   writeFileSync(join(folder, 'test_batch.bin'), records(test));
   writeFileSync(join(folder, 'batches.meta.txt'), 'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n');
-  return folder;
+  return dir;
 }
 
 describe('--device cuda without a usable GPU', () => {
-  it.skipIf(gpu)(`train, eval and predict stop before any work with one line naming the reason and the fix${gpu ? ' (skipped: CUDA is available here)' : ''}`, async () => {
+  it.skipIf(gpu)(withoutGpu('train, eval and predict stop before any work with one line naming the reason and the fix'), async () => {
     const outDir = join(tmp, 'never');
     const missing = join(tmp, 'no-data-here');
     for (const args of [
@@ -64,11 +63,11 @@ describe('--device cuda without a usable GPU', () => {
   it('doctor prints the CUDA section', async () => {
     const r = await cli('doctor');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(gpu ? /cuda: available; driver / : /cuda: not available \(/);
+    expect(r.out).toMatch(!gpu ? /cuda: not available \(/ : status.probe?.emulated ? /cuda: available, emulated on the host CPU/ : /cuda: available; driver /);
   });
 });
 
-describe.skipIf(!gpu)(`--device cuda end to end${gpu ? '' : ` (skipped: ${status.reason})`}`, () => {
+describe.skipIf(!gpu)(needsGpu('--device cuda end to end'), () => {
   const metrics = (dir: string) => JSON.parse(readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n')[0]);
 
   it('train on cuda gives the losses of the CPU run; eval and predict run on cuda', async () => {

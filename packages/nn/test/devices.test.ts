@@ -7,8 +7,8 @@
  */
 
 import { noGrad } from '@dl/autograd';
-import { cuda, type Device, DLError, encodeState, Generator, isFloating, manualSeed, randint, randn, scope, type Tensor, tensor } from '@dl/tensor';
-import { assertClose } from '@dl/tensor/testing';
+import { type Device, DLError, encodeState, Generator, isFloating, manualSeed, randint, randn, scope, type Tensor, tensor } from '@dl/tensor';
+import { assertClose, cudaTestNames } from '@dl/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import {
   AdaptiveAvgPool2d,
@@ -42,9 +42,7 @@ import {
   Unflatten,
 } from '../src/index.js';
 
-const status = cuda.probe();
-const gpu = status.available;
-const needsGpu = (name: string) => `${name}${gpu ? '' : ` (skipped: ${status.reason})`}`;
+const { status, gpu, needsGpu, withoutGpu } = cudaTestNames();
 const DEVICES: Device[] = ['reference', ...(gpu ? (['cuda'] as const) : [])];
 
 /** A small ConvNet with a BatchNorm (parameters and buffers). */
@@ -120,7 +118,7 @@ describe('Module.to(device)', () => {
     });
   }
 
-  it.skipIf(gpu)(`without CUDA, to('cuda') names the reason and leaves the module on the CPU${gpu ? ' (skipped: CUDA is available here)' : ''}`, () => {
+  it.skipIf(gpu)(withoutGpu("without CUDA, to('cuda') names the reason and leaves the module on the CPU"), () => {
     const net = convNet();
     let error: unknown;
     try {

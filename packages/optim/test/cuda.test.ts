@@ -6,15 +6,13 @@
  */
 
 import type { Backend, Device, DType, Tensor } from '@dl/tensor';
-import { cuda, fusedAdamStep, fusedSgdStep, Generator, hasFusedOptimizer, randn, registerBackend, zeros } from '@dl/tensor';
-import { assertClose } from '@dl/tensor/testing';
+import { fusedAdamStep, fusedSgdStep, Generator, hasFusedOptimizer, randn, registerBackend, zeros } from '@dl/tensor';
+import { assertClose, cudaTestNames } from '@dl/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import { Adam, AdamW, SGD } from '../src/index.js';
 import { countingKernels } from './helpers.js';
 
-const status = cuda.probe();
-const gpu = status.available;
-const needsGpu = (name: string) => `${name}${gpu ? '' : ` (skipped: ${status.reason})`}`;
+const { gpu, needsGpu } = cudaTestNames();
 const TOL = { rtol: 1e-5, atol: 1e-6 };
 
 type Make = (params: Tensor[]) => SGD | Adam;

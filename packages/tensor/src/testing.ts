@@ -483,3 +483,19 @@ export function liveBuffers(): number {
 }
 
 export { Tensor };
+
+/**
+ * Names for tests that need a CUDA device, or its absence: a test that skips says why in its
+ * name, and one that ran on the emulated device of a DL_CUDA=emulate build says so.
+ */
+export function cudaTestNames() {
+  const status = T.cuda.probe();
+  const gpu = status.available;
+  const where = status.probe?.emulated ? ' (on the emulated CUDA device)' : '';
+  return {
+    status,
+    gpu,
+    needsGpu: (name: string) => `${name}${gpu ? where : ` (skipped: ${status.reason})`}`,
+    withoutGpu: (name: string) => `${name}${gpu ? ' (skipped: CUDA is available here)' : ''}`,
+  };
+}

@@ -21,13 +21,9 @@ import { referenceBackend } from '../src/backend/reference/index.js';
 import type { KernelAttrs, Tensor } from '../src/index.js';
 import * as T from '../src/index.js';
 import { cuda, DLError, doctor, Generator } from '../src/index.js';
-import { assertClose, checkSpecAgainstReference, OP_SPECS } from '../src/testing.js';
+import { assertClose, checkSpecAgainstReference, cudaTestNames, OP_SPECS } from '../src/testing.js';
 
-const status = cuda.probe();
-const gpu = status.available;
-/** Names of tests that need a GPU carry the reason they skipped. */
-const needsGpu = (name: string) => `${name}${gpu ? '' : ` (skipped: ${status.reason})`}`;
-const withoutGpu = (name: string) => `${name}${gpu ? ' (skipped: CUDA is available here)' : ''}`;
+const { status, gpu, needsGpu, withoutGpu } = cudaTestNames();
 
 const tmp = mkdtempSync(join(tmpdir(), 'dl-cuda-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -85,7 +81,8 @@ describe('CUDA availability', () => {
     expect(r.cuda.available).toBe(gpu);
     expect(r.cuda.reason).toBe(status.reason);
     if (gpu) {
-      expect(r.text).toMatch(/cuda: available; driver \d+\.\d, runtime \d+\.\d; compiled for /);
+      expect(r.text).toMatch(r.cuda.emulated ? /cuda: available, emulated on the host CPU/ : /cuda: available; driver \d+\.\d, runtime \d+\.\d; compiled for /);
+      expect(r.cuda.emulated).toBe(status.probe?.emulated);
       expect(r.cuda.gpus.length).toBeGreaterThan(0);
       expect(r.text).toMatch(/GPU 0: .+ GiB, compute capability \d+\.\d/);
     } else {
@@ -113,6 +110,7 @@ describe('why CUDA is unavailable (the decision, from the selection and the addo
     cublas: { found: false, path: null, error: 'not looked for', version: null, calls: 0 },
     cudnn: { found: false, path: null, error: 'not looked for', version: null, calls: 0 },
     archs: ['sm_80', 'sm_90'],
+    emulated: false,
     ...over,
   });
 
@@ -428,7 +426,7 @@ describe.skipIf(!gpu)(needsGpu('CUDA tensors, memory and errors'), () => {
     expect(e.op).toBe('cuda.malloc');
     expect(e.message).toMatch(/memory/i);
     expect(e.message).toMatch(/out of memory/i);
-    expect(e.message).toMatch(/931322\.\d+ GiB \(1000000000425984 bytes\)/); // asked (rounded to the 2 MiB size class)
+    expect(e.message).toMatch(/931322\.\d+ GiB \(1000000001671168 bytes\)/); // asked (rounded to the 2 MiB size class)
     expect(e.message).toMatch(/dl holds .* in live tensors/); // in use
     expect(e.message).toMatch(/the cache gave back/); // cached
     expect(e.message).toMatch(/Fix: /);

@@ -152,7 +152,8 @@ describe('backend selection (DL_BACKEND)', () => {
 describe('doctor', () => {
   it('reports backends, CPU features, threads and what is missing', () => {
     const r = T.doctor();
-    expect(r.backends.map((b) => b.deviceType).sort()).toEqual(['cpu', 'reference']);
+    const gpu = T.cuda.probe().available; // a GPU, or the emulated device of a DL_CUDA=emulate build
+    expect(r.backends.map((b) => b.deviceType).sort()).toEqual(gpu ? ['cpu', 'cuda', 'reference'] : ['cpu', 'reference']);
     expect(r.text).toMatch(/features: /);
     expect(r.text).toMatch(/threads: \d+/);
     expect(r.cpu.backend).toBe(backendFor('test', 'cpu').name);
@@ -161,7 +162,9 @@ describe('doctor', () => {
       expect(r.addon.path).toMatch(/dl_native\.node$/);
       expect(r.addon.build?.compiler).toBeTruthy();
       expect(r.text).toContain(r.addon.path as string);
-      expect(r.missing.map((m) => m.what)).toContain('CUDA');
+      if (gpu) expect(r.missing.map((m) => m.what)).not.toContain('CUDA');
+      if (gpu && r.cuda.emulated) expect(r.text).toMatch(/cuda: available, emulated on the host CPU/);
+      else expect(r.missing.map((m) => m.what)).toContain('CUDA');
     } else {
       const miss = r.missing.find((m) => m.what === 'native CPU kernels');
       expect(miss?.fix ?? '').toMatch(process.env.DL_BACKEND === 'ts' ? /unset DL_BACKEND/ : /build:native/);
