@@ -10,11 +10,14 @@ import type { Tensor } from '@dl/tensor';
  */
 export class PendingMetrics {
   private batches: Tensor[] = [];
+  /** Images recorded and not yet read back (not in `partial` yet). */
+  unread = 0;
   constructor(private readonly every: number) {}
 
   /** Records [loss * batch size, correct predictions] (float64, on the device). */
   push(loss: Tensor, logits: Tensor, y: Tensor): void {
     const size = y.shape[0];
+    this.unread += size;
     this.batches.push(keep(stack([loss.detach().to('float64').mul(size), logits.detach().argmax(1).eq(y).sum().to('float64')])));
   }
 
@@ -24,6 +27,7 @@ export class PendingMetrics {
     const values = scope(() => cat(this.batches).cpu().dataSync());
     for (const t of this.batches) t.dispose();
     this.batches = [];
+    this.unread = 0;
     for (let i = 0; i < values.length; i += 2) {
       partial.lossSum += values[i];
       partial.correct += values[i + 1];

@@ -12,7 +12,11 @@ export interface Progress {
   stop(): void;
 }
 
-const fmt = (s: ProgressStats) => `loss ${s.loss.toFixed(4)}  acc ${(100 * s.accuracy).toFixed(1)}%  ${Math.round(s.imagesPerSecond)} img/s`;
+/** loss and accuracy are NaN until the first metrics arrive from the device (see PendingMetrics). */
+const fmt = (s: ProgressStats) =>
+  Number.isNaN(s.loss)
+    ? `loss -  acc -  ${Math.round(s.imagesPerSecond)} img/s`
+    : `loss ${s.loss.toFixed(4)}  acc ${(100 * s.accuracy).toFixed(1)}%  ${Math.round(s.imagesPerSecond)} img/s`;
 
 export function progress(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
   if (stream.isTTY) {

@@ -188,7 +188,9 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
         const t1 = performance.now();
         partial.seconds += (t1 - t0) / 1000;
         t0 = t1;
-        bar.update(batch + 1, { loss: partial.lossSum / partial.seen, accuracy: partial.correct / partial.seen, imagesPerSecond: partial.seen / partial.seconds });
+        // The running figures cover the batches read back so far (NaN, shown as '-', before the first read).
+        const read = partial.seen - pending.unread;
+        bar.update(batch + 1, { loss: partial.lossSum / read, accuracy: partial.correct / read, imagesPerSecond: partial.seen / partial.seconds });
         batchesRun++;
         if (opts.stopAfterBatches !== undefined && batchesRun >= opts.stopAfterBatches) interrupted = true;
         batch++;

@@ -29,15 +29,21 @@ describe('PendingMetrics', () => {
     const partial = { lossSum: 0, correct: 0 };
     const pending = new PendingMetrics(20);
     const flushedAfter: number[] = [];
+    let seen = 0;
     data.forEach((b, i) => {
       scope(() => pending.push(b.loss, b.logits, b.y));
+      seen += b.y.shape[0];
       const before = partial.lossSum;
       pending.flush(partial);
       if (partial.lossSum !== before) flushedAfter.push(i + 1); // every loss is > 0, so a flush shows
+      // unread: the images of the batches pushed since the last read (what the progress line leaves out)
+      expect(pending.unread).toBe(seen - 8 * 20 * Math.floor((i + 1) / 20));
     });
     expect(flushedAfter).toEqual([20, 40]);
+    expect(pending.unread).toBe(4 * 8 + 5);
     expect(partial.correct).toBe(data.slice(0, 40).reduce((s, b) => s + b.correct, 0));
     pending.flush(partial, true);
+    expect(pending.unread).toBe(0);
     expect(partial).toEqual(host); // bit for bit: the same additions in the same order
     pending.flush(partial, true); // nothing left: no change
     expect(partial).toEqual(host);
