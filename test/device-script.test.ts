@@ -162,6 +162,69 @@ describe('scripts/device: run.sh --device cpu --smoke', () => {
   });
 });
 
+/** The DL_CUDA=emulate addon (the package build makes it): the device run can be rehearsed on it. */
+const emulatedAddon = join(ROOT, 'packages', 'tensor', 'native', 'build', 'Emulated', 'dl_native.node');
+const noEmulated = existsSync(emulatedAddon) ? '' : ' (skipped: the DL_CUDA=emulate addon is not built: pnpm --filter @dl/tensor build:native:emulated)';
+
+describe.skipIf(!!noEmulated)(`scripts/device: run.sh --device cuda --smoke, rehearsed on the emulated CUDA device${noEmulated}`, () => {
+  const emuBundle = join(dir, 'bundle-emulated');
+  const emuOut = join(dir, 'out-emulated');
+  const lines = (file: string) =>
+    readFileSync(join(emuOut, file), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  let rehearsal: ReturnType<typeof spawnSync>;
+  beforeAll(() => {
+    const build = spawnSync(process.execPath, [join(ROOT, 'scripts', 'device', 'build.mjs'), '--out', emuBundle, '--no-native', '--no-data', '--emulated-cuda'], { encoding: 'utf8' });
+    if (build.status !== 0) throw new Error(`build.mjs --emulated-cuda failed: ${build.stderr}`);
+    rehearsal = spawnSync('bash', [join(ROOT, 'scripts', 'device', 'run.sh'), '--device', 'cuda', '--smoke'], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        OUT: emuOut,
+        TMPDIR: dir,
+        DL_NODE: process.execPath,
+        DL_DEVICE_BUNDLE: emuBundle,
+        DL_CIFAR_ARCHIVE: join(dir, 'tiny.tar.gz'), // made by the CPU run's beforeAll
+        DL_BACKEND: '',
+        DL_TORCH_PYTHON: python ?? join(dir, 'no-python'),
+      },
+    });
+  }, 240_000);
+
+  it('every step of ours runs on the emulated device; only PyTorch fails (its build has no CUDA here)', () => {
+    const status = Object.fromEntries(lines('steps.jsonl').filter((s) => s.kind === 'step').map((s) => [s.step, s.status]));
+    expect(status).toMatchObject({ addon: 'ok', data: 'ok', tests: 'ok', 'own-conv': 'ok', ours: 'ok', torch: expect.stringMatching(/^failed/) });
+    expect(rehearsal.status).toBe(1);
+  });
+
+  it('the device test runner passed on cuda, and the convolution cases again on the built-in kernels', () => {
+    const log = readFileSync(join(emuOut, 'tests.log'), 'utf8');
+    expect(log).toMatch(/op specs on cuda against the float64 reference/);
+    expect(Number(log.match(/^ℹ pass (\d+)$/m)?.[1])).toBeGreaterThan(40);
+    expect(log).toMatch(/^ℹ fail 0$/m);
+    expect(log).toMatch(/run through cuDNN, matmul through cuBLAS \(skipped: the emulated device loads neither library\)/);
+    const conv = readFileSync(join(emuOut, 'own-conv.log'), 'utf8');
+    expect(conv).toMatch(/✔ TutorialNet/);
+    expect(conv).toMatch(/^ℹ fail 0$/m);
+  });
+
+  it('our benchmark prints every metric on cuda, with the peak device memory', () => {
+    const ours = lines('ours.jsonl');
+    for (const metric of OUR_METRICS) {
+      const line = ours.find((l) => l.metric === metric);
+      expect(line?.error, metric).toBeUndefined();
+      expect(Number.isFinite(line?.value), metric).toBe(true);
+    }
+    for (const metric of ['convnet-train', 'convnet-eval', 'resnet9-train', 'recipe-wall']) {
+      expect(ours.find((l) => l.metric === metric)?.peak_bytes, metric).toBeGreaterThan(0);
+    }
+    const report = readFileSync(join(emuOut, 'report.md'), 'utf8');
+    expect(report).toMatch(/Device tests \(cuda\): \d+ passed, 0 failed/);
+  });
+});
+
 describe('scripts/device: CUDA without a usable GPU', () => {
   // The bundle picks its backend itself (the suite also runs under DL_BACKEND=ts, which would hide the addon).
   const env = { ...process.env, CUDA_VISIBLE_DEVICES: '', DL_BACKEND: '' };

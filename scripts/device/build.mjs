@@ -15,12 +15,14 @@
 // then prints the sizes against the 64 MiB a run may carry. `.device/node.xz` comes from
 // `bash ../shared/device/prepare-node.sh`.
 //
-//   node scripts/device/build.mjs [--out DIR] [--no-native] [--no-data] [--require-cuda]
+//   node scripts/device/build.mjs [--out DIR] [--no-native] [--no-data] [--require-cuda] [--emulated-cuda]
 //
 //   --out DIR        bundle folder (default .device/bundle; the vitest check builds into a temp folder)
 //   --no-native      do not rebuild the addon first (copy the one that is there, if any)
 //   --no-data        do not copy the JPEG archive
 //   --require-cuda   fail when the addon has no CUDA part (use it before a device run)
+//   --emulated-cuda  bundle the DL_CUDA=emulate addon instead (built unless --no-native): a
+//                    rehearsal of the device run here, `run.sh --device cuda` on the host CPU
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -30,7 +32,7 @@ import { parseArgs } from 'node:util';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SRC = join(ROOT, 'scripts', 'device', 'src');
-const ADDON = join(ROOT, 'packages', 'tensor', 'native', 'build', 'Release', 'dl_native.node');
+const NATIVE = join(ROOT, 'packages', 'tensor', 'native');
 const JPEG_ARCHIVE = join(ROOT, '..', 'shared', 'datasets', 'cifar10', 'cifar-10-jpeg.tar.gz');
 const DEVICE_DIR = join(ROOT, '.device');
 const CARRY_LIMIT = 64 * 2 ** 20;
@@ -42,9 +44,11 @@ const { values: opt } = parseArgs({
     'no-native': { type: 'boolean', default: false },
     'no-data': { type: 'boolean', default: false },
     'require-cuda': { type: 'boolean', default: false },
+    'emulated-cuda': { type: 'boolean', default: false },
   },
 });
 const OUT_DIR = opt.out;
+const ADDON = join(NATIVE, 'build', opt['emulated-cuda'] ? 'Emulated' : 'Release', 'dl_native.node');
 
 // esbuild comes with tsup (a root dev dependency); pnpm does not hoist it to the root.
 const esbuild = createRequire(createRequire(import.meta.url).resolve('tsup/package.json', { paths: [ROOT] }))('esbuild');
@@ -74,9 +78,10 @@ function sizeOf(path) {
   return readdirSync(path).reduce((sum, f) => sum + sizeOf(join(path, f)), 0);
 }
 
-/** Rebuilds the addon (incremental; compiles the CUDA sources when nvcc is there). */
+/** Rebuilds the addon (incremental; compiles the CUDA sources when nvcc is there, or emulated with --emulated-cuda). */
 function buildAddon() {
-  const r = spawnSync(process.execPath, [join(ROOT, 'packages', 'tensor', 'native', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  const env = opt['emulated-cuda'] ? { ...process.env, DL_CUDA: 'emulate' } : process.env;
+  const r = spawnSync(process.execPath, [join(NATIVE, 'build.mjs')], { cwd: ROOT, stdio: 'inherit', env });
   if (r.status !== 0) throw new Error(`the addon build failed (exit ${r.status}): fix it or pass --no-native to bundle the addon that is there`);
 }
 
@@ -91,6 +96,7 @@ function addonSummary(path) {
   const cuda = mod.exports.cuda;
   if (!cuda) return { cuda: false, text: 'CPU only (no CUDA part: built without nvcc, or the CUDA sources are not there yet)' };
   const probe = cuda.probe();
+  if (probe.emulated) return { cuda: true, emulated: true, text: 'CUDA emulated on the host CPU (a rehearsal bundle: never carry it to the GPU)' };
   return { cuda: true, text: `CUDA part for ${probe.archs.join(', ') || 'unknown archs'} (here: ${probe.available ? 'a GPU is visible' : probe.reason})` };
 }
 
@@ -144,7 +150,7 @@ async function main() {
     console.log(`a run carries about ${MiB(device + tree)} of ${MiB(CARRY_LIMIT)} (working tree ${MiB(tree)})`);
     if (device + tree > CARRY_LIMIT) throw new Error('over the 64 MiB a device run may carry');
   }
-  if (opt['require-cuda'] && !addon.cuda) throw new Error(`--require-cuda: the addon has no CUDA part (${addon.text})`);
+  if (opt['require-cuda'] && (!addon.cuda || addon.emulated)) throw new Error(`--require-cuda: the addon has no CUDA part for a GPU (${addon.text})`);
 }
 
 main().catch((e) => {
