@@ -48,6 +48,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { emulateLaunches } from './emulate-launches.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PKG = dirname(HERE);
@@ -173,11 +174,6 @@ function dependencies(file, seen = new Set()) {
 
 const mtime = (f) => statSync(f).mtimeMs;
 
-/** `kernel<<<cfg>>>(args)` -> `::dl_emu::Launch("kernel", cfg)(kernel, args)`: the emulator's launch. */
-function emulateLaunches(text) {
-  return text.replace(/([A-Za-z_][\w:]*(?:<[^<>;()]*>)?)<<<([^;]*?)>>>\(\s*(\))?/g, (_, kernel, cfg, close) =>
-    `::dl_emu::Launch(${JSON.stringify(kernel)}, ${cfg})(${kernel}${close ? ')' : ', '}`);
-}
 
 /** Writes the launch-rewritten copies of the CUDA sources (*.cu, *.cuh) into EMU_SRC, touching only those that changed. */
 function writeEmulatedSources() {
