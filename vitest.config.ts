@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -18,6 +19,8 @@ const CUDA_TESTS = [
   'packages/optim/test/cuda.test.ts',
   'apps/cifar-trainer/test/device.test.ts',
 ];
+/** Those that reach cuBLAS and cuDNN: again with the emulated device's host stand-ins of both (DL_CUDA_EMU_LIBS). */
+const CUDA_LIBRARY_TESTS = ['packages/tensor/test/cuda.test.ts', 'packages/nn/test/devices.test.ts'];
 const emulated = process.env.DL_BACKEND !== 'ts' && existsSync(EMULATED_ADDON);
 
 /**
@@ -48,7 +51,17 @@ export default defineConfig({
         },
       },
       ...(emulated
-        ? [{ extends: true, test: { name: 'cuda-emulated', include: CUDA_TESTS, env: { DL_POISON_ALLOC: '1', DL_NATIVE_PATH: EMULATED_ADDON } } }]
+        ? [
+            { extends: true, test: { name: 'cuda-emulated', include: CUDA_TESTS, env: { DL_POISON_ALLOC: '1', DL_NATIVE_PATH: EMULATED_ADDON } } },
+            {
+              extends: true,
+              test: {
+                name: 'cuda-emulated-libs',
+                include: CUDA_LIBRARY_TESTS,
+                env: { DL_POISON_ALLOC: '1', DL_NATIVE_PATH: EMULATED_ADDON, DL_CUDA_EMU_LIBS: dirname(EMULATED_ADDON) },
+              },
+            },
+          ]
         : []),
     ],
     exclude: ['**/node_modules/**', '**/dist/**'],

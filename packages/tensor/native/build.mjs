@@ -281,6 +281,21 @@ async function build() {
   console.log(`dl native: built ${relative(process.cwd(), OUT)}${cuda ? ' with CUDA' : ''} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
+/**
+ * The emulated device's host stand-ins of cuBLAS and cuDNN (emu/host_*.cc), next to its addon
+ * under the names the loaders look for; the addon loads them when DL_CUDA_EMU_LIBS names that folder.
+ */
+async function buildStandIns() {
+  const cxx = findCompiler();
+  for (const [src, name] of [['host_cublas.cc', 'libcublas.so.13'], ['host_cudnn.cc', 'libcudnn.so.9']]) {
+    const out = join(dirname(OUT), name);
+    if (existsSync(out) && mtime(out) >= mtime(join(EMU, src))) continue;
+    await run(cxx, ['-std=c++17', '-O2', '-fPIC', '-shared', '-fvisibility=hidden', '-static-libstdc++', '-static-libgcc', join(EMU, src), '-o', `${out}.tmp`]);
+    renameSync(`${out}.tmp`, out);
+    console.log(`dl native: built ${relative(process.cwd(), out)} (host stand-in for the emulated device)`);
+  }
+}
+
 function prebuild() {
   const dir = join(PKG, 'prebuilds', `${process.platform}-${process.arch}`);
   mkdirSync(dir, { recursive: true });
@@ -297,6 +312,7 @@ function prebuild() {
 
 try {
   await build();
+  if (emulate) await buildStandIns();
   // --prebuild makes the prebuilt copy; an existing one is always refreshed, since the loader
   // prefers it to native/build (a stale copy would shadow this build).
   if (!emulate && (args.has('--prebuild') || existsSync(join(PKG, 'prebuilds', `${process.platform}-${process.arch}`, 'dl_native.node')))) prebuild();

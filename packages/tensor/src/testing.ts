@@ -491,7 +491,8 @@ export { Tensor };
 export function cudaTestNames() {
   const status = T.cuda.probe();
   const gpu = status.available;
-  const where = status.probe?.emulated ? ' (on the emulated CUDA device)' : '';
+  const libs = status.probe?.cublas.found && status.probe.cudnn.found ? ', with host stand-ins of cuBLAS and cuDNN' : '';
+  const where = status.probe?.emulated ? ` (on the emulated CUDA device${libs})` : '';
   return {
     status,
     gpu,

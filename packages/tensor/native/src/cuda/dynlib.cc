@@ -8,6 +8,14 @@
 namespace dl::cuda {
 
 std::vector<std::string> toolkit_candidates(const std::vector<std::string>& names) {
+#ifdef DL_CUDA_EMULATED
+  // The emulated device looks only in the folder of its host stand-ins (emu/host_*.cc).
+  const char* emu = std::getenv("DL_CUDA_EMU_LIBS");
+  std::vector<std::string> stand_ins;
+  if (emu && *emu)
+    for (const auto& n : names) stand_ins.push_back(std::string(emu) + "/" + n);
+  return stand_ins;
+#endif
   std::vector<std::string> dirs;
   for (const char* env : {"CUDA_HOME", "CUDA_PATH"}) {
     const char* v = std::getenv(env);
@@ -24,12 +32,13 @@ void* find_symbol(void* lib, const char* name) { return dlsym(lib, name); }
 
 void* open_first(const std::vector<std::string>& candidates, const std::function<std::string(void*)>& bind,
                  LibraryInfo& info) {
-#ifdef DL_CUDA_EMULATED
-  // The emulated device's memory is host memory that no real library may touch.
-  info.error = "not loaded by the emulated CUDA device, which runs the built-in kernels only";
-  return nullptr;
-#endif
   std::string tried;
+#ifdef DL_CUDA_EMULATED
+  if (candidates.empty()) {
+    info.error = "the emulated CUDA device loads only its host stand-ins, from the folder DL_CUDA_EMU_LIBS names (unset)";
+    return nullptr;
+  }
+#endif
   for (const auto& c : candidates) {
     void* lib = dlopen(c.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
@@ -37,6 +46,14 @@ void* open_first(const std::vector<std::string>& candidates, const std::function
       tried += (tried.empty() ? "" : "; ") + (e ? std::string(e) : c + ": not found");
       continue;
     }
+#ifdef DL_CUDA_EMULATED
+    // The emulated device's memory is host memory: a real library would fault on it.
+    if (!dlsym(lib, "dl_emu_host_library")) {
+      tried += (tried.empty() ? "" : "; ") + c + ": not a host stand-in (the emulated CUDA device loads only those)";
+      dlclose(lib);
+      continue;
+    }
+#endif
     const std::string missing = bind(lib);
     if (!missing.empty()) {
       tried += (tried.empty() ? "" : "; ") + c + ": missing " + missing;
