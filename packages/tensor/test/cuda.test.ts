@@ -379,6 +379,39 @@ describe.skipIf(!gpu)(needsGpu('CUDA op specs against the reference backend (flo
   }
 });
 
+const libs = gpu ? cuda.libraries() : null;
+const noLibs = !libs ? '' : [libs.cublas, libs.cudnn].filter((l) => !l.found).map((l) => l.error).join('; ');
+describe.skipIf(!gpu || !!noLibs)(needsGpu(`cuBLAS and cuDNN, where they are loaded${noLibs ? ` (skipped: ${noLibs})` : ''}`), () => {
+  it('conv2d and both its gradients run through cuDNN, matmul through cuBLAS, with the values of the CPU', () => {
+    const before = cuda.libraries();
+    const g = new Generator(3);
+    // Strided input (a transposed view), groups, padding, stride and dilation: what the descriptors must carry.
+    const x = T.randn([2, 4, 9, 7], { generator: g }).transpose(2, 3);
+    const w = T.randn([6, 2, 3, 2], { generator: g });
+    const opts = { stride: [2, 1] as [number, number], padding: [1, 0] as [number, number], dilation: [1, 2] as [number, number], groups: 2 };
+    const gy = T.randn(T.conv2d(x, w, null, opts).shape, { generator: g });
+    const tol = { rtol: 1e-5, atol: 1e-5 };
+    assertClose(T.conv2d(x.cuda(), w.cuda(), null, opts).cpu(), T.conv2d(x, w, null, opts), tol, 'conv2d');
+    const dx = T.conv2dBackwardInput(gy.cuda(), w.cuda(), x.shape, opts).cpu();
+    assertClose(dx, T.conv2dBackwardInput(gy, w, x.shape, opts), tol, 'conv2d input gradient');
+    const dw = T.conv2dBackwardWeight(gy.cuda(), x.cuda(), w.shape, opts).cpu();
+    assertClose(dw, T.conv2dBackwardWeight(gy, x, w.shape, opts), tol, 'conv2d weight gradient');
+    // An expanded gradient (sum()'s backward), which a cuDNN descriptor cannot describe: packed first.
+    const ones = T.ones([1, 1, 1, 1]).expand(gy.shape);
+    const onesGpu = T.ones([1, 1, 1, 1], { device: 'cuda' }).expand(gy.shape); // made on the device: stride 0 there
+    const dxe = T.conv2dBackwardInput(onesGpu, w.cuda(), x.shape, opts).cpu();
+    assertClose(dxe, T.conv2dBackwardInput(ones, w, x.shape, opts), tol, 'input gradient of an expanded gradOutput');
+    const dwe = T.conv2dBackwardWeight(onesGpu, x.cuda(), w.shape, opts).cpu();
+    assertClose(dwe, T.conv2dBackwardWeight(ones, x, w.shape, opts), tol, 'weight gradient of an expanded gradOutput');
+    const a = T.randn([3, 5, 7], { generator: g });
+    const b = T.randn([7, 4], { generator: g });
+    assertClose(T.matmul(a.cuda(), b.cuda()).cpu(), T.matmul(a, b), { rtol: 1e-5, atol: 1e-5 }, 'matmul');
+    const after = cuda.libraries();
+    expect(after.cudnn.calls - before.cudnn.calls).toBe(5);
+    expect(after.cublas.calls).toBeGreaterThan(before.cublas.calls);
+  });
+});
+
 describe.skipIf(!gpu)(needsGpu('CUDA tensors, memory and errors'), () => {
   it('moves to and from the device, prints, and knows it is on cuda', () => {
     const x = T.tensor([[1, 2], [3, 4]], { dtype: 'float64' });
