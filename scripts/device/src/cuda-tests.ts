@@ -343,10 +343,7 @@ function defineSuites(t: Target): void {
     // so both conv2d paths (cuDNN and conv.cu's own kernels) meet the same checks.
     describe('libraries on cuda', () => {
       const off = process.env.DL_CUDNN === '0';
-      // A DL_CUDA=emulate addon (the rehearsal of this script without a GPU) loads neither library.
-      const emulated = T.cuda.probe().probe?.emulated === true;
-      const name = off ? 'DL_CUDNN=0: conv2d runs on the built-in kernels, cuDNN untouched' : 'conv2d and both its gradients run through cuDNN, matmul through cuBLAS';
-      it(emulated ? `${name} (skipped: the emulated device loads neither library)` : name, { skip: emulated }, () =>
+      it(off ? 'DL_CUDNN=0: conv2d runs on the built-in kernels, cuDNN untouched' : 'conv2d and both its gradients run through cuDNN, matmul through cuBLAS', () =>
         noLeak('libraries', () => {
           const before = T.cuda.libraries();
           assert.ok(before.cublas.found, `cuBLAS: ${before.cublas.error}`);
