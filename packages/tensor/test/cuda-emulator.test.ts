@@ -62,6 +62,14 @@ describe.skipIf(!cxx)(named('the emulated CUDA device'), () => {
     expect(out).toEqual(range(6 * 64).map((k) => 1000 * Math.floor(k / 64) + (k % 64)));
   });
 
+  it('shared memory starts as 0xA5 bytes in every block, and threads start in descending order on one launch and ascending on the next: a race without a barrier shows', () => {
+    const { out } = run('race');
+    const poison = 0xa5a5a5a5 | 0; // shared memory is filled with 0xA5 bytes before each block
+    // Descending first: thread t + 1 wrote before thread t reads, but thread 63 reads sm[0] before thread 0 writes it.
+    // Then ascending: thread t reads sm[t + 1] before thread t + 1 writes it; thread 63 reads thread 0's value.
+    expect(out).toEqual({ error: 0, first: [...range(63).map((t) => t + 2), poison], second: [...range(63).map(() => poison), 1] });
+  });
+
   it('a __syncthreads() that half the block never reaches fails the launch, stickily, naming the kernel and why', () => {
     const { out, err } = run('divergent-barrier');
     expect(out).toEqual({ error: 719, after: 719, name: 'cudaErrorLaunchFailure' });

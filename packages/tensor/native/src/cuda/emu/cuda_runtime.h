@@ -18,8 +18,10 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-// One block runs at a time, so a function-local static is exactly one block's shared memory.
-#define __shared__ static
+// One block runs at a time, so a function-local static is exactly one block's shared memory. They
+// all go into one section, which the emulator fills with 0xA5 bytes before each block (as shared
+// memory starts undefined): a kernel that reads what its block did not write sees garbage.
+#define __shared__ static __attribute__((section("dl_emu_shared")))
 
 extern thread_local uint3 threadIdx;
 extern thread_local uint3 blockIdx;

@@ -13,7 +13,9 @@
 //   another on the calling thread; the threads of a block run as fibers, so
 //   __syncthreads() and warp shuffles suspend a thread until its block or warp caught up. A
 //   thread that has not reached a barrier runs on the fiber of the thread before it, so a
-//   kernel without barriers costs a function call per thread.
+//   kernel without barriers costs a function call per thread. Threads start in ascending order on
+//   one launch and in descending order on the next, so a kernel that reads what another thread of
+//   its block wrote without a barrier between them gets a wrong result in one of the two orders.
 // - Misuse that the hardware leaves undefined is an error here: __syncthreads() that not every
 //   thread of the block reaches, a shuffle that not every lane of the warp reaches, or one that
 //   reads a lane outside the block. It becomes the sticky cudaErrorLaunchFailure, with a line on
@@ -31,6 +33,10 @@
 #include <vector>
 
 #include "cuda_runtime.h"
+
+// The bounds of the section that holds every kernel's __shared__ arrays (the linker defines them).
+extern "C" char __start_dl_emu_shared[] __attribute__((weak));
+extern "C" char __stop_dl_emu_shared[] __attribute__((weak));
 
 thread_local uint3 threadIdx;
 thread_local uint3 blockIdx;
@@ -153,6 +159,7 @@ struct Scheduler {
   Fiber* running = nullptr;
   const std::function<void()>* body = nullptr;
   unsigned threads = 0, next = 0, finished = 0;
+  bool descending = false;  // the order threads start in, flipped at each launch
   std::string failure;  // why the launch stopped, empty while it runs
 
   Fiber* idle_fiber() {
@@ -181,7 +188,7 @@ void worker() {
   for (;;) {
     Fiber* me = s->running;
     while (s->next < s->threads) {
-      me->thread = s->next++;
+      me->thread = s->descending ? s->threads - 1 - s->next++ : s->next++;
       me->state = kRunning;
       set_thread_index(me->thread);
       (*s->body)();
@@ -274,6 +281,8 @@ bool release(Scheduler& s) {
 
 /** Runs one block. Returns false with s.failure set when the kernel misused a barrier. */
 bool run_block(Scheduler& s) {
+  if (__start_dl_emu_shared != __stop_dl_emu_shared)
+    std::memset(__start_dl_emu_shared, 0xA5, static_cast<size_t>(__stop_dl_emu_shared - __start_dl_emu_shared));
   s.next = 0;
   s.finished = 0;
   for (;;) {
@@ -329,6 +338,7 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t shared, cudaStream
   Scheduler& s = *t_sched;
   s.body = &body;
   s.threads = static_cast<unsigned>(threads);
+  s.descending = !s.descending;
   gridDim = grid;
   blockDim = block;
   for (unsigned z = 0; z < grid.z; z++)
