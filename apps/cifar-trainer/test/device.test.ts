@@ -7,9 +7,12 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadSafetensors } from '@dl/tensor';
 import { cudaTestNames } from '@dl/tensor/testing';
 import { io } from '@dl/vision';
 import { afterAll, describe, expect, it } from 'vitest';
+import { recipe, type TrainConfig } from '../src/config.js';
+import { train } from '../src/train.js';
 import { cli } from './helpers.js';
 
 const { status, gpu, needsGpu, withoutGpu } = cudaTestNames();
@@ -90,5 +93,17 @@ describe.skipIf(!gpu)(needsGpu('--device cuda end to end'), () => {
     const pr = await cli('predict', png, '--device', 'cuda', '--model-dir', onGpu, '--top-k', '2');
     expect(pr.code).toBe(0);
     expect(pr.out).toMatch(/img\.png: \w+ [\d.]+%, \w+ [\d.]+%/);
+  }, 300_000);
+
+  it('a cuda run stopped mid-epoch and resumed ends bit-identical to an uninterrupted one (optimizer state and scheduler on the device)', async () => {
+    const data = fakeCifar(join(tmp, 'data-resume'), 32, 20);
+    const cfg: TrainConfig = { ...recipe('default'), epochs: 2, batchSize: 32, testBatchSize: 20, device: 'cuda' };
+    const [a, b] = [join(tmp, 'resume-a'), join(tmp, 'resume-b')];
+    const quiet = () => {};
+    await train(cfg, { dataDir: data, outDir: a, resume: false, log: quiet });
+    expect((await train(cfg, { dataDir: data, outDir: b, resume: false, log: quiet, stopAfterBatches: 3 })).interrupted).toBe(true);
+    expect((await train(cfg, { dataDir: data, outDir: b, resume: true, log: quiet })).interrupted).toBe(false);
+    const [wa, wb] = [a, b].map((d) => loadSafetensors(join(d, 'model.safetensors')).tensors);
+    for (const k of Object.keys(wa)) expect(Array.from(wb[k].dataSync()), k).toEqual(Array.from(wa[k].dataSync()));
   }, 300_000);
 });
