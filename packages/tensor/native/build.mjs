@@ -289,7 +289,7 @@ async function buildStandIns() {
   const cxx = findCompiler();
   for (const [src, name] of [['host_cublas.cc', 'libcublas.so.13'], ['host_cudnn.cc', 'libcudnn.so.9']]) {
     const out = join(dirname(OUT), name);
-    if (existsSync(out) && mtime(out) >= mtime(join(EMU, src))) continue;
+    if (existsSync(out) && mtime(out) >= Math.max(mtime(join(EMU, src)), mtime(join(EMU, 'stream.h')))) continue;
     await run(cxx, ['-std=c++17', '-O2', '-fPIC', '-shared', '-fvisibility=hidden', '-static-libstdc++', '-static-libgcc', join(EMU, src), '-o', `${out}.tmp`]);
     renameSync(`${out}.tmp`, out);
     console.log(`dl native: built ${relative(process.cwd(), out)} (host stand-in for the emulated device)`);

@@ -72,14 +72,24 @@ describe.skipIf(!cxx)(named('the emulated CUDA device'), () => {
 
   it('a __syncthreads() that half the block never reaches fails the launch, stickily, naming the kernel and why', () => {
     const { out, err } = run('divergent-barrier');
-    expect(out).toEqual({ error: 719, after: 719, name: 'cudaErrorLaunchFailure' });
+    // The launch is accepted; the kernel fails when the stream runs it, reported at the wait.
+    expect(out).toEqual({ launched: 0, error: 719, after: 719, name: 'cudaErrorLaunchFailure' });
     expect(err).toMatch(/kernel divergent_barrier .*stopped: __syncthreads\(\) that 128 of the block's 256 threads never reach/);
   });
 
   it('a shuffle that half the lanes never reach fails the launch', () => {
     const { out, err } = run('divergent-shuffle');
-    expect(out).toMatchObject({ error: 719, after: 719 });
+    expect(out).toMatchObject({ launched: 0, error: 719, after: 719 });
     expect(err).toMatch(/kernel divergent_shuffle .*__shfl_xor_sync in warp 0 that lane 16 never reached/);
+  });
+
+  it('the stream runs when the host waits: a pinned buffer is read then (not at the call), pageable memory at the call, results land at the wait', () => {
+    expect(run('async').out).toEqual({
+      fromPinned: [2, 2, 2, 2], // copied when the stream ran, after the host wrote 2s over the 1s
+      fromPageable: [3, 3, 3, 3], // taken at the call, before the host wrote 4s
+      pinnedBefore: [2, 2, 2, 2], // the kernel's 5s are not copied back before the host waits
+      pinnedAfter: [5, 5, 5, 5],
+    });
   });
 
   it('a block of 2048 threads is an invalid configuration, reported at once and not sticky', () => {

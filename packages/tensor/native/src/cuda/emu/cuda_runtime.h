@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <tuple>
 #include <type_traits>
 
@@ -30,8 +31,8 @@ extern thread_local dim3 gridDim;
 
 namespace dl_emu {
 
-/** Runs `body` once per thread of every block (see emu.cc); a bad configuration sets the last error instead. */
-void launch(const char* kernel, dim3 grid, dim3 block, size_t shared, cudaStream_t stream, const std::function<void()>& body);
+/** Enqueues `body` to run once per thread of every block (see emu.cc); a bad configuration sets the last error instead. */
+void launch(const char* kernel, dim3 grid, dim3 block, size_t shared, cudaStream_t stream, std::function<void()> body);
 /** __syncthreads(): waits until every thread of the block reached it. */
 void sync_block();
 /** One lane's part of a shuffle: offers `bytes` of its value and receives lane (lane ^ mask)'s. */
@@ -48,9 +49,10 @@ struct Launch {
 
   template <typename... P, typename... A>
   void operator()(void (*kernel)(P...), A&&... args) const {
-    // The arguments are converted to the parameter types once, as the CUDA runtime copies them.
-    const std::tuple<std::decay_t<P>...> params(std::forward<A>(args)...);
-    launch(name, grid, block, shared, stream, [&] { std::apply(kernel, params); });
+    // The arguments are converted to the parameter types and copied at the launch, as the CUDA
+    // runtime copies them: the kernel runs later, from the stream's queue.
+    auto params = std::make_shared<const std::tuple<std::decay_t<P>...>>(std::forward<A>(args)...);
+    launch(name, grid, block, shared, stream, [kernel, params] { std::apply(kernel, *params); });
   }
 };
 

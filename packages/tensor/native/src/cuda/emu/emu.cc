@@ -7,7 +7,12 @@
 //   uninitialised device memory, a kernel that reads what nobody wrote sees garbage). The device
 //   has DL_CUDA_EMU_MEMORY_MB of memory (default 4096): allocations past it fail with
 //   cudaErrorMemoryAllocation, so the allocator's out-of-memory path runs for real.
-// - Streams and events are synchronous: work runs when it is enqueued.
+// - Streams are asynchronous, as late as a GPU may be: kernels, memsets and copies to or from
+//   pinned memory are queued, and the queue runs only when the host waits (stream or event
+//   synchronisation, cudaFree, a copy to pageable memory). A host that reuses a pinned buffer
+//   before waiting, or reads one too early, sees it go wrong here. Copies from pageable memory
+//   take the bytes at the call and copies into it wait, as the CUDA documentation says they do.
+//   A kernel's failure surfaces at the next call after it ran.
 // - Launches: the configuration is checked as the hardware checks it (at most 1024 threads a
 //   block, grid y and z below 65536, 48 KiB of dynamic shared memory). The blocks run one after
 //   another on the calling thread; the threads of a block run as fibers, so
@@ -27,12 +32,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "cuda_runtime.h"
+#include "stream.h"
 
 // The bounds of the section that holds every kernel's __shared__ arrays (the linker defines them).
 extern "C" char __start_dl_emu_shared[] __attribute__((weak));
@@ -43,7 +50,6 @@ thread_local uint3 blockIdx;
 thread_local dim3 blockDim;
 thread_local dim3 gridDim;
 
-struct CUstream_st {};
 struct CUevent_st {};
 
 namespace {
@@ -118,11 +124,47 @@ void* new_stack(char* stack, size_t bytes, void (*entry)()) {
   return sp;
 }
 
+// ------------------------------------------------------------------ the stream
+
+// The work enqueued and not run yet, in order (one stream: the addon uses one per device).
+std::mutex g_queue_mutex;
+std::deque<std::function<void()>> g_queue;
+
+void enqueue(std::function<void()> op) {
+  std::lock_guard<std::mutex> lock(g_queue_mutex);
+  g_queue.push_back(std::move(op));
+}
+
+/** Runs everything enqueued (what the host waits for). */
+void drain() {
+  for (;;) {
+    std::function<void()> op;
+    {
+      std::lock_guard<std::mutex> lock(g_queue_mutex);
+      if (g_queue.empty()) return;
+      op = std::move(g_queue.front());
+      g_queue.pop_front();
+    }
+    if (g_sticky == cudaSuccess) op();  // after a failed kernel the context runs nothing more
+  }
+}
+
 // ------------------------------------------------------------------ memory
 
 std::mutex g_mem_mutex;
 std::map<void*, size_t> g_blocks;  // device block -> bytes
+std::map<const char*, size_t> g_pinned;  // cudaHostAlloc'd block -> bytes
 size_t g_used = 0;
+
+/** Whether [p, p + bytes) lies in pinned host memory (cudaHostAlloc). */
+bool pinned(const void* p, size_t bytes) {
+  std::lock_guard<std::mutex> lock(g_mem_mutex);
+  const char* c = static_cast<const char*>(p);
+  auto it = g_pinned.upper_bound(c);
+  if (it == g_pinned.begin()) return false;
+  --it;
+  return c >= it->first && c + bytes <= it->first + it->second;
+}
 
 size_t device_memory() {
   static const size_t bytes = [] {
@@ -317,23 +359,9 @@ std::string dims(dim3 d) { return "(" + std::to_string(d.x) + "," + std::to_stri
 
 namespace dl_emu {
 
-void launch(const char* kernel, dim3 grid, dim3 block, size_t shared, cudaStream_t, const std::function<void()>& body) {
-  if (g_sticky != cudaSuccess) {
-    fail(g_sticky);
-    return;
-  }
+/** Runs every block of a launch (from the queue). */
+void run_grid(const char* kernel, dim3 grid, dim3 block, const std::function<void()>& body) {
   const uint64_t threads = uint64_t(block.x) * block.y * block.z;
-  if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.x > 0x7fffffffu ||
-      grid.y > 65535 || grid.z > 65535) {
-    std::fprintf(stderr, "dl emulated CUDA: launch of %s with grid %s and block %s: invalid configuration\n", kernel,
-                 dims(grid).c_str(), dims(block).c_str());
-    fail(cudaErrorInvalidConfiguration);
-    return;
-  }
-  if (shared > 48 * 1024) {
-    fail(cudaErrorInvalidValue);
-    return;
-  }
   if (!t_sched) t_sched = new Scheduler();  // one per host thread, never freed (fibers may be parked in it)
   Scheduler& s = *t_sched;
   s.body = &body;
@@ -354,10 +382,29 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t shared, cudaStream
             f->started = false;
           }
           g_sticky = cudaErrorLaunchFailure;
-          fail(g_sticky);
           return;
         }
       }
+}
+
+void launch(const char* kernel, dim3 grid, dim3 block, size_t shared, cudaStream_t, std::function<void()> body) {
+  if (g_sticky != cudaSuccess) {
+    fail(g_sticky);
+    return;
+  }
+  const uint64_t threads = uint64_t(block.x) * block.y * block.z;
+  if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.x > 0x7fffffffu ||
+      grid.y > 65535 || grid.z > 65535) {
+    std::fprintf(stderr, "dl emulated CUDA: launch of %s with grid %s and block %s: invalid configuration\n", kernel,
+                 dims(grid).c_str(), dims(block).c_str());
+    fail(cudaErrorInvalidConfiguration);
+    return;
+  }
+  if (shared > 48 * 1024) {
+    fail(cudaErrorInvalidValue);
+    return;
+  }
+  enqueue([kernel, grid, block, body = std::move(body)] { run_grid(kernel, grid, block, body); });
 }
 
 void sync_block() { suspend(kAtBarrier); }
@@ -466,6 +513,7 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
 }
 
 cudaError_t cudaFree(void* p) {
+  drain();  // cudaFree waits for the device
   if (!p) return ok();
   std::lock_guard<std::mutex> lock(g_mem_mutex);
   const auto it = g_blocks.find(p);
@@ -477,30 +525,53 @@ cudaError_t cudaFree(void* p) {
 }
 
 cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned) {
-  *p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
-  return *p ? ok() : fail(cudaErrorMemoryAllocation);
+  const size_t size = (bytes + 255) / 256 * 256;
+  *p = std::aligned_alloc(256, size == 0 ? 256 : size);
+  if (!*p) return fail(cudaErrorMemoryAllocation);
+  std::lock_guard<std::mutex> lock(g_mem_mutex);
+  g_pinned[static_cast<const char*>(*p)] = size;
+  return ok();
 }
 
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind, cudaStream_t) {
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
   if (g_sticky != cudaSuccess) return fail(g_sticky);
-  std::memmove(dst, src, bytes);
+  if (kind == cudaMemcpyHostToDevice && !pinned(src, bytes)) {
+    // From pageable memory: the bytes are taken now, so the caller may reuse its buffer at once.
+    auto copy = std::make_shared<std::vector<char>>(static_cast<const char*>(src), static_cast<const char*>(src) + bytes);
+    enqueue([dst, copy] { std::memcpy(dst, copy->data(), copy->size()); });
+  } else if (kind == cudaMemcpyDeviceToHost && !pinned(dst, bytes)) {
+    // Into pageable memory: returns once the copy is done.
+    drain();
+    if (g_sticky != cudaSuccess) return fail(g_sticky);
+    std::memmove(dst, src, bytes);
+  } else {
+    enqueue([dst, src, bytes] { std::memmove(dst, src, bytes); });
+  }
   return cudaSuccess;
 }
 
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t) {
   if (g_sticky != cudaSuccess) return fail(g_sticky);
-  std::memset(dst, value, bytes);
+  enqueue([dst, value, bytes] { std::memset(dst, value, bytes); });
   return cudaSuccess;
 }
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
-  *s = new CUstream_st();
+  // One queue whatever the stream: the addon uses one stream per device, and one device.
+  *s = new CUstream_st{[](void (*run)(void*), void* arg) { enqueue([run, arg] { run(arg); }); }};
   return ok();
 }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return ok(); }
+cudaError_t cudaStreamSynchronize(cudaStream_t) {
+  drain();
+  return ok();
+}
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) {
   *e = new CUevent_st();
   return ok();
 }
 cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return ok(); }
-cudaError_t cudaEventSynchronize(cudaEvent_t) { return ok(); }
+// One stream: waiting for any event waits for everything enqueued so far.
+cudaError_t cudaEventSynchronize(cudaEvent_t) {
+  drain();
+  return ok();
+}

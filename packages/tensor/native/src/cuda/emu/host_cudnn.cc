@@ -9,10 +9,14 @@
 // - the heuristics list a tensor-op algorithm and a non-deterministic one before the one the
 //   addon must choose (algorithm 0: deterministic, FMA math, 4 KiB of workspace); running any
 //   other, or with less workspace, is CUDNN_STATUS_NOT_SUPPORTED.
-// Computes in double. Stands for cuDNN 9.1.0 (its status numbering).
+// Computes in double, on the stream set with cudnnSetStream (in order with the emulated kernels;
+// descriptors, alpha and beta are read at the call); without a stream it refuses (the addon
+// always sets one). Stands for cuDNN 9.1.0 (its status numbering).
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "stream.h"
 
 namespace {
 
@@ -98,17 +102,25 @@ void convolve(Pass pass, double alpha, double beta, const TensorDesc& xd, T* x, 
   }
 }
 
-int run(Pass pass, const void* alpha, const TensorDesc& x, void* xp, const FilterDesc& w, void* wp, const ConvDesc& c,
-        int algo, void* workspace, size_t workspace_bytes, const void* beta, const TensorDesc& y, void* yp) {
-  if (!consistent(x, w, c, y)) return kBadParam;
+struct Handle {
+  CUstream_st* stream = nullptr;
+};
+
+int run(void* handle, Pass pass, const void* alpha, const TensorDesc& x, void* xp, const FilterDesc& w, void* wp,
+        const ConvDesc& c, int algo, void* workspace, size_t workspace_bytes, const void* beta, const TensorDesc& y, void* yp) {
+  CUstream_st* stream = static_cast<Handle*>(handle)->stream;
+  if (!stream || !consistent(x, w, c, y)) return kBadParam;
   if (algo != 0 || !workspace || workspace_bytes < kWorkspace) return kNotSupported;
-  for (size_t i = 0; i < kWorkspace; i++) static_cast<unsigned char*>(workspace)[i] = 0x5A;  // it must be writable memory
-  if (x.dt == kFloat)
-    convolve(pass, *static_cast<const float*>(alpha), *static_cast<const float*>(beta), x, static_cast<float*>(xp), w,
-             static_cast<float*>(wp), c, y, static_cast<float*>(yp));
-  else
-    convolve(pass, *static_cast<const double*>(alpha), *static_cast<const double*>(beta), x, static_cast<double*>(xp), w,
-             static_cast<double*>(wp), c, y, static_cast<double*>(yp));
+  const bool f32 = x.dt == kFloat;
+  const double al = f32 ? *static_cast<const float*>(alpha) : *static_cast<const double*>(alpha);
+  const double be = f32 ? *static_cast<const float*>(beta) : *static_cast<const double*>(beta);
+  dl_emu::enqueue_on(stream, [=] {
+    for (size_t i = 0; i < kWorkspace; i++) static_cast<unsigned char*>(workspace)[i] = 0x5A;  // it must be writable memory
+    if (f32)
+      convolve(pass, al, be, x, static_cast<float*>(xp), w, static_cast<float*>(wp), c, y, static_cast<float*>(yp));
+    else
+      convolve(pass, al, be, x, static_cast<double*>(xp), w, static_cast<double*>(wp), c, y, static_cast<double*>(yp));
+  });
   return kSuccess;
 }
 
@@ -153,14 +165,17 @@ API const char* cudnnGetErrorString(int status) {
   }
 }
 API int cudnnCreate(void** handle) {
-  *handle = new int(0);
+  *handle = new Handle();
   return kSuccess;
 }
 API int cudnnDestroy(void* handle) {
-  delete static_cast<int*>(handle);
+  delete static_cast<Handle*>(handle);
   return kSuccess;
 }
-API int cudnnSetStream(void*, void*) { return kSuccess; }
+API int cudnnSetStream(void* handle, CUstream_st* stream) {
+  static_cast<Handle*>(handle)->stream = stream;
+  return kSuccess;
+}
 API int cudnnCreateTensorDescriptor(void** d) {
   *d = new TensorDesc();
   return kSuccess;
@@ -241,18 +256,18 @@ API int cudnnGetConvolutionBackwardDataWorkspaceSize(void*, void* w, void* dy, v
 API int cudnnGetConvolutionBackwardFilterWorkspaceSize(void*, void* x, void* dy, void* c, void* dw, int algo, size_t* bytes) {
   return workspace_size(desc<TensorDesc>(x), desc<FilterDesc>(dw), desc<ConvDesc>(c), desc<TensorDesc>(dy), algo, bytes);
 }
-API int cudnnConvolutionForward(void*, const void* alpha, void* xd, const void* x, void* wd, const void* w, void* c,
+API int cudnnConvolutionForward(void* h, const void* alpha, void* xd, const void* x, void* wd, const void* w, void* c,
                                 int algo, void* ws, size_t wsb, const void* beta, void* yd, void* y) {
-  return run(kForward, alpha, desc<TensorDesc>(xd), const_cast<void*>(x), desc<FilterDesc>(wd), const_cast<void*>(w),
+  return run(h, kForward, alpha, desc<TensorDesc>(xd), const_cast<void*>(x), desc<FilterDesc>(wd), const_cast<void*>(w),
              desc<ConvDesc>(c), algo, ws, wsb, beta, desc<TensorDesc>(yd), y);
 }
-API int cudnnConvolutionBackwardData(void*, const void* alpha, void* wd, const void* w, void* dyd, const void* dy, void* c,
+API int cudnnConvolutionBackwardData(void* h, const void* alpha, void* wd, const void* w, void* dyd, const void* dy, void* c,
                                      int algo, void* ws, size_t wsb, const void* beta, void* dxd, void* dx) {
-  return run(kBackwardData, alpha, desc<TensorDesc>(dxd), dx, desc<FilterDesc>(wd), const_cast<void*>(w), desc<ConvDesc>(c),
+  return run(h, kBackwardData, alpha, desc<TensorDesc>(dxd), dx, desc<FilterDesc>(wd), const_cast<void*>(w), desc<ConvDesc>(c),
              algo, ws, wsb, beta, desc<TensorDesc>(dyd), const_cast<void*>(dy));
 }
-API int cudnnConvolutionBackwardFilter(void*, const void* alpha, void* xd, const void* x, void* dyd, const void* dy, void* c,
+API int cudnnConvolutionBackwardFilter(void* h, const void* alpha, void* xd, const void* x, void* dyd, const void* dy, void* c,
                                        int algo, void* ws, size_t wsb, const void* beta, void* dwd, void* dw) {
-  return run(kBackwardFilter, alpha, desc<TensorDesc>(xd), const_cast<void*>(x), desc<FilterDesc>(dwd), dw, desc<ConvDesc>(c),
+  return run(h, kBackwardFilter, alpha, desc<TensorDesc>(xd), const_cast<void*>(x), desc<FilterDesc>(dwd), dw, desc<ConvDesc>(c),
              algo, ws, wsb, beta, desc<TensorDesc>(dyd), const_cast<void*>(dy));
 }
