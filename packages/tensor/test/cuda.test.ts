@@ -427,6 +427,16 @@ describe.skipIf(!gpu)(needsGpu('CUDA tensors, memory and errors'), () => {
     expect(thrown(() => T.add(d, x)).message).toMatch(/add: expected all tensors on the same device; got cuda:0 and cpu/);
   });
 
+  it('uploads queued past the pinned staging (4 chunks of 4 MiB) without a wait arrive intact, as do large downloads', () => {
+    // Each upload is copied into a staging chunk and the device copy is queued; a chunk is written
+    // again only after its copies ran. 24 tensors of 1.5 MiB wrap around the chunks twice.
+    const host = Array.from({ length: 24 }, (_, i) => T.arange(393216).add(i * 1e6).to('float32'));
+    const onGpu = host.map((h) => h.cuda());
+    const big = T.cat(onGpu).cpu(); // one 36 MiB download: several chunks in flight
+    for (const [i, h] of host.entries()) expect(Array.from(onGpu[i].cpu().dataSync().subarray(0, 3)), `tensor ${i}`).toEqual(Array.from(h.dataSync().subarray(0, 3)));
+    assertClose(big, T.cat(host), { rtol: 0, atol: 0 }, 'all values');
+  });
+
   it('the caching allocator reuses freed blocks; emptyCache returns them; peaks reset', () => {
     cuda.synchronize();
     cuda.emptyCache();
