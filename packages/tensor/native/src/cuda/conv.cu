@@ -164,27 +164,6 @@ int64_t chunk_images(int64_t N, int64_t per_image) {
   return std::max<int64_t>(1, std::min(nb, N));
 }
 
-/**
- * An operand as cuDNN takes it: t itself, or, when cuDNN is loaded and t has a zero stride (an
- * expanded gradient, such as sum()'s), a packed copy kept in `hold` (cuDNN descriptors take no
- * zero strides, and one copy costs less than leaving the pass to the GEMM path).
- */
-Tensor for_cudnn(const Ctx& c, const Tensor& t, std::unique_ptr<DeviceBuffer>& hold) {
-  bool expanded = false;
-  for (int d = 0; d < t.rank; d++) expanded = expanded || (t.shape[d] > 1 && t.strides[d] == 0);
-  if (!c.cudnn || !expanded || t.numel() > 0x7fffffff) return t;  // past int32 cuDNN declines anyway
-  hold = std::make_unique<DeviceBuffer>(static_cast<size_t>(t.numel() * dtype_size(t.dtype)));
-  Tensor p = t;
-  p.data = hold->as<char>();
-  int64_t s = 1;
-  for (int d = t.rank - 1; d >= 0; d--) {
-    p.strides[d] = s;
-    s *= t.shape[d];
-  }
-  convert(c, t, p);
-  return p;
-}
-
 }  // namespace
 
 void conv2d(const Ctx& c, const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y) {
@@ -204,10 +183,7 @@ void conv2d(const Ctx& c, const ConvGeom& g, const Tensor& x, const Tensor& w, c
     if (!bias) fill(c, y, 0);
     return;
   }
-  {
-    std::unique_ptr<DeviceBuffer> hold;
-    if (cudnn_conv(c, ConvPass::kForward, g, for_cudnn(c, x, hold), w, y, bias != nullptr)) return;
-  }
+  if (cudnn_conv(c, ConvPass::kForward, g, x, w, y, bias != nullptr)) return;
   const Folded wm = fold(c, w, 1);  // (O, Kd)
   int64_t ysp = 1;  // the stride of y's folded (oh*ow) dim: y is contiguous, so it folds
   folded_stride(y, 2, ysp);
@@ -248,10 +224,7 @@ void conv2d_backward_input(const Ctx& c, const ConvGeom& g, const Tensor& gy, co
     fill(c, gx, 0);
     return;
   }
-  {
-    std::unique_ptr<DeviceBuffer> hold;
-    if (cudnn_conv(c, ConvPass::kBackwardData, g, gx, w, for_cudnn(c, gy, hold), false)) return;
-  }
+  if (cudnn_conv(c, ConvPass::kBackwardData, g, gx, w, gy, false)) return;
   const Folded wm = fold(c, w, 1);   // (O, Kd); w_g^T has row stride sf, column stride s0
   const Folded gm = fold(c, gy, 2);  // (N, O, P)
   Gemm mm;
@@ -298,10 +271,7 @@ void conv2d_backward_weight(const Ctx& c, const ConvGeom& g, const Tensor& gy, c
     fill(c, gw, 0);
     return;
   }
-  {
-    std::unique_ptr<DeviceBuffer> hold_x, hold_gy;
-    if (cudnn_conv(c, ConvPass::kBackwardFilter, g, for_cudnn(c, x, hold_x), gw, for_cudnn(c, gy, hold_gy), false)) return;
-  }
+  if (cudnn_conv(c, ConvPass::kBackwardFilter, g, x, gw, gy, false)) return;
   const Geom geo = geom_of(g);
   // Columns and gy of a chunk; both sized for the largest chunk.
   const int64_t nb = chunk_images(g.N, (Kt + g.O) * P * es);

@@ -185,6 +185,27 @@ void release(const Api& a, Plan& p) {
 
 bool fits_int(int64_t v) { return v >= 0 && v <= 0x7fffffff; }
 
+/**
+ * t, or a packed copy of it (kept alive by `hold`) when it has a zero stride: an expanded
+ * gradient, such as sum()'s backward gives, has no cuDNN descriptor, and one copy costs less than
+ * leaving the pass to conv.cu's GEMMs.
+ */
+Tensor packed_if_expanded(const Ctx& c, const Tensor& t, std::unique_ptr<DeviceBuffer>& hold) {
+  bool expanded = false;
+  for (int d = 0; d < t.rank; d++) expanded = expanded || (t.shape[d] > 1 && t.strides[d] == 0);
+  if (!expanded) return t;
+  hold = std::make_unique<DeviceBuffer>(static_cast<size_t>(t.numel() * dtype_size(t.dtype)));
+  Tensor p = t;
+  p.data = hold->as<char>();
+  int64_t stride = 1;
+  for (int d = t.rank - 1; d >= 0; d--) {
+    p.strides[d] = stride;
+    stride *= t.shape[d];
+  }
+  convert(c, t, p);
+  return p;
+}
+
 /** Strides for a cuDNN descriptor: size-1 dims get the packed value; false for zero or negative strides. */
 bool descriptor_strides(const Tensor& t, int out[4]) {
   int64_t packed = 1;
@@ -283,11 +304,17 @@ void* cudnn_create(cudaStream_t stream, int device) {
   return nullptr;
 }
 
-bool cudnn_conv(const Ctx& c, ConvPass pass, const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& y,
+bool cudnn_conv(const Ctx& c, ConvPass pass, const ConvGeom& g, const Tensor& x_arg, const Tensor& w, const Tensor& y_arg,
                 bool accumulate) {
   if (!c.cudnn || !packed(w)) return false;
+  for (const Tensor* t : {&x_arg, &w, &y_arg})
+    if (t->numel() == 0 || !fits_int(t->numel())) return false;
+  // The pass's inputs (x forward, dy backward data, x and dy backward filter) as cuDNN can describe them.
+  std::unique_ptr<DeviceBuffer> hold_x, hold_y;
+  const Tensor x = pass == ConvPass::kBackwardData ? x_arg : packed_if_expanded(c, x_arg, hold_x);
+  const Tensor y = pass == ConvPass::kForward ? y_arg : packed_if_expanded(c, y_arg, hold_y);
   for (const Tensor* t : {&x, &w, &y})
-    if (t->numel() == 0 || !fits_int(t->numel()) || reinterpret_cast<uintptr_t>(t->data) % 16 != 0) return false;
+    if (reinterpret_cast<uintptr_t>(t->data) % 16 != 0) return false;
   auto* ctx = static_cast<Context*>(c.cudnn);
   Library& l = library();
   const Api& a = l.api;
