@@ -14,7 +14,6 @@ enum cudaError_t : int {
   cudaErrorInvalidDevice = 101,
   cudaErrorInvalidConfiguration = 9,
   cudaErrorIllegalAddress = 700,
-  cudaErrorLaunchOutOfResources = 701,
   cudaErrorLaunchTimeout = 702,
   cudaErrorHardwareStackError = 714,
   cudaErrorIllegalInstruction = 715,
@@ -25,7 +24,6 @@ enum cudaError_t : int {
   cudaErrorAssert = 710,
   cudaErrorECCUncorrectable = 214,
 };
-using cudaError = cudaError_t;
 
 struct CUstream_st;
 struct CUevent_st;
