@@ -7,7 +7,7 @@
  * memory cap and CUDA_VISIBLE_DEVICES. Skips, saying so, without a C++ compiler.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,6 +40,10 @@ function run(name: string, env: Record<string, string> = {}): { out: Record<stri
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 describe.skipIf(!cxx)(named('the emulated CUDA device'), () => {
+  it('the package build made it and its stand-ins (else vitest would drop the cuda-emulated projects unseen)', () => {
+    for (const f of ['dl_native.node', 'libcublas.so.13', 'libcudnn.so.9']) expect(existsSync(join(NATIVE, 'build', 'Emulated', f)), f).toBe(true);
+  });
+
   it('the launch rewrite turns every form of <<<...>>> into the emulator launch', () => {
     expect(emulateLaunches('k<<<g, b, 0, s>>>(x, y);')).toBe('::dl_emu::Launch("k", g, b, 0, s)(k, x, y);');
     expect(emulateLaunches('if (a) f<DT, true><<<grid, kBlock>>>();')).toBe('if (a) ::dl_emu::Launch("f<DT, true>", grid, kBlock)(f<DT, true>);');
