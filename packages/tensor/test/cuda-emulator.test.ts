@@ -96,6 +96,15 @@ describe.skipIf(!cxx)(named('the emulated CUDA device'), () => {
     });
   });
 
+  it('an event synchronisation runs the work enqueued before its record and none after it, as a GPU', () => {
+    expect(run('events').out).toEqual({
+      unrecorded: 0,
+      none: [0, 0, 0, 0, 0, 0, 0, 0], // nothing has run before the host waits
+      atFirst: [6, 6, 6, 6, 0, 0, 0, 0], // the first fill and its copy, not the second
+      atSecond: [6, 6, 6, 6, 8, 8, 8, 8],
+    });
+  });
+
   it('a block of 2048 threads is an invalid configuration, reported at once and not sticky', () => {
     const { out, err } = run('bad-config');
     expect(out).toEqual({ error: 9, next: 0, out: [7, 7, 7, 7] });

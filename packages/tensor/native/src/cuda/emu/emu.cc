@@ -8,8 +8,9 @@
 //   has DL_CUDA_EMU_MEMORY_MB of memory (default 4096): allocations past it fail with
 //   cudaErrorMemoryAllocation, so the allocator's out-of-memory path runs for real.
 // - Streams are asynchronous, as late as a GPU may be: kernels, memsets and copies to or from
-//   pinned memory are queued, and the queue runs only when the host waits (stream or event
-//   synchronisation, cudaFree, a copy to pageable memory). A host that reuses a pinned buffer
+//   pinned memory are queued, and the queue runs only when the host waits, and only as far as it
+//   waits: all of it for a stream synchronisation, cudaFree or a copy to pageable memory; what
+//   was enqueued before the event's record for an event's. A host that reuses a pinned buffer
 //   before waiting, or reads one too early, sees it go wrong here. Copies from pageable memory
 //   take the bytes at the call and copies into it wait, as the CUDA documentation says they do.
 //   A kernel's failure surfaces at the next call after it ran.
@@ -25,8 +26,9 @@
 //   thread of the block reaches, a shuffle that not every lane of the warp reaches, or one that
 //   reads a lane outside the block. It becomes the sticky cudaErrorLaunchFailure, with a line on
 //   stderr naming the kernel, the block and the thread.
-// - Not emulated: concurrency between threads (no data race can show), the memory model, and
-//   cuBLAS and cuDNN (dynlib.cc loads neither; the built-in kernels run).
+// - Not emulated: concurrency between threads (no data race can show) and the memory model.
+//   cuBLAS and cuDNN are host stand-ins (host_cublas.cc, host_cudnn.cc), loaded only from
+//   DL_CUDA_EMU_LIBS; without it the built-in kernels run.
 #include <sys/mman.h>
 
 #include <cstdio>
@@ -50,7 +52,10 @@ thread_local uint3 blockIdx;
 thread_local dim3 blockDim;
 thread_local dim3 gridDim;
 
-struct CUevent_st {};
+/** An event: how much of the stream's work was enqueued when it was last recorded. */
+struct CUevent_st {
+  unsigned long long recorded = 0;
+};
 
 namespace {
 
@@ -129,25 +134,32 @@ void* new_stack(char* stack, size_t bytes, void (*entry)()) {
 // The work enqueued and not run yet, in order (one stream: the addon uses one per device).
 std::mutex g_queue_mutex;
 std::deque<std::function<void()>> g_queue;
+unsigned long long g_enqueued = 0;  // items ever enqueued
+unsigned long long g_ran = 0;       // items taken off the queue (run, or skipped after a failure)
 
 void enqueue(std::function<void()> op) {
   std::lock_guard<std::mutex> lock(g_queue_mutex);
   g_queue.push_back(std::move(op));
+  g_enqueued++;
 }
 
-/** Runs everything enqueued (what the host waits for). */
-void drain() {
+/** Runs the queue's work up to the first `until` items ever enqueued (what an event waits for). */
+void drain_to(unsigned long long until) {
   for (;;) {
     std::function<void()> op;
     {
       std::lock_guard<std::mutex> lock(g_queue_mutex);
-      if (g_queue.empty()) return;
+      if (g_queue.empty() || g_ran >= until) return;
       op = std::move(g_queue.front());
       g_queue.pop_front();
+      g_ran++;
     }
     if (g_sticky == cudaSuccess) op();  // after a failed kernel the context runs nothing more
   }
 }
+
+/** Runs everything enqueued (what the host waits for). */
+void drain() { drain_to(~0ULL); }
 
 // ------------------------------------------------------------------ memory
 
@@ -569,9 +581,13 @@ cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) {
   *e = new CUevent_st();
   return ok();
 }
-cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return ok(); }
-// One stream: waiting for any event waits for everything enqueued so far.
-cudaError_t cudaEventSynchronize(cudaEvent_t) {
-  drain();
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
+  std::lock_guard<std::mutex> lock(g_queue_mutex);
+  e->recorded = g_enqueued;
+  return ok();
+}
+// Waits for the work enqueued before the event's last record, and no more (as a GPU).
+cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+  drain_to(e->recorded);
   return ok();
 }
