@@ -400,6 +400,37 @@ describe.skipIf(!addon)(withAddon('native conv2d against the reference backend a
 
 // ---------------------------------------------------------------- cross-entropy, fused optimizers
 
+describe.skipIf(!addon)(withAddon('native float32 sums against a float64 sum'), () => {
+  const native = addon ? makeNativeBackend(addon) : cpuBackend;
+  /** The float64 sum of `xs` (in order), rounded to float32 as the result is. */
+  const sum64 = (xs: Float32Array | number[]) => Math.fround(Array.from(xs).reduce((a, b) => a + b, 0));
+
+  it('full sums past the 1024-element blocks and the 64 Ki parts, with every kind of tail, and row sums', () => {
+    T.scope(() => {
+      const g = new T.Generator(11);
+      // 1023: no whole block; 1024 and 3 * 1024 + 8 + 5: blocks, then the 8-wide and 1-wide tails;
+      // 65536 * 2 + 1500: several parts, each with its own blocks.
+      for (const n of [1023, 1024, 3 * 1024 + 13, 65536 * 2 + 1500]) {
+        // An offset keeps the values from cancelling, so a dropped or doubled element shows.
+        const x = T.randn([n], { generator: g }).add(0.25);
+        const xs = x.dataSync() as Float32Array;
+        const got = withBackend(native as Backend, () => T.sum(x).item());
+        expect(Math.abs(got - sum64(xs)), `n = ${n}`).toBeLessThanOrEqual(1e-6 * Math.abs(sum64(xs)) + 1e-4);
+      }
+      // Rows of 2500 (the innermost dim reduced), and a strided view whose rows are not contiguous.
+      const m = T.randn([3, 2500], { generator: g }).add(0.25);
+      const rows = withBackend(native as Backend, () => Array.from(T.sum(m, 1).dataSync()));
+      const cols = withBackend(native as Backend, () => Array.from(T.sum(m.t(), 0).dataSync()));
+      const data = m.dataSync() as Float32Array;
+      for (let r = 0; r < 3; r++) {
+        const want = sum64(data.subarray(r * 2500, (r + 1) * 2500));
+        expect(Math.abs(rows[r] - want), `row ${r}`).toBeLessThanOrEqual(1e-6 * Math.abs(want) + 1e-4);
+        expect(Math.abs(cols[r] - want), `strided row ${r}`).toBeLessThanOrEqual(1e-6 * Math.abs(want) + 1e-4);
+      }
+    });
+  });
+});
+
 describe.skipIf(!addon)(withAddon('native cross-entropy and fused optimizer updates'), () => {
   const nativeBackend = addon ? makeNativeBackend(addon) : cpuBackend;
 

