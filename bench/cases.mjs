@@ -59,6 +59,9 @@ export const CASES = [
   { id: 'sum-4M', kind: 'sum', params: { n: N4M }, shape: '4M (2^22)', unit: 'GB/s', work: F32 * N4M },
   // The tutorial ConvNet: one SGD training step (forward, cross-entropy, backward, update) and evaluation.
   { id: 'convnet-train-128', kind: 'convnetTrain', params: { n: 128 }, shape: 'tutorial ConvNet, batch 128', unit: 'images/s', work: 128 },
+  // Batch 1: almost no arithmetic, so the step time is the framework's own cost per step (module
+  // calls, autograd, dispatch, the optimizer), the cost that bounds a step on a GPU.
+  { id: 'convnet-train-1', kind: 'convnetTrain', params: { n: 1 }, shape: 'tutorial ConvNet, batch 1', unit: 'images/s', work: 1 },
   { id: 'convnet-eval-100', kind: 'convnetEval', params: { n: 100 }, shape: 'tutorial ConvNet, batch 100', unit: 'images/s', work: 100 },
   { id: 'convnet-eval-1000', kind: 'convnetEval', params: { n: 1000 }, shape: 'tutorial ConvNet, batch 1000', unit: 'images/s', work: 1000 },
   // The training input pipeline: CIFAR-10 samples -> batches of 128 (collate) -> flip, random

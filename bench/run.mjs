@@ -8,10 +8,12 @@
 // the reported time is the median over repeats of (repeat time / iters).
 //
 // Options: --filter SUBSTR (only matching case ids; RESULTS.md is then left alone),
-//          --repeats N, --no-torch, --no-write.
+//          --repeats N, --no-torch, --no-write, --recipe (the tutorial recipe end to end).
+// Without --filter it also runs bench/cuda_host.mjs on the emulated CUDA device (the host's cost
+// of a CUDA training step) when the build made the emulated addon.
 // The cases and our kernels live in bench/cases.mjs.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -227,6 +229,45 @@ median over epochs; the ratio is PyTorch's time / ours (higher is better).
 <!-- /recipe -->`;
 }
 
+// ---- the host side of a CUDA step (bench/cuda_host.mjs on the emulated device) ---------------
+
+const EMULATED = join(HERE, '..', 'packages', 'tensor', 'native', 'build', 'Emulated');
+
+/** The host's time per CUDA training step, or why it was not measured. */
+function runCudaHost() {
+  const addon = join(EMULATED, 'dl_native.node');
+  if (!existsSync(addon)) return { missing: `no emulated addon at ${addon} (the build makes it where a C++ compiler is)` };
+  process.stderr.write('ours: the host side of a CUDA training step (emulated device)\n');
+  const env = { ...process.env, DL_NATIVE_PATH: addon, DL_CUDA_EMU_LIBS: EMULATED };
+  const r = spawnSync(process.execPath, [join(HERE, 'cuda_host.mjs'), '--repeats', String(REPEATS)], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) return { missing: `bench/cuda_host.mjs exited ${r.status ?? r.signal}` };
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+function cudaHostSection(host, ours, torch) {
+  const ms = (r) => (r && !r.error ? r.median_s * 1e3 : null);
+  const [cpuOurs, cpuTorch] = [ms(ours), ms(torch)];
+  const cell = (x) => (x === null ? '—' : x.toFixed(2));
+  const ratio = (x) => (x !== null && host.median_ms ? `${(x / host.median_ms).toFixed(2)}x` : '—');
+  return `<!-- cuda-host -->
+## The host's cost of a CUDA training step (no GPU: \`bench/cuda_host.mjs\`)
+
+The tutorial ConvNet's SGD step at batch ${host.batch ?? 128} issued to the emulated CUDA device
+(\`DL_CUDA=emulate\`, with the cuBLAS and cuDNN stand-ins), whose stream only queues work: the
+time per step is what the host spends to issue it (modules, autograd, dispatch, launch encoding,
+the addon's launch calls), the floor of a GPU step that the GPU's own time cannot lower. Median
+of ${host.samples_ms?.length ?? '—'} repeats of ${host.steps ?? '—'} steps after ${host.warmup_steps ?? '—'} warm-up steps, same machine and run
+as the table above. For scale, beside it: the CPU training step at batch 1 (\`convnet-train-1\`),
+almost all framework cost, ours and PyTorch's. The ratio is that time / the CUDA host time.
+${host.missing ? `\nNot measured: ${host.missing}.\n` : ''}
+| | ms per step | ratio |
+| --- | ---: | ---: |
+| ours, CUDA step issued (host only) | ${cell(host.median_ms ?? null)} | 1x |
+| ours, CPU step at batch 1 | ${cell(cpuOurs)} | ${ratio(cpuOurs)} |
+| PyTorch, CPU step at batch 1 | ${cell(cpuTorch)} | ${ratio(cpuTorch)} |
+<!-- /cuda-host -->`;
+}
+
 // ---- report --------------------------------------------------------------------------------
 
 const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toPrecision(2));
@@ -294,6 +335,8 @@ async function main() {
     }
   };
   const recipe = opt.recipe ? recipeSection(await runRecipe(notes)) : previous('recipe');
+  const cudaHost = opt.filter ? '' : cudaHostSection(runCudaHost(), ours.results['convnet-train-1'], torch.results?.['convnet-train-1']);
+  if (cudaHost) console.log(`\n${cudaHost}\n`);
   const cudaSection = previous('cuda');
   const seedsSection = previous('seeds');
   if (opt.recipe) console.log(`\n${recipe}\n`);
@@ -340,7 +383,7 @@ ${[...notes.map((n) => `- Note: ${n}`), ...errors.map((e) => `- Error: ${e}`)].j
 
 ${mdTable(rows)}
 
-${[recipe, seedsSection, cudaSection].filter(Boolean).join('\n\n')}
+${[cudaHost, recipe, seedsSection, cudaSection].filter(Boolean).join('\n\n')}
 `.replace(/\n{3,}/g, '\n\n');
   writeFileSync(join(HERE, 'RESULTS.md'), md);
   console.log('\nwrote bench/RESULTS.md');

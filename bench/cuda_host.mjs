@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// The host side of a CUDA training step, measured without a GPU: the tutorial ConvNet's SGD step
+// at batch 128 on the emulated CUDA device (the addon built with DL_CUDA=emulate, see
+// packages/tensor/native/README.md), whose stream only queues work until the host waits. This
+// script never waits, so the time per step is what the host spends to issue it: the module,
+// autograd, dispatch, the CUDA backend's launch encoding and the addon's launch calls (with
+// the emulator's queueing in place of the driver's). On a GPU a step costs at least this, or the
+// device time, whichever is larger. The queued kernels never run: the process exits first.
+//
+//   node bench/cuda_host.mjs [--batch 128] [--warmup-steps 2000] [--steps 400] [--repeats 7]
+//
+// bench/run.mjs runs it with DL_NATIVE_PATH naming the emulated addon; it prints one JSON line:
+// { batch, median_ms, samples_ms, steps, warmup_steps, launches_per_step }.
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import * as T from '@dl/tensor';
+import { F } from '@dl/nn';
+import { SGD } from '@dl/optim';
+import { models } from '@dl/vision';
+
+const { values: opt } = parseArgs({
+  options: {
+    batch: { type: 'string', default: '128' },
+    'warmup-steps': { type: 'string', default: '2000' },
+    steps: { type: 'string', default: '400' },
+    repeats: { type: 'string', default: '7' },
+  },
+});
+const [batch, warmup, steps, repeats] = [opt.batch, opt['warmup-steps'], opt.steps, opt.repeats].map(Number);
+
+const status = T.cuda.probe();
+if (!status.available) throw new Error(`cuda_host: CUDA is not available (${status.reason}); run it with DL_NATIVE_PATH naming the emulated addon, native/build/Emulated/dl_native.node`);
+if (!status.probe?.emulated) throw new Error('cuda_host: this addon drives a real GPU; scripts/device measures steps there (this script never waits for the device)');
+
+T.manualSeed(0);
+const x = T.randn([batch, 3, 32, 32]).to('cuda');
+const y = T.randint(0, 10, [batch], { dtype: 'int32' }).to('cuda');
+const net = new models.TutorialNet().to('cuda');
+const optimizer = new SGD(net.parameters(), { lr: 0.001, momentum: 0.9 });
+const step = () =>
+  T.scope(() => {
+    optimizer.zeroGrad();
+    F.crossEntropy(net.forward(x), y).backward();
+    optimizer.step();
+  });
+
+// V8 compiles the hot paths over the first thousand or so steps; time only after that.
+for (let i = 0; i < warmup; i++) step();
+const samples = [];
+for (let r = 0; r < repeats; r++) {
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) step();
+  samples.push((performance.now() - t0) / steps);
+}
+const sorted = [...samples].sort((a, b) => a - b);
+const median = sorted.length % 2 ? sorted[sorted.length >> 1] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+console.log(JSON.stringify({ batch, median_ms: median, samples_ms: samples, steps, warmup_steps: warmup }));
+process.exit(0); // without waiting for the queued kernels (hours of them on the host)
