@@ -238,7 +238,7 @@ function runCudaHost() {
   const addon = join(EMULATED, 'dl_native.node');
   if (!existsSync(addon)) return { missing: `no emulated addon at ${addon} (the build makes it where a C++ compiler is)` };
   process.stderr.write('ours: the host side of a CUDA training step (emulated device)\n');
-  const env = { ...process.env, DL_NATIVE_PATH: addon, DL_CUDA_EMU_LIBS: EMULATED };
+  const env = { ...process.env, DL_NATIVE_PATH: addon, DL_CUDA_EMU_LIBS: EMULATED, DL_CUDA_EMU_DISCARD: '1' };
   const r = spawnSync(process.execPath, [join(HERE, 'cuda_host.mjs'), '--repeats', String(REPEATS)], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) return { missing: `bench/cuda_host.mjs exited ${r.status ?? r.signal}` };
   return JSON.parse(r.stdout.trim().split('\n').pop());
@@ -253,7 +253,7 @@ function cudaHostSection(host, ours, torch) {
 ## The host's cost of a CUDA training step (no GPU: \`bench/cuda_host.mjs\`)
 
 The tutorial ConvNet's SGD step at batch ${host.batch ?? 128} issued to the emulated CUDA device
-(\`DL_CUDA=emulate\`, with the cuBLAS and cuDNN stand-ins), whose stream only queues work: the
+(\`DL_CUDA=emulate\`, with the cuBLAS and cuDNN stand-ins) told to drop its work: the
 time per step is what the host spends to issue it (modules, autograd, dispatch, launch encoding,
 the addon's launch calls), the floor of a GPU step that the GPU's own time cannot lower. Median
 of ${host.samples_ms?.length ?? '—'} repeats of ${host.steps ?? '—'} steps after ${host.warmup_steps ?? '—'} warm-up steps, same machine and run

@@ -105,6 +105,11 @@ describe.skipIf(!cxx)(named('the emulated CUDA device'), () => {
     });
   });
 
+  it('DL_CUDA_EMU_DISCARD=1 drops the work (memory keeps its 0xA5 bytes): only the host side is left, for timing it', () => {
+    const poison = 0xa5a5a5a5 | 0;
+    expect(run('block-sum', { DL_CUDA_EMU_DISCARD: '1' }).out).toEqual({ error: 0, sums: [poison, poison, poison] });
+  });
+
   it('a block of 2048 threads is an invalid configuration, reported at once and not sticky', () => {
     const { out, err } = run('bad-config');
     expect(out).toEqual({ error: 9, next: 0, out: [7, 7, 7, 7] });

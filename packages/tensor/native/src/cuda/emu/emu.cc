@@ -13,6 +13,9 @@
 //   was enqueued before the event's record for an event's. A host that reuses a pinned buffer
 //   before waiting, or reads one too early, sees it go wrong here. Copies from pageable memory
 //   take the bytes at the call and copies into it wait, as the CUDA documentation says they do.
+//   With DL_CUDA_EMU_DISCARD=1 the stream drops its work (nothing runs, device memory keeps
+//   whatever it held): what is left is the host's cost of issuing it, which bench/cuda_host.mjs
+//   measures without a queue growing in memory.
 //   A kernel's failure surfaces at the next call after it ran.
 // - Launches: the configuration is checked as the hardware checks it (at most 1024 threads a
 //   block, grid y and z below 65536, 48 KiB of dynamic shared memory). The blocks run one after
@@ -137,7 +140,17 @@ std::deque<std::function<void()>> g_queue;
 unsigned long long g_enqueued = 0;  // items ever enqueued
 unsigned long long g_ran = 0;       // items taken off the queue (run, or skipped after a failure)
 
+/** DL_CUDA_EMU_DISCARD=1: the stream drops its work instead of queueing it (see the top). */
+bool discarding() {
+  static const bool discard = [] {
+    const char* v = std::getenv("DL_CUDA_EMU_DISCARD");
+    return v && std::strcmp(v, "1") == 0;
+  }();
+  return discard;
+}
+
 void enqueue(std::function<void()> op) {
+  if (discarding()) return;
   std::lock_guard<std::mutex> lock(g_queue_mutex);
   g_queue.push_back(std::move(op));
   g_enqueued++;
