@@ -9,7 +9,7 @@ import { fail, fmtShape } from './errors.js';
 import type { Device } from './device.js';
 import type { Shape } from './layout.js';
 import { isContiguous, numel } from './layout.js';
-import { type Storage, countTensor, track, unwatch, watch } from './memory.js';
+import { type Storage, adopt, countTensor, unwatch, watch } from './memory.js';
 import * as ops from './ops/index.js';
 import type { PadMode } from './ops/shape.js';
 import type { Conv2dOptions } from './ops/nn.js';
@@ -45,6 +45,8 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The autograd node that produced this tensor (null for leaves). */
   gradFn: GradFn | null = null;
+  /** @internal See memory.ts: whether the FinalizationRegistry holds this tensor. */
+  watched = false;
   private disposed = false;
 
   /** @internal Tensors are made by ops and creation functions, not by `new`. */
@@ -55,8 +57,7 @@ export class Tensor {
     this.offset = offset;
     storage.refs++;
     countTensor(storage.device, 1);
-    watch(this, storage.device);
-    track(this);
+    adopt(this);
   }
 
   get dtype(): DType {
@@ -114,6 +115,7 @@ export class Tensor {
     ops.assertAlive('replaceData', src);
     if (src === this) return;
     src.storage.refs++;
+    const watched = this.watched;
     unwatch(this);
     countTensor(this.storage.device, -1);
     this.storage.release();
@@ -123,7 +125,7 @@ export class Tensor {
     self.strides = src.strides;
     self.offset = src.offset;
     countTensor(src.storage.device, 1);
-    watch(this, src.storage.device);
+    if (watched) watch(this); // under the safety net again, now holding the new storage
   }
 
   /** Free this tensor's reference to its storage (the buffer goes when no view holds it). */

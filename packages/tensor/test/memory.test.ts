@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { keep, memoryStats, ones, randn, scope, tensor, zeros } from '../src/index.js';
 
@@ -83,5 +85,46 @@ describe('memory', () => {
     const t = zeros([8], { device: 'reference' });
     expect(memoryStats().devices.reference.liveBuffers).toBeGreaterThanOrEqual(1);
     t.dispose();
+  });
+
+  describe('the safety net: a tensor collected without dispose() frees its buffer', () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    /** Collects garbage until the finalizers have run (they run in later tasks). */
+    const collect = async () => {
+      for (let i = 0; i < 6; i++) {
+        gc();
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    // Each case makes its tensors in a function, so no reference stays on this stack.
+    const cases: [string, () => unknown][] = [
+      ['made outside any scope', () => { zeros([1000]); }],
+      ['kept (keep()) inside a scope, then dropped', () => scope(() => { keep(zeros([1000])); })],
+      ['returned by the outermost scope, then dropped', () => { scope(() => zeros([1000])); }],
+      ['a view made outside any scope, of a tensor made outside any scope', () => { zeros([10, 100]).reshape(1000); }],
+    ];
+    it.each(cases)('%s', async (_name, make) => {
+      await collect();
+      const base = memoryStats();
+      make();
+      expect(memoryStats().liveBuffers).toBeGreaterThan(base.liveBuffers);
+      await collect();
+      expect(memoryStats().liveBuffers).toBe(base.liveBuffers);
+      expect(memoryStats().liveTensors).toBe(base.liveTensors);
+    });
+
+    it('while its scope is open a tensor is not collected; the scope frees it, once', async () => {
+      await collect();
+      const base = memoryStats();
+      await scope(async () => {
+        zeros([1000]);
+        await collect();
+        expect(memoryStats().liveBuffers).toBe(base.liveBuffers + 1);
+      });
+      expect(memoryStats().liveBuffers).toBe(base.liveBuffers);
+      await collect();
+      expect(memoryStats().liveTensors).toBe(base.liveTensors);
+    });
   });
 });
