@@ -30,12 +30,19 @@ export function registerBackendLoader(deviceType: DeviceType, load: () => void):
   loaders.set(deviceType, load);
 }
 
+/** Parsed device strings (every op dispatches by one: parse each once). */
+const parsed = new Map<string, { type: DeviceType; index: number }>();
+
 export function parseDevice(op: string, device: string): { type: DeviceType; index: number } {
+  const known = parsed.get(device);
+  if (known) return known;
   const m = /^(cpu|reference|cuda)(?::(\d+))?$/.exec(device);
   if (!m) {
     fail('DEVICE', op, `unknown device '${device}'`, "use 'cpu', 'cuda', 'cuda:N' or 'reference' (the float64 reference backend used by tests)");
   }
-  return { type: m[1] as DeviceType, index: m[2] === undefined ? 0 : Number(m[2]) };
+  const d = Object.freeze({ type: m[1] as DeviceType, index: m[2] === undefined ? 0 : Number(m[2]) });
+  if (parsed.size < 64) parsed.set(device, d);
+  return d;
 }
 
 /** Canonical device string: 'cuda' becomes 'cuda:0'. */
