@@ -174,8 +174,10 @@ namespace {
 // Work (multiply-adds) below which a GEMM stays on one thread: waking a worker costs a few
 // microseconds, a 6x16 tile of K = 256 about a tenth of that.
 constexpr i64 kParallelMacs = 1 << 17;
-// Work per tile of a parallel GEMM (about 100 us on one core).
-constexpr i64 kTileMacs = 1 << 22;
+// Work per tile of a parallel GEMM (about 1.3 ms on one core). Each tile packs its own panels of
+// A and B, so smaller tiles cost more: at 2^22 a 1024-cube product ran at 145 GFLOP/s on 2 cores,
+// at 2^26 at 180 (bench/gemm_bench.cc; one core does about 97).
+constexpr i64 kTileMacs = 1 << 26;
 
 /** Splits `threads` into tm x tn tiles of an M x N product, favouring square-ish tiles. */
 void tile_grid(i64 M, i64 N, int threads, int MR, int NR, int& tm, int& tn) {
