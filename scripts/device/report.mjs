@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 const RESULTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'RESULTS.md');
 
-/** Table rows: metric, unit, what it is (from a line of it, when one has the details), whether more is better; `peak` rows read peak_bytes of that metric's line. */
+/** Table rows: metric, unit, what it is (from a line of it, when one has the details), whether more is better; `peak` rows read peak_bytes of that metric's line, `field` rows that field. */
 const ROWS = [
   { metric: 'convnet-train', unit: 'images/s', label: (l) => `tutorial ConvNet train step${l.batch ? `, batch ${l.batch}` : ''}`, better: 'higher' },
   { metric: 'convnet-eval', unit: 'images/s', label: (l) => `tutorial ConvNet eval${l.batch ? `, batch ${l.batch}` : ''}`, better: 'higher' },
@@ -28,6 +28,8 @@ const ROWS = [
   { metric: 'recipe-wall', unit: 's', label: (l) => `recipe: ${l.epochs ?? '?'} epochs + test, wall`, better: 'lower' },
   { metric: 'recipe-epoch', unit: 's', label: () => 'recipe: median epoch', better: 'lower' },
   { metric: 'recipe-test-acc', unit: '%', label: (l) => `recipe: test accuracy after ${l.epochs ?? '?'} epochs`, better: null },
+  { metric: 'convnet-train', field: 'issue_ms', unit: 'ms', label: () => 'host time to issue a ConvNet train step (no wait)', better: 'lower' },
+  { metric: 'resnet9-train', field: 'issue_ms', unit: 'ms', label: () => 'host time to issue a ResNet-9 train step (no wait)', better: 'lower' },
   { metric: 'convnet-train', peak: true, unit: 'MiB', label: () => 'peak memory: ConvNet train step', better: 'lower' },
   { metric: 'convnet-eval', peak: true, unit: 'MiB', label: () => 'peak memory: ConvNet eval', better: 'lower' },
   { metric: 'resnet9-train', peak: true, unit: 'MiB', label: () => 'peak memory: ResNet-9 train step', better: 'lower' },
@@ -57,6 +59,7 @@ const fmt = (x) => (x >= 1000 ? x.toFixed(0) : x >= 100 ? x.toFixed(1) : x >= 10
 function rowValue(row, line) {
   if (!line || line.error !== undefined || line.skipped !== undefined) return null;
   if (row.peak) return typeof line.peak_bytes === 'number' ? line.peak_bytes / 2 ** 20 : null;
+  if (row.field) return typeof line[row.field] === 'number' ? line[row.field] : null;
   return line.value;
 }
 

@@ -36,11 +36,11 @@ from torch import nn
 # Per mode: seconds of timed runs per case, minimum run length, most repeats, warm-up seconds and
 # steps, recipe epochs, batch sizes, and at most how many images of each split the recipe uses.
 MODES = {
-    "full": dict(budget_s=6, min_run_s=0.2, max_repeats=7, warmup_s=1, warmup_steps=2, epochs=10,
+    "full": dict(budget_s=6, min_run_s=0.2, max_repeats=7, warmup_s=1, warmup_steps=2, epochs=10, issue_runs=5, issue_steps=4,
                  batch={"convnet-train": 128, "convnet-eval": 1000, "resnet9-train": 512}, limit=None),
-    "quick": dict(budget_s=2, min_run_s=0.1, max_repeats=5, warmup_s=0.3, warmup_steps=2, epochs=1,
+    "quick": dict(budget_s=2, min_run_s=0.1, max_repeats=5, warmup_s=0.3, warmup_steps=2, epochs=1, issue_runs=5, issue_steps=4,
                   batch={"convnet-train": 128, "convnet-eval": 1000, "resnet9-train": 512}, limit=None),
-    "smoke": dict(budget_s=0.3, min_run_s=0.02, max_repeats=3, warmup_s=0, warmup_steps=0, epochs=1,
+    "smoke": dict(budget_s=0.3, min_run_s=0.02, max_repeats=3, warmup_s=0, warmup_steps=0, epochs=1, issue_runs=1, issue_steps=1,
                   batch={"convnet-train": 128, "convnet-eval": 200, "resnet9-train": 2}, limit=(2560, 1000)),
 }
 CASES = ["convnet-train", "convnet-eval", "resnet9-train", "recipe"]
@@ -154,13 +154,25 @@ class Bench:
         y = torch.randint(0, 10, (batch,)).to(self.device)
         return x, y
 
+    def issue_ms(self, step):
+        """The host's time to issue a step without waiting (bench-cuda.ts' issueMs): ms per step."""
+        samples = []
+        for _ in range(self.mode["issue_runs"]):
+            self.sync()
+            t0 = time.perf_counter()
+            for _ in range(self.mode["issue_steps"]):
+                step()
+            samples.append((time.perf_counter() - t0) / self.mode["issue_steps"] * 1e3)
+        self.sync()
+        return statistics.median(samples)
+
     def throughput(self, suite, metric, net, step, batch, extra=None):
         self.reset_peak()
         x, y = self.inputs(batch)
         median, iters, repeats, samples = self.measure(lambda: step(x, y))
         emit(suite, metric, batch / median, "images/s", batch=batch, step_ms=median * 1e3, iters=iters,
              repeats=repeats, samples_ms=[s * 1e3 for s in samples], peak_bytes=self.peak_bytes(),
-             params=sum(p.numel() for p in net.parameters()), **(extra or {}))
+             issue_ms=self.issue_ms(lambda: step(x, y)), params=sum(p.numel() for p in net.parameters()), **(extra or {}))
 
     def train_step(self, net, opt):
         def step(x, y):

@@ -24,9 +24,9 @@
  * `repeats` fits the case's time budget. Inputs are random, made once on the device.
  *
  * Output: JSON lines on stdout, an `env` line first, then one line per metric,
- *   {"suite":"ours","metric":"convnet-train","value":…,"unit":"images/s","batch":128,"peak_bytes":…}
+ *   {"suite":"ours","metric":"convnet-train","value":…,"unit":"images/s","batch":128,"peak_bytes":…,"issue_ms":…}
  * where peak_bytes is the device's peak allocated bytes during the case (cuda.memoryStats(); null
- * off CUDA); a case that throws gives {"suite":"ours","metric":…,"error":…} and the next one runs.
+ * off CUDA) and issue_ms the host's time to issue one step without waiting (issueMs); a case that throws gives {"suite":"ours","metric":…,"error":…} and the next one runs.
  * --quick: shorter budgets and 1 recipe epoch (the first device try). --smoke: small batches and
  * at most 2,560 training images (the CPU check of this script in `pnpm test`).
  */
@@ -50,15 +50,18 @@ interface Mode {
   /** Warm-up steps at least (after the untimed first one). */
   warmupSteps: number;
   epochs: number;
+  /** issueMs: runs of issueSteps steps issued back to back (few enough that a GPU's launch queue never fills); the median run is reported. */
+  issueRuns: number;
+  issueSteps: number;
   batch: { convnetTrain: number; convnetEval: number; resnet9: number };
   /** Images of each split the recipe uses at most (null: all). */
   recipeLimit: { train: number; test: number } | null;
 }
 
 const MODES: Record<'full' | 'quick' | 'smoke', Mode> = {
-  full: { budgetS: 6, minRunS: 0.2, maxRepeats: 7, warmupS: 1, warmupSteps: 2, epochs: 10, batch: { convnetTrain: 128, convnetEval: 1000, resnet9: 512 }, recipeLimit: null },
-  quick: { budgetS: 2, minRunS: 0.1, maxRepeats: 5, warmupS: 0.3, warmupSteps: 2, epochs: 1, batch: { convnetTrain: 128, convnetEval: 1000, resnet9: 512 }, recipeLimit: null },
-  smoke: { budgetS: 0.3, minRunS: 0.02, maxRepeats: 3, warmupS: 0, warmupSteps: 0, epochs: 1, batch: { convnetTrain: 128, convnetEval: 200, resnet9: 2 }, recipeLimit: { train: 2560, test: 1000 } },
+  full: { budgetS: 6, minRunS: 0.2, maxRepeats: 7, warmupS: 1, warmupSteps: 2, epochs: 10, issueRuns: 5, issueSteps: 4, batch: { convnetTrain: 128, convnetEval: 1000, resnet9: 512 }, recipeLimit: null },
+  quick: { budgetS: 2, minRunS: 0.1, maxRepeats: 5, warmupS: 0.3, warmupSteps: 2, epochs: 1, issueRuns: 5, issueSteps: 4, batch: { convnetTrain: 128, convnetEval: 1000, resnet9: 512 }, recipeLimit: null },
+  smoke: { budgetS: 0.3, minRunS: 0.02, maxRepeats: 3, warmupS: 0, warmupSteps: 0, epochs: 1, issueRuns: 1, issueSteps: 1, batch: { convnetTrain: 128, convnetEval: 200, resnet9: 2 }, recipeLimit: { train: 2560, test: 1000 } },
 };
 const CASES = ['convnet-train', 'convnet-eval', 'resnet9-train', 'recipe'] as const;
 const RECIPE_BATCH = 128;
@@ -105,6 +108,21 @@ function measure(step: () => void, t: Target): { stepS: number; iters: number; r
   return { stepS: median(samplesS), iters, repeats, samplesS };
 }
 
+/**
+ * The host's time to issue a step without waiting for it, ms per step (median of mode.issueRuns): below the
+ * step time the GPU is the bound, near it the host is. torch_cuda_bench.py measures PyTorch alike.
+ */
+function issueMs(step: () => void, t: Target): number {
+  const samples = Array.from({ length: mode.issueRuns }, () => {
+    t.sync();
+    const t0 = now();
+    for (let i = 0; i < mode.issueSteps; i++) step();
+    return ((now() - t0) / mode.issueSteps) * 1e3;
+  });
+  t.sync();
+  return median(samples);
+}
+
 /** One SGD training step of `net` on (x, y), in its own scope. */
 function trainStep(net: Module, optimizer: SGD): (x: Tensor, y: Tensor) => void {
   return (x, y) =>
@@ -133,6 +151,7 @@ function throughput(t: Target, metric: string, batch: number, make: () => { net:
       repeats: m.repeats,
       samples_ms: m.samplesS.map((s) => s * 1e3),
       peak_bytes: t.peakBytes(),
+      issue_ms: issueMs(() => step(x, y), t),
       params: net.parameters().reduce((sum, p) => sum + p.numel, 0),
     });
   } finally {
