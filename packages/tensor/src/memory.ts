@@ -114,10 +114,7 @@ export function unwatch(t: Disposable): void {
   finalizer.unregister(t);
 }
 
-/**
- * A new tensor (or one whose storage changed): recorded in the innermost scope if there is one,
- * else put under the safety net.
- */
+/** A new tensor: recorded in the innermost scope if there is one, else put under the safety net. */
 export function adopt(t: Disposable): void {
   const frame = currentScope.getStore();
   if (frame) frame.tensors.add(t);

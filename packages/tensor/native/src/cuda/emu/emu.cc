@@ -13,10 +13,10 @@
 //   was enqueued before the event's record for an event's. A host that reuses a pinned buffer
 //   before waiting, or reads one too early, sees it go wrong here. Copies from pageable memory
 //   take the bytes at the call and copies into it wait, as the CUDA documentation says they do.
+//   A kernel's failure surfaces at the next call after it ran.
 //   With DL_CUDA_EMU_DISCARD=1 the stream drops its work (nothing runs, device memory keeps
 //   whatever it held): what is left is the host's cost of issuing it, which bench/cuda_host.mjs
 //   measures without a queue growing in memory.
-//   A kernel's failure surfaces at the next call after it ran.
 // - Launches: the configuration is checked as the hardware checks it (at most 1024 threads a
 //   block, grid y and z below 65536, 48 KiB of dynamic shared memory). The blocks run one after
 //   another on the calling thread; the threads of a block run as fibers, so
