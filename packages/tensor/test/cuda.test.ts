@@ -193,16 +193,16 @@ describe('why CUDA is unavailable (the decision, from the selection and the addo
 describe('CUDA parameter encoding (addon.ts layouts)', () => {
   it('one operand: ptr, dtype code, offset, rank, shape padded with 1, strides padded with 0', () => {
     const P = new Float64Array(OPERAND_SLOTS + 2).fill(-1);
-    encodeOperand(P, 1, { ptr: 0x7f0000001000, dtype: 'float32', offset: 5, shape: [2, 3, 4], strides: [12, 1, 3] });
+    encodeOperand(P, 1, { buf: { ptr: 0x7f0000001000 }, dtype: 'float32', offset: 5, shape: [2, 3, 4], strides: [12, 1, 3] });
     expect(Array.from(P)).toEqual([-1, 0x7f0000001000, 3, 5, 3, 2, 3, 4, 1, 1, 1, 1, 1, 12, 1, 3, 0, 0, 0, 0, 0, -1]);
-    encodeOperand(P, 0, { ptr: 16, dtype: 'bool', offset: 0, shape: [], strides: [] });
+    encodeOperand(P, 0, { buf: { ptr: 16 }, dtype: 'bool', offset: 0, shape: [], strides: [] });
     expect(Array.from(P.subarray(0, OPERAND_SLOTS))).toEqual([16, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
   });
 
   it('a launch: operand count, ins then outs, then the attributes', () => {
     const P = new Float64Array(launchLength(2, 2));
-    const x = { ptr: 256, dtype: 'float64' as const, offset: 0, shape: [4], strides: [1] };
-    const y = { ptr: 512, dtype: 'float64' as const, offset: 2, shape: [4], strides: [2] };
+    const x = { buf: { ptr: 256 }, dtype: 'float64' as const, offset: 0, shape: [4], strides: [1] };
+    const y = { buf: { ptr: 512 }, dtype: 'float64' as const, offset: 2, shape: [4], strides: [2] };
     expect(encodeLaunch('clamp', P, [x, y], ATTR_ENCODERS.clamp({ min: -1, max: null }))).toBe(P.length);
     const slot = (ptr: number, offset: number, stride: number) => [ptr, 4, offset, 1, 4, 1, 1, 1, 1, 1, 1, 1, stride, 0, 0, 0, 0, 0, 0, 0];
     expect(Array.from(P)).toEqual([2, ...slot(256, 0, 1), ...slot(512, 2, 2), -1, Number.NaN]);
@@ -210,7 +210,7 @@ describe('CUDA parameter encoding (addon.ts layouts)', () => {
 
   it(`refuses rank > ${CUDA_MAX_RANK} naming the op, the rank and the fix`, () => {
     const shape = new Array(9).fill(2);
-    const e = thrown(() => encodeLaunch('add', new Float64Array(launchLength(1, 0)), [{ ptr: 1, dtype: 'float32', offset: 0, shape, strides: shape.map(() => 1) }], []));
+    const e = thrown(() => encodeLaunch('add', new Float64Array(launchLength(1, 0)), [{ buf: { ptr: 1 }, dtype: 'float32', offset: 0, shape, strides: shape.map(() => 1) }], []));
     expect(e.code).toBe('CUDA');
     expect(e.message).toBe(
       "add: CUDA kernels take tensors of rank at most 8; got rank 9 (shape [2, 2, 2, 2, 2, 2, 2, 2, 2])\nhint: merge neighbouring dims first (reshape() or flatten()) to at most 8 dims, or run this op on 'cpu'",

@@ -5,17 +5,11 @@
  */
 import type { DType } from '../../dtype.js';
 import { fail, fmtShape } from '../../errors.js';
-import type { AdamStepAttrs, AvgPool2dAttrs, Conv2dAttrs, KernelAttrs, OpName, PhiloxStream, Pool2dAttrs, SgdStepAttrs } from '../types.js';
+import type { AdamStepAttrs, AvgPool2dAttrs, Conv2dAttrs, KernelAttrs, OpName, PhiloxStream, Pool2dAttrs, SgdStepAttrs, TensorArg } from '../types.js';
 import { CUDA_MAX_RANK, CUDA_OPS, type CudaOp, dtypeCode, MULTI_TENSOR, OPERAND_SLOTS } from './addon.js';
 
-/** A strided operand on the device: `ptr` is the address of element 0 of its buffer. */
-export interface Operand {
-  readonly ptr: number;
-  readonly dtype: DType;
-  readonly offset: number;
-  readonly shape: readonly number[];
-  readonly strides: readonly number[];
-}
+/** A strided operand on the device (a kernel's CudaArg as it is): `buf.ptr` is the address of element 0 of its buffer. */
+export type Operand = TensorArg<{ readonly ptr: number }>;
 
 /** The ops with a launch code of their own (cat and pad are composed of fill and copy). */
 export type LaunchedOp = Exclude<OpName, 'cat' | 'pad'>;
@@ -43,7 +37,7 @@ export function checkRank(op: string, x: Operand): void {
 /** Writes one operand slot at P[at..at + OPERAND_SLOTS). */
 export function encodeOperand(P: Float64Array, at: number, x: Operand): void {
   const rank = x.shape.length;
-  P[at] = x.ptr;
+  P[at] = x.buf.ptr;
   P[at + 1] = dtypeCode(x.dtype);
   P[at + 2] = x.offset;
   P[at + 3] = rank;

@@ -7,7 +7,7 @@ import { itemSize } from '../../dtype.js';
 import { DLError } from '../../errors.js';
 import type { TensorArg } from '../types.js';
 import type { CudaAddon } from './addon.js';
-import { encodeLaunch, launchLength, type Operand } from './encode.js';
+import { encodeLaunch, launchLength } from './encode.js';
 
 /** A CUDA buffer: a block of device memory from the caching allocator (ptr 0 when empty). */
 export interface CudaBuffer {
@@ -71,9 +71,8 @@ export class Launcher {
 
   /** Enqueues kernel `code` of the contract on `args` (ins, then outs) with its attributes. */
   kernel(op: string, code: number, args: readonly CudaArg[], attrs: readonly number[]): void {
-    const operands: Operand[] = args.map((a) => ({ ptr: a.buf.ptr, dtype: a.dtype, offset: a.offset, shape: a.shape, strides: a.strides }));
     const P = this.params(launchLength(args.length, attrs.length));
-    encodeLaunch(op, P, operands, attrs);
+    encodeLaunch(op, P, args, attrs);
     guarded(op, () => this.cuda.launch(code, P));
   }
 
