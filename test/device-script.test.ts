@@ -60,11 +60,13 @@ function tinyArchive(): string {
   return archive;
 }
 
-const jsonLines = (file: string) =>
-  readFileSync(join(out, file), 'utf8')
+/** The JSON lines of a run's output file (other lines skipped). */
+const jsonLinesIn = (folder: string, file: string) =>
+  readFileSync(join(folder, file), 'utf8')
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+const jsonLines = (file: string) => jsonLinesIn(out, file);
 
 let run: ReturnType<typeof spawnSync>;
 
@@ -181,11 +183,7 @@ const noEmulated = existsSync(emulatedAddon) ? '' : ' (skipped: the DL_CUDA=emul
 describe.skipIf(!!noEmulated)(`scripts/device: run.sh --device cuda --smoke, rehearsed on the emulated CUDA device${noEmulated}`, () => {
   const emuBundle = join(dir, 'bundle-emulated');
   const emuOut = join(dir, 'out-emulated');
-  const lines = (file: string) =>
-    readFileSync(join(emuOut, file), 'utf8')
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = (file: string) => jsonLinesIn(emuOut, file);
   let rehearsal: ReturnType<typeof spawnSync>;
   beforeAll(() => {
     const build = spawnSync(process.execPath, [join(ROOT, 'scripts', 'device', 'build.mjs'), '--out', emuBundle, '--no-native', '--no-data', '--emulated-cuda'], { encoding: 'utf8' });
