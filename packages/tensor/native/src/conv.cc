@@ -311,6 +311,19 @@ bool direct_pays(i64 Co, i64 Kd, i64 P, i64 Pwide, i64 imageElems) {
   return direct <= packed;
 }
 
+// The weight gradient's batch-in-the-reduction path builds column matrices of about this many bytes.
+constexpr i64 kSlabBytes = i64(16) << 20;
+
+/**
+ * Whether the weight gradient should run as one product with the batch in its reduction:
+ * when an image has fewer output pixels than the group has output channels (the per-image
+ * tap-major tiles then spend their time loading and storing accumulators of gw that no longer
+ * fit in cache: 3 GFLOP/s at 512 channels of 4x4 against 150 this way; with more pixels than
+ * channels those tiles win, about 200 against 120 at 128 channels of 16x16), or when gw is
+ * too big to keep a partial per chunk of the batch.
+ */
+bool batch_gemm_pays(i64 P, i64 Og, i64 totalBytes) { return P < Og || totalBytes > (i64(8) << 20); }
+
 /** Output rows per task so that a small batch still keeps every thread busy. */
 i64 row_splits(i64 N, i64 Ho) {
   const i64 threads = ThreadPool::instance().size();
@@ -596,6 +609,52 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, Strides4 gs, const T
     }
   };
   std::memset(gw, 0, sizeof(T) * static_cast<std::size_t>(total));
+  if (batch_gemm_pays(d.P, d.Og, total * static_cast<i64>(sizeof(T)))) {
+    // Few pixels per image for many weights: per-image products would be too thin to reuse their
+    // tiles, and per-chunk partials of gw too big. One product with the batch in its reduction:
+    // gw_g (Og x Kd) += gy_g (Og x (n, q)) @ col ((n, q) x Kd), the column matrix of a slab of
+    // images at a time, parallel over tiles of gw (each tile sums its elements in (n, q) order,
+    // so the result does not depend on the tiling).
+    const i64 rowBytes = d.P * d.Kd * static_cast<i64>(sizeof(T));
+    const i64 slab = imax(1, imin(g.N, kSlabBytes / rowBytes));
+    const std::vector<i64> kOff = tap_offsets(g, d.Cg, d.Hp * d.Wp, d.Wp, 1);
+    const std::vector<i64> qOff = window_offsets(g, d.Wp, 1);
+    const std::vector<i64> gCol = plane_offsets(g.oh, g.ow, gs.s2, gs.s3);
+    const std::vector<i64> gRow = linear_offsets(d.Og, gs.s1);
+    T* col = scratch<T>(kConvCol, static_cast<std::size_t>(slab * d.P * d.Kd));
+    std::vector<i64> aCol(static_cast<std::size_t>(slab * d.P));
+    for (i64 n0 = 0; n0 < g.N; n0 += slab) {
+      const i64 ns = imin(slab, g.N - n0);
+      const i64 K = ns * d.P;
+      for (i64 gi = 0; gi < g.G; gi++) {
+        pool.run(ns, pool.size(), [&](i64 i, int) {
+          T* xp = scratch<T>(kConvPad, static_cast<std::size_t>(d.Cg * d.Hp * d.Wp));
+          pad_image(g, d, x + (n0 + i) * xs.s0 + gi * d.Cg * xs.s1, xs, xp);
+          T* r = col + i * d.P * d.Kd;
+          for (i64 q = 0; q < d.P; q++, r += d.Kd) {
+            const T* w = xp + qOff[q];
+            for (i64 k = 0; k < d.Kd; k++) r[k] = w[kOff[k]];
+          }
+          trim_scratch(kKeepScratch);
+        });
+        for (i64 i = 0; i < ns; i++)
+          for (i64 q = 0; q < d.P; q++) aCol[i * d.P + q] = (n0 + i) * gs.s0 + gCol[q];
+        const TableMatrix<T> A{gy + gi * d.Og * gs.s1, gRow.data(), aCol.data(), nullptr};
+        T* c = gw + gi * d.Og * d.Kd;
+        for_gemm_tiles(d.Og, d.Kd, K, GT::MR, GT::NR, 0, [&](i64 i0, i64 m, i64 j0, i64 n) {
+          gemm_blocked<T>(
+              m, n, K, T(1),
+              [&](i64 ic, i64 mc, i64 pc, i64 kc, T* pa) { pack_a_table<T, GT::MR>(A, i0 + ic, mc, pc, kc, pa); },
+              [&](i64 pc, i64 kc, i64 jc, i64 nc, T* pb) {
+                pack_b_strided<T, GT::NR>(col + pc * d.Kd + j0 + jc, d.Kd, 1, kc, nc, pb);
+              },
+              T(1), c + i0 * d.Kd + j0, d.Kd, 1);
+        });
+      }
+    }
+    trim_scratch(kKeepScratch);
+    return;
+  }
   const i64 NR = GT::NR;
   const i64 ogPad = round_up(d.Og, NR);
   if (g.sh == 1 && g.sw == 1 && d.Og * 4 >= ogPad * 3 && d.Cg * d.Hp * d.Wp * static_cast<i64>(sizeof(T)) <= (1 << 20)) {

@@ -214,17 +214,15 @@ void tile_grid(i64 M, i64 N, int threads, int MR, int NR, int& tm, int& tn) {
 
 }  // namespace
 
-template <typename T>
-void gemm(i64 M, i64 N, i64 K, T alpha, const T* A, i64 rsA, i64 csA, const T* B, i64 rsB, i64 csB, T beta, T* C,
-          i64 rsC, i64 csC, int max_threads) {
-  using G = GemmTraits<T>;
+void for_gemm_tiles(i64 M, i64 N, i64 K, int MR, int NR, int max_threads,
+                    const std::function<void(i64 i0, i64 m, i64 j0, i64 n)>& tile) {
   if (M <= 0 || N <= 0) return;
   ThreadPool& pool = ThreadPool::instance();
   int threads = max_threads > 0 ? (max_threads < pool.size() ? max_threads : pool.size()) : pool.size();
   const i64 macs = M * N * imax(K, 1);
   if (macs / kParallelMacs < threads) threads = static_cast<int>(imax(1, macs / kParallelMacs));
   if (threads <= 1 || in_parallel_region()) {
-    gemm_serial(M, N, K, alpha, A, rsA, csA, B, rsB, csB, beta, C, rsC, csC);
+    tile(0, M, 0, N);
     return;
   }
   // Tiles of about kTileMacs each (at least one per thread, at most 256), handed out
@@ -232,14 +230,22 @@ void gemm(i64 M, i64 N, i64 K, T alpha, const T* A, i64 rsA, i64 csA, const T* B
   // by one small tile at most. Repacking per tile costs a few percent at these sizes.
   const int tiles = static_cast<int>(imax(threads, imin(256, macs / kTileMacs)));
   int tm, tn;
-  tile_grid(M, N, tiles, G::MR, G::NR, tm, tn);
+  tile_grid(M, N, tiles, MR, NR, tm, tn);
   // Tile edges on panel boundaries.
-  const i64 mStep = round_up((M + tm - 1) / tm, G::MR);
-  const i64 nStep = round_up((N + tn - 1) / tn, G::NR);
+  const i64 mStep = round_up((M + tm - 1) / tm, MR);
+  const i64 nStep = round_up((N + tn - 1) / tn, NR);
   pool.run(static_cast<i64>(tm) * tn, threads, [&](i64 t, int) {
     const i64 i0 = (t / tn) * mStep, j0 = (t % tn) * nStep;
     const i64 m = imin(mStep, M - i0), n = imin(nStep, N - j0);
-    if (m <= 0 || n <= 0) return;
+    if (m > 0 && n > 0) tile(i0, m, j0, n);
+  });
+}
+
+template <typename T>
+void gemm(i64 M, i64 N, i64 K, T alpha, const T* A, i64 rsA, i64 csA, const T* B, i64 rsB, i64 csB, T beta, T* C,
+          i64 rsC, i64 csC, int max_threads) {
+  using G = GemmTraits<T>;
+  for_gemm_tiles(M, N, K, G::MR, G::NR, max_threads, [&](i64 i0, i64 m, i64 j0, i64 n) {
     gemm_serial(m, n, K, alpha, A + i0 * rsA, rsA, csA, B + j0 * csB, rsB, csB, beta, C + i0 * rsC + j0 * csC, rsC,
                 csC);
   });

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstring>
+#include <functional>
 
 #include "common.h"
 
@@ -223,6 +224,15 @@ void gemm_blocked(i64 M, i64 N, i64 K, T alpha, PackA&& packA, PackB&& packB, T 
     }
   }
 }
+
+/**
+ * Runs tile(i0, m, j0, n) over tiles of the C of an M x N x K product (edges on MR x NR panel
+ * boundaries) on the thread pool, or once over all of C on this thread when the product is small
+ * or the caller is already inside a parallel region. A tile computes its block of C alone, so
+ * every element of C is summed in the same order whatever the tiling.
+ */
+void for_gemm_tiles(i64 M, i64 N, i64 K, int MR, int NR, int max_threads,
+                    const std::function<void(i64 i0, i64 m, i64 j0, i64 n)>& tile);
 
 /**
  * Strided GEMM, multithreaded over tiles of C when large enough (and not already inside a
