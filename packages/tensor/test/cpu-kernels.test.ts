@@ -4,52 +4,14 @@
  * operands, the dtype rules, and PyTorch's edge-case semantics.
  */
 import { describe, expect, it } from 'vitest';
-import type { DType, TypedArray } from '../src/dtype.js';
-import { DLError } from '../src/errors.js';
-import type { TensorArg } from '../src/backend/types.js';
-import { cpuBackend } from '../src/backend/cpu/index.js';
 import { erf, gelu } from '../src/backend/cpu/erf.js';
+import { cpuBackend } from '../src/backend/cpu/index.js';
+import { DLError } from '../src/errors.js';
 import { contiguousStrides } from '../src/layout.js';
+import { type Arg, arg, out, randomViews, values } from './helpers.js';
 
-type Arg = TensorArg<TypedArray>;
 const K = cpuBackend.kernels;
 
-
-function arrayOf(dtype: DType, values: readonly number[]): TypedArray {
-  const buf = cpuBackend.alloc(dtype, values.length);
-  buf.set(values);
-  return buf;
-}
-
-/** A tensor argument over `values`, row-major unless strides/offset are given. */
-function arg(dtype: DType, values: readonly number[], shape: readonly number[], strides?: readonly number[], offset = 0): Arg {
-  return { buf: arrayOf(dtype, values), dtype, shape, strides: strides ?? contiguousStrides(shape), offset };
-}
-
-/** A fresh contiguous output. */
-function out(dtype: DType, shape: readonly number[]): Arg {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return { buf: cpuBackend.alloc(dtype, n), dtype, shape, strides: contiguousStrides(shape), offset: 0 };
-}
-
-/** Logical values of a strided argument, row-major. */
-function values(a: Arg): number[] {
-  const res: number[] = [];
-  const idx = new Array<number>(a.shape.length).fill(0);
-  let n = 1;
-  for (const d of a.shape) n *= d;
-  for (let i = 0; i < n; i++) {
-    let off = a.offset;
-    for (let d = 0; d < idx.length; d++) off += idx[d] * a.strides[d];
-    res.push(a.buf[off]);
-    for (let d = idx.length - 1; d >= 0; d--) {
-      if (++idx[d] < a.shape[d]) break;
-      idx[d] = 0;
-    }
-  }
-  return res;
-}
 
 function expectClose(actual: readonly number[], expected: readonly number[], rel: number): void {
   expect(actual.length).toBe(expected.length);
@@ -530,37 +492,8 @@ describe('movement', () => {
 });
 
 describe('strided walk against a naive loop', () => {
-  // Deterministic pseudo-random views: permuted, sliced with steps, flipped and broadcast.
-  let seed = 12345;
-  const rnd = (n: number): number => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return (seed >>> 8) % n;
-  };
-  function randomView(shape: number[]): Arg {
-    const nd = shape.length;
-    const perm = Array.from({ length: nd }, (_, i) => i);
-    for (let i = nd - 1; i > 0; i--) {
-      const j = rnd(i + 1);
-      [perm[i], perm[j]] = [perm[j], perm[i]];
-    }
-    // Storage shape: the view's dims in `perm` order, with step 1 or 2 and maybe flipped.
-    const steps = shape.map(() => 1 + rnd(2));
-    const storeShape = perm.map((d) => shape[d] * steps[d]);
-    const storeStrides = contiguousStrides(storeShape);
-    const n = storeShape.reduce((a, b) => a * b, 1) + 3;
-    const vals = Array.from({ length: n }, (_, i) => (i * 7) % 23);
-    const strides = new Array<number>(nd);
-    let offset = 3;
-    perm.forEach((d, k) => {
-      const broadcast = shape[d] > 1 && rnd(4) === 0;
-      strides[d] = broadcast ? 0 : storeStrides[k] * steps[d];
-      if (!broadcast && rnd(3) === 0) {
-        offset += (shape[d] - 1) * strides[d];
-        strides[d] = -strides[d];
-      }
-    });
-    return arg('float64', vals, shape, strides, offset);
-  }
+  const { rnd, randomView: view } = randomViews(12345);
+  const randomView = (shape: number[]) => view(shape, 'float64');
 
   it('add, copy, sum, argmax and softmax agree with index arithmetic', () => {
     for (let trial = 0; trial < 60; trial++) {

@@ -18,7 +18,7 @@ import { NATIVE_ABI, type NativeAddon } from '../src/backend/native/addon.js';
 import { backendMode, currentSelection, makeNativeBackend, selectCpuBackend } from '../src/backend/native/index.js';
 import { candidatePaths, findPackageRoot, loadNativeAddon, tryLoad } from '../src/backend/native/loader.js';
 import { assertClose } from '../src/testing.js';
-import { withBackend } from './helpers.js';
+import { out, randomViews, values, withBackend } from './helpers.js';
 
 // The addon is loaded for kernel tests even under DL_BACKEND=ts (that only picks what serves 'cpu').
 const loaded = loadNativeAddon({ env: { ...process.env, DL_NATIVE_PATH: undefined } });
@@ -324,6 +324,9 @@ const CONVS: { name: string; n: number; c: number; h: number; o: number; k: numb
   { name: 'conv1 padded, strided', n: 3, c: 3, h: 32, o: 6, k: 5, opts: { padding: 2, stride: 2 } },
   { name: 'padded, dilated, grouped (direct paths)', n: 3, c: 4, h: 20, o: 16, k: 3, opts: { padding: 2, dilation: 2, groups: 2 } },
   { name: '1x1 pointwise', n: 2, c: 8, h: 9, o: 12, k: 1 },
+  // Fewer output pixels than output channels: the weight gradient runs with the batch in its reduction.
+  { name: 'many channels on 4x4 (batch-reduction weight gradient)', n: 5, c: 24, h: 4, o: 40, k: 3, opts: { padding: 1 } },
+  { name: 'many channels, strided and grouped (batch-reduction weight gradient)', n: 3, c: 16, h: 6, o: 48, k: 3, opts: { padding: 1, stride: 2, groups: 2 } },
 ];
 
 describe.skipIf(!addon)(withAddon('native conv2d against the reference backend at the tutorial shapes'), () => {
@@ -363,11 +366,26 @@ describe.skipIf(!addon)(withAddon('native conv2d against the reference backend a
   it('weight gradients are bit-identical from run to run (fixed reduction order, whatever the threads do)', () => {
     T.scope(() => {
       const g = new T.Generator(5);
-      for (const [c, h, o] of [[3, 32, 6], [6, 14, 16]]) {
+      // The tutorial's shapes (tap-major and channel-major paths) and 64 channels of 2x2 outputs (batch reduction).
+      for (const [c, h, o] of [[3, 32, 6], [6, 14, 16], [32, 6, 64]]) {
         const x = T.randn([64, c, h, h], { generator: g });
         const gy = T.randn([64, o, h - 4, h - 4], { generator: g });
         const runs = withBackend(native as Backend, () => [0, 1, 2, 3].map(() => Array.from(T.conv2dBackwardWeight(gy, x, [o, c, 5, 5]).dataSync())));
         for (const r of runs) expect(r).toEqual(runs[0]);
+      }
+    });
+  });
+
+  it('a weight gradient whose batch spans several column-matrix slabs matches the reference (1x1 outputs, 12000 channels)', () => {
+    // 40 images x 108000 taps: 17 MB of columns in float32, past one 16 MiB slab.
+    T.scope(() => {
+      const g = new T.Generator(8);
+      for (const dtype of ['float32', 'float64'] as const) {
+        const x = T.randn([40, 12000, 3, 3], { generator: g, dtype });
+        const gy = T.randn([40, 4, 1, 1], { generator: g, dtype });
+        const want = T.conv2dBackwardWeight(gy.to('reference'), x.to('reference'), [4, 12000, 3, 3]);
+        const got = withBackend(native as Backend, () => T.conv2dBackwardWeight(gy, x, [4, 12000, 3, 3]));
+        assertClose(got.to('reference'), dtype === 'float32' ? want.to('float32') : want, { rtol: 1e-4, atol: 1e-4 }, dtype);
       }
     });
   });
@@ -395,6 +413,68 @@ describe.skipIf(!addon)(withAddon('native conv2d against the reference backend a
       const w = T.randn([16, 6, 5, 5]);
       expect(() => withBackend(native as Backend, () => T.conv2dBackwardInput(gy, w, [2, 6, 14, 14]))).toThrowError(/conv2dBackwardInput: weight must have gradOutput's channels as its first dim/);
     });
+  });
+});
+
+// ---------------------------------------------------------------- strided elementwise
+
+describe.skipIf(!addon)(withAddon('native elementwise over strided operands against index arithmetic'), () => {
+  const K = (addon ? makeNativeBackend(addon) : cpuBackend).kernels;
+  const NO = {};
+  const ARITH = {
+    add: (a: number, b: number) => a + b,
+    sub: (a: number, b: number) => a - b,
+    mul: (a: number, b: number) => a * b,
+    div: (a: number, b: number) => a / b,
+    maximum: (a: number, b: number) => Math.max(a, b),
+    minimum: (a: number, b: number) => Math.min(a, b),
+    reluBackward: (g: number, y: number) => (y > 0 ? g : 0),
+  } as const;
+
+  it('binary ops, comparisons and where over permuted, stepped, flipped and broadcast views, into contiguous and strided outputs', () => {
+    const { rnd, randomView } = randomViews(777);
+    const dtypes = ['float32', 'float64', 'int32'] as const;
+    for (let trial = 0; trial < 90; trial++) {
+      const dtype = dtypes[trial % 3];
+      // Every tenth shape is large enough to be cut into chunks over the thread pool mid-row.
+      const shape = trial % 10 === 0 ? [3, 37, 701] : Array.from({ length: 1 + rnd(5) }, () => 1 + rnd(6));
+      const a = randomView(shape, dtype);
+      const b = randomView(shape, dtype);
+      const va = values(a);
+      const vb = values(b);
+      const round = dtype === 'float32' ? Math.fround : dtype === 'int32' ? (v: number) => v | 0 : (v: number) => v;
+      // The output: contiguous, or a view that does not repeat elements (permuted, stepped, flipped).
+      let y = out(dtype, shape);
+      if (trial % 2 === 1) {
+        let v = randomView(shape, dtype);
+        while (v.strides.some((st, d) => st === 0 && shape[d] > 1)) v = randomView(shape, dtype);
+        y = v;
+      }
+      for (const [op, f] of Object.entries(ARITH)) {
+        if (dtype === 'int32' && op === 'div') continue;
+        K[op as keyof typeof ARITH]([a, b], [y], NO);
+        expect(values(y), `${op} ${dtype} ${shape}`).toEqual(va.map((u, i) => round(f(u, vb[i]))));
+      }
+      const yb = out('bool', shape);
+      K.lt([a, b], [yb], NO);
+      expect(values(yb), `lt ${dtype} ${shape}`).toEqual(va.map((u, i) => (u < vb[i] ? 1 : 0)));
+      const c = randomView(shape, 'bool'); // bytes (i * 7) % 23: nonzero is true
+      K.where([c, a, b], [y], NO);
+      const vc = values(c);
+      expect(values(y), `where ${dtype} ${shape}`).toEqual(va.map((u, i) => (vc[i] !== 0 ? u : vb[i])));
+    }
+  });
+
+  it('the addon refuses a layout outside its buffer, an output that repeats elements, and too many dims (RangeError)', () => {
+    const a = new Float32Array(8);
+    const y = new Float32Array(8);
+    // P = rank, offsets of y, a, b, the sizes, then the strides of y, a and b.
+    const P = (rank: number, sizes: number[], ys: number[], as: number[], bs: number[]) => Float64Array.from([rank, 0, 0, 0, ...sizes, ...ys, ...as, ...bs]);
+    expect(() => native().binary(0, a, a, y, P(1, [9], [1], [1], [1]))).toThrowError(/binary: y reaches elements \[0, 8\] of a buffer of 8/);
+    expect(() => native().binary(0, a, a, y, P(2, [4, 2], [1, 4], [2, 0], [1, 4]))).not.toThrow();
+    expect(() => native().binary(0, a, a, y, P(2, [4, 2], [1, 4], [2, 2], [1, 4]))).toThrowError(/binary: a reaches elements \[0, 8\]/);
+    expect(() => native().binary(0, a, a, y, P(2, [4, 2], [1, 0], [1, 4], [1, 4]))).toThrowError(/binary: y has a zero stride/);
+    expect(() => native().binary(0, a, a, y, Float64Array.from({ length: 100 }, (_, i) => (i === 0 ? 17 : 1)))).toThrowError(/binary: rank 17 outside \[1, 16\]/);
   });
 });
 

@@ -48,7 +48,7 @@ namespace {
 using dl::i64;
 
 /** Bumped whenever a function's arguments change; the loader refuses a binary of another ABI. */
-constexpr int kDlAbi = 3;
+constexpr int kDlAbi = 4;
 
 struct Arr {
   void* data;
@@ -96,6 +96,12 @@ Params params(const Napi::Env& env, const Napi::Value& v, i64 need) {
   if (a.type != napi_float64_array) throw_type(env, "P must be a Float64Array");
   if (a.len < need) throw_range(env, "P holds " + std::to_string(a.len) + " numbers, expected " + std::to_string(need));
   return {static_cast<const double*>(a.data), a.len};
+}
+
+/** The element at offset `off` of a typed array, as T (the caller checked the array's type). */
+template <typename T>
+T* at(const Arr& a, i64 off) {
+  return static_cast<T*>(a.data) + off;
 }
 
 const char* type_name(napi_typedarray_type t) {
@@ -460,32 +466,58 @@ void check_run(const Napi::Env& env, const Arr& a, i64 off, i64 n, i64 s, const 
   check_extent(env, a, off, 1, sh, st, what);
 }
 
-// binary(op, a, b, y, P): P = n, aOff, sa, bOff, sb, yOff
+/**
+ * The layout of a strided elementwise call over operands ops (y first):
+ * P = rank, each operand's offset, the sizes (innermost first), then each operand's strides.
+ * Every operand's reach is checked against its buffer; y must not repeat elements (a zero
+ * stride where the size is above 1), since chunks of it are written in parallel.
+ */
+dl::Strided strided_params(const Napi::Env& env, const Napi::Value& v, std::initializer_list<const Arr*> ops,
+                           std::initializer_list<const char*> names, i64* offsets, const char* op) {
+  const int K = static_cast<int>(ops.size());
+  Params p = params(env, v, 1);
+  const i64 rank = p.i(0);
+  if (rank < 1 || rank > dl::kMaxDims)
+    throw_range(env, std::string(op) + ": rank " + std::to_string(rank) + " outside [1, " + std::to_string(dl::kMaxDims) + "]");
+  if (p.n < 1 + K + rank * (1 + K)) throw_range(env, std::string(op) + ": P too short for rank " + std::to_string(rank));
+  dl::Strided it{};
+  it.rank = static_cast<int>(rank);
+  const i64 sizes = 1 + K;
+  for (int d = 0; d < rank; d++) it.size[d] = p.i(static_cast<int>(sizes + d));
+  int k = 0;
+  auto name = names.begin();
+  for (const Arr* a : ops) {
+    offsets[k] = p.i(1 + k);
+    const i64 base = sizes + rank * (1 + k);
+    for (int d = 0; d < rank; d++) it.stride[k][d] = p.i(static_cast<int>(base + d));
+    check_extent(env, *a, offsets[k], it.rank, it.size, it.stride[k], (std::string(op) + ": " + *name).c_str());
+    k++;
+    ++name;
+  }
+  for (int d = 0; d < rank; d++)
+    if (it.size[d] > 1 && it.stride[0][d] == 0) throw_range(env, std::string(op) + ": y has a zero stride (it would be written twice)");
+  return it;
+}
+
+// binary(op, a, b, y, P): P = strided_params over y, a, b
 Napi::Value Binary(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int op = info[0].As<Napi::Number>().Int32Value();
   Arr a = typed(env, info[1], "a"), b = typed(env, info[2], "b"), y = typed(env, info[3], "y");
-  Params p = params(env, info[4], 6);
   if (op < 0 || op >= dl::kBinaryOps) throw_range(env, "binary: unknown op");
   if (a.type != b.type || a.type != y.type) throw_type(env, "binary: operands of different types");
-  const i64 n = p.i(0);
-  check_run(env, a, p.i(1), n, p.i(2), "binary: a");
-  check_run(env, b, p.i(3), n, p.i(4), "binary: b");
-  check_run(env, y, p.i(5), n, 1, "binary: y");
-  const int sa = static_cast<int>(p.i(2)), sb = static_cast<int>(p.i(4));
+  i64 o[3];
+  const dl::Strided it = strided_params(env, info[4], {&y, &a, &b}, {"y", "a", "b"}, o, "binary");
   switch (a.type) {
     case napi_float32_array:
-      dl::binary<float>(op, n, static_cast<const float*>(a.data) + p.i(1), sa, static_cast<const float*>(b.data) + p.i(3), sb,
-                        static_cast<float*>(y.data) + p.i(5));
+      dl::binary<float>(op, it, at<const float>(a, o[1]), at<const float>(b, o[2]), at<float>(y, o[0]));
       break;
     case napi_float64_array:
-      dl::binary<double>(op, n, static_cast<const double*>(a.data) + p.i(1), sa, static_cast<const double*>(b.data) + p.i(3),
-                         sb, static_cast<double*>(y.data) + p.i(5));
+      dl::binary<double>(op, it, at<const double>(a, o[1]), at<const double>(b, o[2]), at<double>(y, o[0]));
       break;
     case napi_int32_array:
       if (op == dl::kDiv) throw_type(env, "binary: integer division is not a kernel");
-      dl::binary<std::int32_t>(op, n, static_cast<const std::int32_t*>(a.data) + p.i(1), sa,
-                               static_cast<const std::int32_t*>(b.data) + p.i(3), sb, static_cast<std::int32_t*>(y.data) + p.i(5));
+      dl::binary<std::int32_t>(op, it, at<const std::int32_t>(a, o[1]), at<const std::int32_t>(b, o[2]), at<std::int32_t>(y, o[0]));
       break;
     default:
       throw_type(env, std::string("binary: unsupported ") + type_name(a.type));
@@ -493,35 +525,29 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// compare(op, a, b, y, P): P = n, aOff, sa, bOff, sb, yOff; y is a Uint8Array (bool)
+// compare(op, a, b, y, P): P = strided_params over y, a, b; y is a Uint8Array (bool)
 Napi::Value Compare(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int op = info[0].As<Napi::Number>().Int32Value();
   Arr a = typed(env, info[1], "a"), b = typed(env, info[2], "b"), y = typed(env, info[3], "y");
-  Params p = params(env, info[4], 6);
   if (op < 0 || op >= dl::kCompareOps) throw_range(env, "compare: unknown op");
   if (a.type != b.type) throw_type(env, "compare: operands of different types");
   if (y.type != napi_uint8_array) throw_type(env, "compare: y must be a Uint8Array");
-  const i64 n = p.i(0);
-  check_run(env, a, p.i(1), n, p.i(2), "compare: a");
-  check_run(env, b, p.i(3), n, p.i(4), "compare: b");
-  check_run(env, y, p.i(5), n, 1, "compare: y");
-  const int sa = static_cast<int>(p.i(2)), sb = static_cast<int>(p.i(4));
-  auto* Y = static_cast<std::uint8_t*>(y.data) + p.i(5);
+  i64 o[3];
+  const dl::Strided it = strided_params(env, info[4], {&y, &a, &b}, {"y", "a", "b"}, o, "compare");
+  std::uint8_t* Y = at<std::uint8_t>(y, o[0]);
   switch (a.type) {
     case napi_float32_array:
-      dl::compare<float>(op, n, static_cast<const float*>(a.data) + p.i(1), sa, static_cast<const float*>(b.data) + p.i(3), sb, Y);
+      dl::compare<float>(op, it, at<const float>(a, o[1]), at<const float>(b, o[2]), Y);
       break;
     case napi_float64_array:
-      dl::compare<double>(op, n, static_cast<const double*>(a.data) + p.i(1), sa, static_cast<const double*>(b.data) + p.i(3), sb, Y);
+      dl::compare<double>(op, it, at<const double>(a, o[1]), at<const double>(b, o[2]), Y);
       break;
     case napi_int32_array:
-      dl::compare<std::int32_t>(op, n, static_cast<const std::int32_t*>(a.data) + p.i(1), sa,
-                                static_cast<const std::int32_t*>(b.data) + p.i(3), sb, Y);
+      dl::compare<std::int32_t>(op, it, at<const std::int32_t>(a, o[1]), at<const std::int32_t>(b, o[2]), Y);
       break;
     case napi_uint8_array:
-      dl::compare<std::uint8_t>(op, n, static_cast<const std::uint8_t*>(a.data) + p.i(1), sa,
-                                static_cast<const std::uint8_t*>(b.data) + p.i(3), sb, Y);
+      dl::compare<std::uint8_t>(op, it, at<const std::uint8_t>(a, o[1]), at<const std::uint8_t>(b, o[2]), Y);
       break;
     default:
       throw_type(env, std::string("compare: unsupported ") + type_name(a.type));
@@ -529,37 +555,28 @@ Napi::Value Compare(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// where(c, a, b, y, P): P = n, cOff, sc, aOff, sa, bOff, sb, yOff
+// where(c, a, b, y, P): P = strided_params over y, c, a, b
 Napi::Value Where(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Arr c = typed(env, info[0], "condition"), a = typed(env, info[1], "a"), b = typed(env, info[2], "b"),
       y = typed(env, info[3], "y");
-  Params p = params(env, info[4], 8);
   if (c.type != napi_uint8_array) throw_type(env, "where: condition must be a Uint8Array");
   if (a.type != b.type || a.type != y.type) throw_type(env, "where: operands of different types");
-  const i64 n = p.i(0);
-  check_run(env, c, p.i(1), n, p.i(2), "where: condition");
-  check_run(env, a, p.i(3), n, p.i(4), "where: a");
-  check_run(env, b, p.i(5), n, p.i(6), "where: b");
-  check_run(env, y, p.i(7), n, 1, "where: y");
-  const auto* C = static_cast<const std::uint8_t*>(c.data) + p.i(1);
-  const int sc = static_cast<int>(p.i(2)), sa = static_cast<int>(p.i(4)), sb = static_cast<int>(p.i(6));
+  i64 o[4];
+  const dl::Strided it = strided_params(env, info[4], {&y, &c, &a, &b}, {"y", "condition", "a", "b"}, o, "where");
+  const std::uint8_t* C = at<const std::uint8_t>(c, o[1]);
   switch (a.type) {
     case napi_float32_array:
-      dl::where<float>(n, C, sc, static_cast<const float*>(a.data) + p.i(3), sa, static_cast<const float*>(b.data) + p.i(5), sb,
-                       static_cast<float*>(y.data) + p.i(7));
+      dl::where<float>(it, C, at<const float>(a, o[2]), at<const float>(b, o[3]), at<float>(y, o[0]));
       break;
     case napi_float64_array:
-      dl::where<double>(n, C, sc, static_cast<const double*>(a.data) + p.i(3), sa, static_cast<const double*>(b.data) + p.i(5),
-                        sb, static_cast<double*>(y.data) + p.i(7));
+      dl::where<double>(it, C, at<const double>(a, o[2]), at<const double>(b, o[3]), at<double>(y, o[0]));
       break;
     case napi_int32_array:
-      dl::where<std::int32_t>(n, C, sc, static_cast<const std::int32_t*>(a.data) + p.i(3), sa,
-                              static_cast<const std::int32_t*>(b.data) + p.i(5), sb, static_cast<std::int32_t*>(y.data) + p.i(7));
+      dl::where<std::int32_t>(it, C, at<const std::int32_t>(a, o[2]), at<const std::int32_t>(b, o[3]), at<std::int32_t>(y, o[0]));
       break;
     case napi_uint8_array:
-      dl::where<std::uint8_t>(n, C, sc, static_cast<const std::uint8_t*>(a.data) + p.i(3), sa,
-                              static_cast<const std::uint8_t*>(b.data) + p.i(5), sb, static_cast<std::uint8_t*>(y.data) + p.i(7));
+      dl::where<std::uint8_t>(it, C, at<const std::uint8_t>(a, o[2]), at<const std::uint8_t>(b, o[3]), at<std::uint8_t>(y, o[0]));
       break;
     default:
       throw_type(env, std::string("where: unsupported ") + type_name(a.type));
@@ -640,12 +657,6 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
 }
 
 // ------------------------------------------------------------------ losses
-
-/** The element at offset `off` of a typed array, as T (the caller checked the array's type). */
-template <typename T>
-T* at(const Arr& a, i64 off) {
-  return static_cast<T*>(a.data) + off;
-}
 
 /** Throws unless the n elements a[off + i * s] lie inside the array (any stride). */
 void check_vec(const Napi::Env& env, const Arr& a, i64 off, i64 n, i64 s, const char* what) {

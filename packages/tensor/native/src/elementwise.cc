@@ -46,21 +46,65 @@ struct Ops {
   static T relu_backward(T g, T y) { return y > T(0) ? g : T(0); }
 };
 
-// One loop per stride combination, so that each is a plain vectorisable loop.
+/**
+ * Calls seg(off, m) over runs of the innermost dim: off[k] is operand k's element offset of the
+ * run's first element, m its length (the inner strides are it.stride[k][0]). The elements are cut
+ * into chunks over the pool by count, so one long row and many short ones split alike.
+ */
+template <int K, class Seg>
+void for_runs(const Strided& it, Seg&& seg) {
+  i64 total = 1;
+  for (int d = 0; d < it.rank; d++) total *= it.size[d];
+  if (total == 0) return;
+  const i64 n = it.rank > 0 ? it.size[0] : 1;
+  parallel_chunks(total, kGrain, [&](i64 s, i64 e) {
+    i64 idx[kMaxDims] = {0};
+    i64 off[K] = {0};
+    i64 rem = s;
+    for (int d = 0; d < it.rank; d++) {
+      idx[d] = rem % it.size[d];
+      rem /= it.size[d];
+      for (int k = 0; k < K; k++) off[k] += idx[d] * it.stride[k][d];
+    }
+    for (i64 i = s; i < e;) {
+      const i64 m = imin(n - idx[0], e - i);
+      seg(off, m);
+      i += m;
+      if (i == e) break;
+      // m reached the end of the row: step to the next one (odometer over the outer dims).
+      for (int k = 0; k < K; k++) off[k] -= idx[0] * it.stride[k][0];
+      idx[0] = 0;
+      for (int d = 1; d < it.rank; d++) {
+        for (int k = 0; k < K; k++) off[k] += it.stride[k][d];
+        if (++idx[d] < it.size[d]) break;
+        for (int k = 0; k < K; k++) off[k] -= it.size[d] * it.stride[k][d];
+        idx[d] = 0;
+      }
+    }
+  });
+}
+
+// One loop per inner-stride combination, so that each is a plain vectorisable loop.
 template <typename A, typename Y, class F>
-void run2(i64 n, const A* a, int sa, const A* b, int sb, Y* y, F f) {
-  parallel_chunks(n, kGrain, [&](i64 s, i64 e) {
-    if (sa && sb) {
-      for (i64 i = s; i < e; i++) y[i] = f(a[i], b[i]);
-    } else if (sa) {
-      const A bv = b[0];
-      for (i64 i = s; i < e; i++) y[i] = f(a[i], bv);
-    } else if (sb) {
-      const A av = a[0];
-      for (i64 i = s; i < e; i++) y[i] = f(av, b[i]);
+void run2(const Strided& it, const A* a, const A* b, Y* y, F f) {
+  const i64 sy = it.stride[0][0], sa = it.stride[1][0], sb = it.stride[2][0];
+  for_runs<3>(it, [&](const i64* off, i64 m) {
+    Y* yr = y + off[0];
+    const A* ar = a + off[1];
+    const A* br = b + off[2];
+    if (sy == 1 && sa == 1 && sb == 1) {
+      for (i64 i = 0; i < m; i++) yr[i] = f(ar[i], br[i]);
+    } else if (sy == 1 && sa == 1 && sb == 0) {
+      const A bv = br[0];
+      for (i64 i = 0; i < m; i++) yr[i] = f(ar[i], bv);
+    } else if (sy == 1 && sa == 0 && sb == 1) {
+      const A av = ar[0];
+      for (i64 i = 0; i < m; i++) yr[i] = f(av, br[i]);
+    } else if (sy == 1 && sa == 0 && sb == 0) {
+      const Y v = f(ar[0], br[0]);
+      for (i64 i = 0; i < m; i++) yr[i] = v;
     } else {
-      const Y v = f(a[0], b[0]);
-      for (i64 i = s; i < e; i++) y[i] = v;
+      for (i64 i = 0; i < m; i++) yr[i * sy] = f(ar[i * sa], br[i * sb]);
     }
   });
 }
@@ -68,29 +112,29 @@ void run2(i64 n, const A* a, int sa, const A* b, int sb, Y* y, F f) {
 }  // namespace
 
 template <typename T>
-void binary(int op, i64 n, const T* a, int sa, const T* b, int sb, T* y) {
+void binary(int op, const Strided& it, const T* a, const T* b, T* y) {
   switch (op) {
-    case kAdd: return run2(n, a, sa, b, sb, y, [](T u, T v) { return Ops<T>::add(u, v); });
-    case kSub: return run2(n, a, sa, b, sb, y, [](T u, T v) { return Ops<T>::sub(u, v); });
-    case kMul: return run2(n, a, sa, b, sb, y, [](T u, T v) { return Ops<T>::mul(u, v); });
-    case kDiv: return run2(n, a, sa, b, sb, y, [](T u, T v) { return Ops<T>::div(u, v); });
-    case kMaximum: return run2(n, a, sa, b, sb, y, [](T u, T v) { return Ops<T>::maximum(u, v); });
-    case kMinimum: return run2(n, a, sa, b, sb, y, [](T u, T v) { return Ops<T>::minimum(u, v); });
-    case kReluBackward: return run2(n, a, sa, b, sb, y, [](T u, T v) { return Ops<T>::relu_backward(u, v); });
+    case kAdd: return run2(it, a, b, y, [](T u, T v) { return Ops<T>::add(u, v); });
+    case kSub: return run2(it, a, b, y, [](T u, T v) { return Ops<T>::sub(u, v); });
+    case kMul: return run2(it, a, b, y, [](T u, T v) { return Ops<T>::mul(u, v); });
+    case kDiv: return run2(it, a, b, y, [](T u, T v) { return Ops<T>::div(u, v); });
+    case kMaximum: return run2(it, a, b, y, [](T u, T v) { return Ops<T>::maximum(u, v); });
+    case kMinimum: return run2(it, a, b, y, [](T u, T v) { return Ops<T>::minimum(u, v); });
+    case kReluBackward: return run2(it, a, b, y, [](T u, T v) { return Ops<T>::relu_backward(u, v); });
     default: return;
   }
 }
 
 template <typename T>
-void compare(int op, i64 n, const T* a, int sa, const T* b, int sb, std::uint8_t* y) {
+void compare(int op, const Strided& it, const T* a, const T* b, std::uint8_t* y) {
   using U = std::uint8_t;
   switch (op) {
-    case kEq: return run2(n, a, sa, b, sb, y, [](T u, T v) { return static_cast<U>(u == v); });
-    case kNe: return run2(n, a, sa, b, sb, y, [](T u, T v) { return static_cast<U>(u != v); });
-    case kLt: return run2(n, a, sa, b, sb, y, [](T u, T v) { return static_cast<U>(u < v); });
-    case kLe: return run2(n, a, sa, b, sb, y, [](T u, T v) { return static_cast<U>(u <= v); });
-    case kGt: return run2(n, a, sa, b, sb, y, [](T u, T v) { return static_cast<U>(u > v); });
-    case kGe: return run2(n, a, sa, b, sb, y, [](T u, T v) { return static_cast<U>(u >= v); });
+    case kEq: return run2(it, a, b, y, [](T u, T v) { return static_cast<U>(u == v); });
+    case kNe: return run2(it, a, b, y, [](T u, T v) { return static_cast<U>(u != v); });
+    case kLt: return run2(it, a, b, y, [](T u, T v) { return static_cast<U>(u < v); });
+    case kLe: return run2(it, a, b, y, [](T u, T v) { return static_cast<U>(u <= v); });
+    case kGt: return run2(it, a, b, y, [](T u, T v) { return static_cast<U>(u > v); });
+    case kGe: return run2(it, a, b, y, [](T u, T v) { return static_cast<U>(u >= v); });
     default: return;
   }
 }
@@ -122,18 +166,23 @@ inline T select_bits(std::uint8_t c, T a, T b) {
 }
 
 template <typename T>
-void where(i64 n, const std::uint8_t* c, int sc, const T* a, int sa, const T* b, int sb, T* y) {
-  parallel_chunks(n, kGrain, [&](i64 s, i64 e) {
-    if (sc && sa && sb) {
-      for (i64 i = s; i < e; i++) y[i] = select_bits(c[i], a[i], b[i]);
-    } else if (sc && sa) {
-      const T bv = b[0];
-      for (i64 i = s; i < e; i++) y[i] = select_bits(c[i], a[i], bv);
-    } else if (sc && sb) {
-      const T av = a[0];
-      for (i64 i = s; i < e; i++) y[i] = select_bits(c[i], av, b[i]);
+void where(const Strided& it, const std::uint8_t* c, const T* a, const T* b, T* y) {
+  const i64 sy = it.stride[0][0], sc = it.stride[1][0], sa = it.stride[2][0], sb = it.stride[3][0];
+  for_runs<4>(it, [&](const i64* off, i64 m) {
+    T* yr = y + off[0];
+    const std::uint8_t* cr = c + off[1];
+    const T* ar = a + off[2];
+    const T* br = b + off[3];
+    if (sy == 1 && sc == 1 && sa == 1 && sb == 1) {
+      for (i64 i = 0; i < m; i++) yr[i] = select_bits(cr[i], ar[i], br[i]);
+    } else if (sy == 1 && sc == 1 && sa == 1 && sb == 0) {
+      const T bv = br[0];
+      for (i64 i = 0; i < m; i++) yr[i] = select_bits(cr[i], ar[i], bv);
+    } else if (sy == 1 && sc == 1 && sa == 0 && sb == 1) {
+      const T av = ar[0];
+      for (i64 i = 0; i < m; i++) yr[i] = select_bits(cr[i], av, br[i]);
     } else {
-      for (i64 i = s; i < e; i++) y[i] = select_bits(c[i * sc], a[i * sa], b[i * sb]);
+      for (i64 i = 0; i < m; i++) yr[i * sy] = select_bits(cr[i * sc], ar[i * sa], br[i * sb]);
     }
   });
 }
@@ -152,17 +201,17 @@ void relu(i64 n, const T* x, T* y) {
   });
 }
 
-template void binary<float>(int, i64, const float*, int, const float*, int, float*);
-template void binary<double>(int, i64, const double*, int, const double*, int, double*);
-template void binary<std::int32_t>(int, i64, const std::int32_t*, int, const std::int32_t*, int, std::int32_t*);
-template void compare<float>(int, i64, const float*, int, const float*, int, std::uint8_t*);
-template void compare<double>(int, i64, const double*, int, const double*, int, std::uint8_t*);
-template void compare<std::int32_t>(int, i64, const std::int32_t*, int, const std::int32_t*, int, std::uint8_t*);
-template void compare<std::uint8_t>(int, i64, const std::uint8_t*, int, const std::uint8_t*, int, std::uint8_t*);
-template void where<float>(i64, const std::uint8_t*, int, const float*, int, const float*, int, float*);
-template void where<double>(i64, const std::uint8_t*, int, const double*, int, const double*, int, double*);
-template void where<std::int32_t>(i64, const std::uint8_t*, int, const std::int32_t*, int, const std::int32_t*, int, std::int32_t*);
-template void where<std::uint8_t>(i64, const std::uint8_t*, int, const std::uint8_t*, int, const std::uint8_t*, int, std::uint8_t*);
+template void binary<float>(int, const Strided&, const float*, const float*, float*);
+template void binary<double>(int, const Strided&, const double*, const double*, double*);
+template void binary<std::int32_t>(int, const Strided&, const std::int32_t*, const std::int32_t*, std::int32_t*);
+template void compare<float>(int, const Strided&, const float*, const float*, std::uint8_t*);
+template void compare<double>(int, const Strided&, const double*, const double*, std::uint8_t*);
+template void compare<std::int32_t>(int, const Strided&, const std::int32_t*, const std::int32_t*, std::uint8_t*);
+template void compare<std::uint8_t>(int, const Strided&, const std::uint8_t*, const std::uint8_t*, std::uint8_t*);
+template void where<float>(const Strided&, const std::uint8_t*, const float*, const float*, float*);
+template void where<double>(const Strided&, const std::uint8_t*, const double*, const double*, double*);
+template void where<std::int32_t>(const Strided&, const std::uint8_t*, const std::int32_t*, const std::int32_t*, std::int32_t*);
+template void where<std::uint8_t>(const Strided&, const std::uint8_t*, const std::uint8_t*, const std::uint8_t*, std::uint8_t*);
 template void relu<float>(i64, const float*, float*);
 template void relu<double>(i64, const double*, double*);
 template void relu<std::int32_t>(i64, const std::int32_t*, std::int32_t*);

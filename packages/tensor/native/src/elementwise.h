@@ -1,6 +1,7 @@
-// Elementwise kernels over flat runs: each operand is either contiguous (stride 1) or a single
-// broadcast value (stride 0). Anything else is left to the TypeScript kernels (the caller
-// checks). Large runs are split across the thread pool.
+// Elementwise kernels over strided operands (broadcasting is a stride of 0). The caller
+// coalesces the dims (`Strided`); the kernels split the elements into chunks over the thread
+// pool and run each innermost row as a plain loop, one loop per combination of unit and zero
+// inner strides (vectorised), a strided loop otherwise.
 #pragma once
 
 #include <cstdint>
@@ -12,17 +13,30 @@ namespace dl {
 enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kMaximum, kMinimum, kReluBackward, kBinaryOps };
 enum CompareOp : int { kEq = 0, kNe, kLt, kLe, kGt, kGe, kCompareOps };
 
-/** y[i] = a[i*sa] op b[i*sb], sa, sb in {0, 1}. T: float, double, int32 (integer ops wrap). */
-template <typename T>
-void binary(int op, i64 n, const T* a, int sa, const T* b, int sb, T* y);
+constexpr int kMaxDims = 16;
 
-/** y[i] = a[i*sa] cmp b[i*sb] ? 1 : 0. T: float, double, int32, uint8. */
-template <typename T>
-void compare(int op, i64 n, const T* a, int sa, const T* b, int sb, std::uint8_t* y);
+/**
+ * The iteration of an elementwise op: `rank` dims, innermost first, and the strides of each
+ * operand (y first, then the inputs in argument order) along them. Element (i0, i1, ...) of
+ * operand k is at its base pointer + sum of i_d * stride[k][d].
+ */
+struct Strided {
+  int rank;
+  i64 size[kMaxDims];
+  i64 stride[4][kMaxDims];
+};
 
-/** y[i] = c[i*sc] ? a[i*sa] : b[i*sb]. */
+/** y = a op b. T: float, double, int32 (integer ops wrap). */
 template <typename T>
-void where(i64 n, const std::uint8_t* c, int sc, const T* a, int sa, const T* b, int sb, T* y);
+void binary(int op, const Strided& it, const T* a, const T* b, T* y);
+
+/** y = a cmp b ? 1 : 0. T: float, double, int32, uint8. */
+template <typename T>
+void compare(int op, const Strided& it, const T* a, const T* b, std::uint8_t* y);
+
+/** y = c ? a : b. */
+template <typename T>
+void where(const Strided& it, const std::uint8_t* c, const T* a, const T* b, T* y);
 
 /** y = max(x, 0), NaN kept, -0 becomes 0 (as Math.max(x, 0)). */
 template <typename T>

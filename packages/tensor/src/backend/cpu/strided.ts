@@ -59,6 +59,39 @@ export function replaced(arr: readonly number[], d: number, v: number): number[]
 }
 
 /**
+ * The dims of `shape` coalesced for k operands: size-1 dims dropped, and adjacent dims merged
+ * wherever every operand steps through them as one run. `sizes` are innermost first; `strides`
+ * holds each group's k strides (flattened g*k+op); `total` is the element count.
+ */
+export function coalesce(shape: readonly number[], strides: readonly (readonly number[])[]): { sizes: number[]; strides: number[]; total: number } {
+  const k = strides.length;
+  const gSize: number[] = [];
+  const gStride: number[] = [];
+  let total = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const size = shape[d];
+    total *= size;
+    if (size === 1) continue;
+    const g = gSize.length - 1;
+    let merge = g >= 0;
+    if (merge) {
+      for (let o = 0; o < k; o++) {
+        if (strides[o][d] !== gStride[g * k + o] * gSize[g]) {
+          merge = false;
+          break;
+        }
+      }
+    }
+    if (merge) gSize[g] *= size;
+    else {
+      gSize.push(size);
+      for (let o = 0; o < k; o++) gStride.push(strides[o][d]);
+    }
+  }
+  return { sizes: gSize, strides: gStride, total };
+}
+
+/**
  * Iterates a shape over k operands (each with its own strides and offset).
  * After construction `pos` holds the base offsets of row 0; `next()` advances to
  * the following row. `reset(offsets)` restarts the walk from new base offsets
@@ -83,30 +116,7 @@ export class Walker {
     const k = strides.length;
     this.k = k;
     this.pos = offsets.slice(0, k);
-    // Coalesce from the innermost dim outwards; groups are kept innermost first.
-    const gSize: number[] = [];
-    const gStride: number[] = []; // flattened g*k+op
-    let total = 1;
-    for (let d = shape.length - 1; d >= 0; d--) {
-      const size = shape[d];
-      total *= size;
-      if (size === 1) continue;
-      const g = gSize.length - 1;
-      let merge = g >= 0;
-      if (merge) {
-        for (let o = 0; o < k; o++) {
-          if (strides[o][d] !== gStride[g * k + o] * gSize[g]) {
-            merge = false;
-            break;
-          }
-        }
-      }
-      if (merge) gSize[g] *= size;
-      else {
-        gSize.push(size);
-        for (let o = 0; o < k; o++) gStride.push(strides[o][d]);
-      }
-    }
+    const { sizes: gSize, strides: gStride, total } = coalesce(shape, strides);
     if (total === 0) {
       this.n = 0;
       this.rows = 0;

@@ -10,7 +10,7 @@ import type { TypedArray } from '../../dtype.js';
 import type { CudaAddon } from '../cuda/addon.js';
 
 /** Bumped with binding.cc's kDlAbi whenever a function's arguments change. */
-export const NATIVE_ABI = 3;
+export const NATIVE_ABI = 4;
 
 export interface NativeInfo {
   abi: number;

@@ -1,11 +1,12 @@
 /**
  * The native kernel table: each kernel checks dtypes and layouts it handles, fills the shared
  * parameter array `P` and calls the addon; anything else (integer dtypes a kernel lacks,
- * strided elementwise operands) goes to the TypeScript kernel of the same op, so the table
+ * layouts it does not take) goes to the TypeScript kernel of the same op, so the table
  * honours every contract of `KernelAttrs` exactly as the TypeScript backend does.
  */
 import type { TypedArray } from '../../dtype.js';
 import { isContiguous } from '../../layout.js';
+import { coalesce } from '../cpu/strided.js';
 import { forEachBatch, matmulBatch } from '../matmul-batch.js';
 import type { AvgPool2dAttrs, BinaryOp, Conv2dAttrs, Kernel, KernelAttrs, KernelTable, OpName, Pool2dAttrs, TensorArg } from '../types.js';
 import type { NativeAddon } from './addon.js';
@@ -15,7 +16,7 @@ type K<A> = Kernel<A, TypedArray>;
 type NoAttrs = KernelAttrs['add'];
 
 /** One parameter array for every call (the addon reads it synchronously). */
-const P = new Float64Array(64);
+const P = new Float64Array(128);
 
 const isFloat = (a: Arg) => a.dtype === 'float32' || a.dtype === 'float64';
 
@@ -30,6 +31,48 @@ function runStride(a: Arg): 0 | 1 | -1 {
   if (isContiguous(a)) return 1;
   for (let i = 0; i < a.strides.length; i++) if (a.strides[i] !== 0 && a.shape[i] !== 1) return -1;
   return 0;
+}
+
+/** The most dims binding.cc's strided elementwise layout takes (dl::kMaxDims). */
+const MAX_DIMS = 16;
+
+/**
+ * Writes the strided elementwise layout of binding.cc (`strided_params`) for operands `ops`
+ * (y first, y.shape the iteration shape): rank, offsets, sizes innermost first, each operand's
+ * strides. Flat runs (contiguous or single-value operands, contiguous y) skip the coalescing.
+ * False when the layout has more dims than the addon takes or y repeats elements.
+ */
+function putStrided(ops: readonly Arg[]): boolean {
+  const y = ops[0];
+  const k = ops.length;
+  for (let o = 0; o < k; o++) P[1 + o] = ops[o].offset;
+  const base = 1 + k;
+  let flat = isContiguous(y);
+  for (let o = 1; flat && o < k; o++) {
+    const r = runStride(ops[o]);
+    flat = r >= 0;
+    P[base + 1 + o] = r;
+  }
+  if (flat) {
+    // rank 1: the size, then the strides of y (1) and of each input (1 or 0)
+    P[0] = 1;
+    P[base] = numel(y.shape);
+    P[base + 1] = 1;
+    return true;
+  }
+  const strides: (readonly number[])[] = [];
+  for (let o = 0; o < k; o++) strides.push(ops[o].strides);
+  const c = coalesce(y.shape, strides);
+  const rank = Math.max(1, c.sizes.length);
+  if (rank > MAX_DIMS) return false;
+  P[0] = rank;
+  for (let d = 0; d < rank; d++) {
+    const size = c.sizes[d] ?? 1;
+    P[base + d] = size;
+    if (size > 1 && c.strides[d * k] === 0) return false;
+    for (let o = 0; o < k; o++) P[base + rank * (1 + o) + d] = c.strides[d * k + o] ?? 0;
+  }
+  return true;
 }
 
 /** Writes a 4-D layout's offset and strides at P[k..k+4]. */
@@ -227,15 +270,7 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
       const dt = a.dtype;
       // Comparisons take every dtype (bool and uint8 are bytes); arithmetic float and int32.
       if (!compare && !(dt === 'float32' || dt === 'float64' || (dt === 'int32' && op !== 'div'))) return fallback(ins, outs, attrs);
-      const s1 = runStride(a);
-      const s2 = runStride(b);
-      if (s1 < 0 || s2 < 0 || !isContiguous(y)) return fallback(ins, outs, attrs);
-      P[0] = numel(y.shape);
-      P[1] = a.offset;
-      P[2] = s1;
-      P[3] = b.offset;
-      P[4] = s2;
-      P[5] = y.offset;
+      if (!putStrided([y, a, b])) return fallback(ins, outs, attrs);
       if (compare) addon.compare(code, a.buf, b.buf, y.buf, P);
       else addon.binary(code, a.buf, b.buf, y.buf, P);
     };
@@ -244,18 +279,7 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
   const where: K<NoAttrs> = (ins, outs, attrs) => {
     const [c, a, b] = ins;
     const y = outs[0];
-    const sc = runStride(c);
-    const sa = runStride(a);
-    const sb = runStride(b);
-    if (sc < 0 || sa < 0 || sb < 0 || !isContiguous(y)) return ts.where(ins, outs, attrs);
-    P[0] = numel(y.shape);
-    P[1] = c.offset;
-    P[2] = sc;
-    P[3] = a.offset;
-    P[4] = sa;
-    P[5] = b.offset;
-    P[6] = sb;
-    P[7] = y.offset;
+    if (!putStrided([y, c, a, b])) return ts.where(ins, outs, attrs);
     addon.where(c.buf, a.buf, b.buf, y.buf, P);
   };
 
