@@ -10,8 +10,12 @@
  *
  * Only buffers this allocator created are cached (never arrays adopted from user code with
  * `copy: false`), and a buffer whose ArrayBuffer was transferred away (detached, length 0)
- * is dropped. The cache holds at most DL_CPU_CACHE_MB MiB (default: 512, at most an eighth of
- * the machine's memory; 0 disables it); beyond that freed buffers go to the garbage collector.
+ * is dropped. The cache holds at most DL_CPU_CACHE_MB MiB (default: an eighth of the machine's
+ * memory; 0 disables it); beyond that freed buffers go to the garbage collector. It only ever
+ * holds buffers the program freed, so never more than the program's own peak; a cap below a
+ * training step's working set costs every step fresh pages for the buffers it dropped (a
+ * ResNet-9 step at batch 32 on the 2-core benchmark machine: 590-660 ms with a 512 MiB cap,
+ * 530-570 ms with 1 GiB or more).
  */
 import { totalmem } from 'node:os';
 import { type DType, type TypedArray, arrayCtor } from '../../dtype.js';
@@ -28,7 +32,7 @@ export interface CacheStats {
 function defaultLimit(env: Record<string, string | undefined>): number {
   const v = env.DL_CPU_CACHE_MB;
   if (v !== undefined && v.trim() !== '' && Number.isFinite(Number(v)) && Number(v) >= 0) return Number(v) * 2 ** 20;
-  return Math.min(512 * 2 ** 20, Math.floor(totalmem() / 8));
+  return Math.floor(totalmem() / 8);
 }
 
 export class BufferCache {
