@@ -36,6 +36,8 @@ function conv(id, kind, { n, c, h, w, o, k, stride = 1, padding = 0 }) {
 // The tutorial ConvNet (CIFAR-10, batch 128): conv1 3->6 5x5 on 32x32, conv2 6->16 5x5 on 14x14.
 const CONV1 = { n: 128, c: 3, h: 32, w: 32, o: 6, k: 5 };
 const CONV2 = { n: 128, c: 6, h: 14, w: 14, o: 16, k: 5 };
+// ResNet-9's deepest convolution (its residual block on 4x4 maps) at batch 32: 3x3, 512->512, padding 1.
+const RES3 = { n: 32, c: 512, h: 4, w: 4, o: 512, k: 3, padding: 1 };
 const N4M = 4 * 1024 * 1024;
 
 export const CASES = [
@@ -53,6 +55,9 @@ export const CASES = [
   conv('conv2d-fwd-conv2', 'conv2d', CONV2),
   conv('conv2d-bwd-input-conv2', 'conv2dBackwardInput', CONV2),
   conv('conv2d-bwd-weight-conv2', 'conv2dBackwardWeight', CONV2),
+  conv('conv2d-fwd-res3', 'conv2d', RES3),
+  conv('conv2d-bwd-input-res3', 'conv2dBackwardInput', RES3),
+  conv('conv2d-bwd-weight-res3', 'conv2dBackwardWeight', RES3),
   // a + b: reads 2 arrays, writes 1
   { id: 'add-4M', kind: 'add', params: { n: N4M }, shape: '4M (2^22)', unit: 'GB/s', work: 3 * F32 * N4M },
   // sum(): reads 1 array
@@ -62,6 +67,9 @@ export const CASES = [
   // Batch 1: almost no arithmetic, so the step time is the framework's own cost per step (module
   // calls, autograd, dispatch, the optimizer), the cost that bounds a step on a GPU.
   { id: 'convnet-train-1', kind: 'convnetTrain', params: { n: 1 }, shape: 'tutorial ConvNet, batch 1', unit: 'images/s', work: 1 },
+  // ResNet-9 (batch norm, 3x3 convolutions up to 512 channels): SGD with Nesterov momentum and
+  // weight decay, as the device benchmark, at a batch the 2-core machine takes in about half a second.
+  { id: 'resnet9-train-32', kind: 'resnet9Train', params: { n: 32 }, shape: 'ResNet-9, batch 32', unit: 'images/s', work: 32 },
   { id: 'convnet-eval-100', kind: 'convnetEval', params: { n: 100 }, shape: 'tutorial ConvNet, batch 100', unit: 'images/s', work: 100 },
   { id: 'convnet-eval-1000', kind: 'convnetEval', params: { n: 1000 }, shape: 'tutorial ConvNet, batch 1000', unit: 'images/s', work: 1000 },
   // The training input pipeline: CIFAR-10 samples -> batches of 128 (collate) -> flip, random
@@ -130,24 +138,12 @@ export const KERNELS = {
   convnetTrain(dl, { n }) {
     const net = tutorialNet(dl);
     const opt = new dl.optim.SGD(net.parameters(), { lr: 0.001, momentum: 0.9 });
-    const x = dl.randn([n, 3, 32, 32]);
-    const y = dl.randint(0, 10, [n]);
-    const step = () =>
-      dl.scope(() => {
-        opt.zeroGrad();
-        const loss = dl.nn.F.crossEntropy(net.forward(x), y);
-        loss.backward();
-        opt.step();
-        done(loss);
-      });
-    // Parameters (with their grads) and the optimizer's momentum buffers are freed afterwards.
-    const state = () => [...opt.state.values()].flatMap((st) => Object.values(st).filter((v) => v instanceof dl.Tensor));
-    return {
-      step,
-      get inputs() {
-        return [x, y, ...net.parameters(), ...state()];
-      },
-    };
+    return trainStep(dl, net, opt, n);
+  },
+  resnet9Train(dl, { n }) {
+    const net = new dl.vision.models.ResNet9();
+    const opt = new dl.optim.SGD(net.parameters(), { lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+    return trainStep(dl, net, opt, n);
   },
   convnetEval(dl, { n }) {
     const net = tutorialNet(dl).eval();
@@ -182,6 +178,28 @@ export const KERNELS = {
     return { step: () => dl.scope(() => done(a.sum())), inputs: [a] };
   },
 };
+
+/** One SGD step of `net` on a fixed random batch of n CIFAR-sized images (forward, cross-entropy, backward, update). */
+function trainStep(dl, net, opt, n) {
+  const x = dl.randn([n, 3, 32, 32]);
+  const y = dl.randint(0, 10, [n]);
+  const step = () =>
+    dl.scope(() => {
+      opt.zeroGrad();
+      const loss = dl.nn.F.crossEntropy(net.forward(x), y);
+      loss.backward();
+      opt.step();
+      done(loss);
+    });
+  // Parameters (with their grads), buffers and the optimizer's momentum buffers are freed afterwards.
+  const state = () => [...opt.state.values()].flatMap((st) => Object.values(st).filter((v) => v instanceof dl.Tensor));
+  return {
+    step,
+    get inputs() {
+      return [x, y, ...net.parameters(), ...net.buffers(), ...state()];
+    },
+  };
+}
 
 function convInputs(dl, { n, c, h, w: width, o, k, stride, padding }) {
   const x = dl.randn([n, c, h, width]);

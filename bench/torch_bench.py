@@ -9,12 +9,17 @@ callable that runs one iteration (see bench/cases.mjs).
 """
 
 import json
+import os
 import platform
 import statistics
 import sys
 import time
 
 import torch
+
+# The models, layer for layer as packages/vision's, shared with the device benchmark.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "device"))
+from torch_cuda_bench import ResNet9, TutorialNet  # noqa: E402
 
 torch.set_num_threads(2)
 torch.manual_seed(0)
@@ -77,28 +82,9 @@ def k_sum(p):
     return lambda: a.sum()
 
 
-class TutorialNet(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = torch.nn.Conv2d(3, 6, 5)
-        self.pool = torch.nn.MaxPool2d(2, 2)
-        self.conv2 = torch.nn.Conv2d(6, 16, 5)
-        self.fc1 = torch.nn.Linear(400, 120)
-        self.fc2 = torch.nn.Linear(120, 84)
-        self.fc3 = torch.nn.Linear(84, 10)
-
-    def forward(self, x):
-        F = torch.nn.functional
-        x = self.pool(F.relu(self.conv1(x)))
-        x = self.pool(F.relu(self.conv2(x)))
-        x = F.relu(self.fc1(torch.flatten(x, 1)))
-        return self.fc3(F.relu(self.fc2(x)))
-
-
-def k_convnet_train(p):
-    net = TutorialNet()
-    opt = torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
-    x, y = torch.randn(p["n"], 3, 32, 32), torch.randint(0, 10, (p["n"],))
+def train_step(net, opt, n):
+    """One SGD step of net on a fixed random batch of n CIFAR-sized images (bench/cases.mjs' trainStep)."""
+    x, y = torch.randn(n, 3, 32, 32), torch.randint(0, 10, (n,))
 
     def step():
         with torch.enable_grad():  # the harness runs kernels under no_grad
@@ -109,6 +95,17 @@ def k_convnet_train(p):
             return loss.item()
 
     return step
+
+
+def k_convnet_train(p):
+    net = TutorialNet()
+    return train_step(net, torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9), p["n"])
+
+
+def k_resnet9_train(p):
+    net = ResNet9()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    return train_step(net, opt, p["n"])
 
 
 def k_convnet_eval(p):
@@ -125,7 +122,6 @@ def k_convnet_eval(p):
 def k_pipeline(p):
     """The idiomatic PyTorch input pipeline over the same CIFAR-10 binary files: a Dataset of
     uint8 CHW tensors, per-sample torchvision transforms in the DataLoader's workers."""
-    import os
     import numpy as np
     import torchvision.transforms as T
 
@@ -164,6 +160,7 @@ def k_pipeline(p):
 KERNELS = {
     "pipeline": k_pipeline,
     "convnetTrain": k_convnet_train,
+    "resnet9Train": k_resnet9_train,
     "convnetEval": k_convnet_eval,
     "matmul": k_matmul,
     "conv2d": k_conv2d,

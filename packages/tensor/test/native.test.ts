@@ -327,6 +327,9 @@ const CONVS: { name: string; n: number; c: number; h: number; o: number; k: numb
   // Fewer output pixels than output channels: the weight gradient runs with the batch in its reduction.
   { name: 'many channels on 4x4 (batch-reduction weight gradient)', n: 5, c: 24, h: 4, o: 40, k: 3, opts: { padding: 1 } },
   { name: 'many channels, strided and grouped (batch-reduction weight gradient)', n: 3, c: 16, h: 6, o: 48, k: 3, opts: { padding: 1, stride: 2, groups: 2 } },
+  // Few output pixels and no direct path: forward and input gradient with the images side by side in one GEMM.
+  { name: 'few channels, strided (batched columns)', n: 4, c: 6, h: 9, o: 5, k: 3, opts: { stride: 2, padding: 1 } },
+  { name: 'strided, dilated, grouped (batched columns)', n: 4, c: 6, h: 9, o: 6, k: 3, opts: { stride: 2, padding: 1, dilation: 2, groups: 2 } },
 ];
 
 describe.skipIf(!addon)(withAddon('native conv2d against the reference backend at the tutorial shapes'), () => {
@@ -376,16 +379,22 @@ describe.skipIf(!addon)(withAddon('native conv2d against the reference backend a
     });
   });
 
-  it('a weight gradient whose batch spans several column-matrix slabs matches the reference (1x1 outputs, 12000 channels)', () => {
-    // 40 images x 108000 taps: 17 MB of columns in float32, past one 16 MiB slab.
+  it('a batch spanning several column-matrix slabs gives the reference forward, input and weight gradients (1x1 outputs, 6000 channels)', () => {
+    // 40 images x 54000 taps: 17 MB of float64 columns, past one 16 MiB slab (the slab code is
+    // the same template for float32); stride 2 leaves every op on its batched path.
     T.scope(() => {
       const g = new T.Generator(8);
-      for (const dtype of ['float32', 'float64'] as const) {
-        const x = T.randn([40, 12000, 3, 3], { generator: g, dtype });
+      const opts = { stride: 2 };
+      for (const dtype of ['float64'] as const) {
+        const x = T.randn([40, 6000, 3, 3], { generator: g, dtype });
+        const w = T.randn([4, 6000, 3, 3], { generator: g, dtype }).mul_(0.01);
         const gy = T.randn([40, 4, 1, 1], { generator: g, dtype });
-        const want = T.conv2dBackwardWeight(gy.to('reference'), x.to('reference'), [4, 12000, 3, 3]);
-        const got = withBackend(native as Backend, () => T.conv2dBackwardWeight(gy, x, [4, 12000, 3, 3]));
-        assertClose(got.to('reference'), dtype === 'float32' ? want.to('float32') : want, { rtol: 1e-4, atol: 1e-4 }, dtype);
+        const [xr, wr, gyr] = [x, w, gy].map((t) => t.to('reference'));
+        const want = [T.conv2d(xr, wr, null, opts), T.conv2dBackwardInput(gyr, wr, x.shape, opts), T.conv2dBackwardWeight(gyr, xr, w.shape, opts)];
+        const got = withBackend(native as Backend, () => [T.conv2d(x, w, null, opts), T.conv2dBackwardInput(gy, w, x.shape, opts), T.conv2dBackwardWeight(gy, x, w.shape, opts)]);
+        ['forward', 'input gradient', 'weight gradient'].forEach((what, i) => {
+          assertClose(got[i].to('reference'), dtype === 'float32' ? want[i].to('float32') : want[i], { rtol: 1e-4, atol: 1e-4 }, `${dtype} ${what}`);
+        });
       }
     });
   });

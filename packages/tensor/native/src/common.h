@@ -23,8 +23,9 @@ enum ScratchSlot : int {
   kPackA = 0,   // GEMM: packed A block (MC x KC)
   kPackB,       // GEMM: packed B block (KC x NC)
   kConvPad,     // conv: zero-padded copy of one image (group)
-  kConvCol,     // conv: column matrix (Kd x P) or wide output (Co x P') of one image; a slab's columns (weight gradient)
+  kConvCol,     // conv: column matrix (Kd x P) or wide output (Co x P') of one image; a slab's columns
   kConvGy,      // conv weight gradient: a contiguous copy of a strided gradient
+  kConvOut,     // conv: a slab's output (Og x N*P) or input-gradient columns (Kd x N*P) before they are scattered
   kScratchSlots
 };
 

@@ -324,6 +324,70 @@ constexpr i64 kSlabBytes = i64(16) << 20;
  */
 bool batch_gemm_pays(i64 P, i64 Og, i64 totalBytes) { return P < Og || totalBytes > (i64(8) << 20); }
 
+/**
+ * Whether the forward convolution or the input gradient should run over slabs of the batch
+ * (one GEMM with the images side by side in its columns) rather than one GEMM per image: when
+ * an image has few output pixels, a per-image GEMM repacks the whole weight matrix for a few
+ * columns (512 channels of 4x4: 77 GFLOP/s per image).
+ */
+bool batch_columns_pay(i64 P) { return P < 256; }
+
+/** Images per slab: as many as keep `bytesPerImage` of each under kSlabBytes (at least 1). */
+i64 slab_images(i64 N, i64 bytesPerImage) { return imax(1, imin(N, kSlabBytes / imax(1, bytesPerImage))); }
+
+/**
+ * The transposed column matrix of images [n0, n0 + ns) of group gi: row (i, q) of colT
+ * (ns*P x Kd) holds the taps kOff of output pixel q (window qOff[q]) of image n0 + i, zero
+ * padded. Parallel over the images.
+ */
+template <typename T>
+void slab_columns(const ConvGeom& g, const Derived& d, const T* x, Strides4 xs, i64 gi, i64 n0, i64 ns,
+                  const std::vector<i64>& kOff, const std::vector<i64>& qOff, T* colT) {
+  ThreadPool& pool = ThreadPool::instance();
+  pool.run(ns, pool.size(), [&](i64 i, int) {
+    T* xp = scratch<T>(kConvPad, static_cast<std::size_t>(d.Cg * d.Hp * d.Wp));
+    pad_image(g, d, x + (n0 + i) * xs.s0 + gi * d.Cg * xs.s1, xs, xp);
+    T* r = colT + i * d.P * d.Kd;
+    for (i64 q = 0; q < d.P; q++, r += d.Kd) {
+      const T* w = xp + qOff[q];
+      for (i64 k = 0; k < d.Kd; k++) r[k] = w[kOff[k]];
+    }
+    trim_scratch(kKeepScratch);
+  });
+}
+
+/**
+ * col2im of one image: gx plane c (H x W) += the rows (c, i, j) of col (Kd x P, rows ldc
+ * apart) at the input pixels their output pixels read. lo/hi[j]: the output columns that
+ * kernel column j maps inside the input.
+ */
+template <typename T>
+void col2im_add(const ConvGeom& g, const Derived& d, const std::vector<i64>& lo, const std::vector<i64>& hi, const T* col,
+                i64 ldc, T* base) {
+  const T* r = col;
+  for (i64 c = 0; c < d.Cg; c++) {
+    T* plane = base + c * g.H * g.W;
+    for (i64 i = 0; i < g.kh; i++) {
+      const i64 hOff = i * g.dh - g.ph;
+      for (i64 j = 0; j < g.kw; j++, r += ldc) {
+        const i64 wOff = j * g.dw - g.pw;
+        const i64 a = lo[j], b = hi[j];
+        for (i64 oy = 0; oy < g.oh; oy++) {
+          const i64 h = oy * g.sh + hOff;
+          if (h < 0 || h >= g.H) continue;
+          const T* src = r + oy * g.ow;
+          T* dst = plane + h * g.W + wOff;
+          if (g.sw == 1) {
+            for (i64 ox = a; ox < b; ox++) dst[ox] += src[ox];
+          } else {
+            for (i64 ox = a; ox < b; ox++) dst[ox * g.sw] += src[ox];
+          }
+        }
+      }
+    }
+  }
+}
+
 /** Output rows per task so that a small batch still keeps every thread busy. */
 i64 row_splits(i64 N, i64 Ho) {
   const i64 threads = ThreadPool::instance().size();
@@ -427,6 +491,44 @@ void conv2d_forward(const ConvGeom& g, const T* x, Strides4 xs, const T* w, Stri
     });
     return;
   }
+  if (batch_columns_pay(P)) {
+    // Few pixels per image: y_g (Og x (n, q)) = w_g (Og x Kd) @ col (Kd x (n, q)) over slabs of
+    // images, parallel over tiles of the product, then scattered to (n, o, q) with the bias.
+    const i64 slab = slab_images(g.N, P * (d.Kd + d.Og) * static_cast<i64>(sizeof(T)));
+    const std::vector<i64> kOff = tap_offsets(g, d.Cg, d.Hp * d.Wp, d.Wp, 1);
+    const std::vector<i64> qOff = window_offsets(g, d.Wp, 1);
+    const std::vector<i64> wRow = linear_offsets(d.Og, ws.s0);
+    const std::vector<i64> wCol = weight_offsets(g, d.Cg, ws.s1, ws.s2, ws.s3);
+    T* colT = scratch<T>(kConvCol, static_cast<std::size_t>(slab * P * d.Kd));
+    T* out = scratch<T>(kConvOut, static_cast<std::size_t>(d.Og * slab * P));
+    ThreadPool& pool = ThreadPool::instance();
+    for (i64 n0 = 0; n0 < g.N; n0 += slab) {
+      const i64 ns = imin(slab, g.N - n0), NP = ns * P;
+      for (i64 gi = 0; gi < g.G; gi++) {
+        slab_columns(g, d, x, xs, gi, n0, ns, kOff, qOff, colT);
+        const TableMatrix<T> A{w + gi * d.Og * ws.s0, wRow.data(), wCol.data(), nullptr};
+        for_gemm_tiles(d.Og, NP, d.Kd, GT::MR, GT::NR, 0, [&](i64 i0, i64 m, i64 j0, i64 n) {
+          gemm_blocked<T>(
+              m, n, d.Kd, T(1),
+              [&](i64 ic, i64 mc, i64 pc, i64 kc, T* pa) { pack_a_table<T, GT::MR>(A, i0 + ic, mc, pc, kc, pa); },
+              [&](i64 pc, i64 kc, i64 jc, i64 nc, T* pb) {
+                pack_b_strided<T, GT::NR>(colT + (j0 + jc) * d.Kd + pc, 1, d.Kd, kc, nc, pb);
+              },
+              T(0), out + i0 * NP + j0, NP, 1);
+        });
+        pool.run(ns, pool.size(), [&](i64 i, int) {
+          for (i64 o = 0; o < d.Og; o++) {
+            const T b = bias ? bias[(gi * d.Og + o) * bs] : T(0);
+            const T* src = out + o * NP + i * P;
+            T* dst = y + ((n0 + i) * O + gi * d.Og + o) * P;
+            for (i64 q = 0; q < P; q++) dst[q] = src[q] + b;
+          }
+        });
+      }
+    }
+    trim_scratch(kKeepScratch);
+    return;
+  }
   // The image the packer reads: x itself, or a zero-padded copy.
   const std::vector<i64> kOff = d.padded ? tap_offsets(g, d.Cg, d.Hp * d.Wp, d.Wp, 1) : tap_offsets(g, d.Cg, xs.s1, xs.s2, xs.s3);
   const std::vector<i64> qOff = d.padded ? window_offsets(g, d.Wp, 1) : window_offsets(g, xs.s2, xs.s3);
@@ -525,7 +627,6 @@ void conv2d_backward_input(const ConvGeom& g, const T* gy, Strides4 gs, const T*
   const std::vector<i64> wCol = linear_offsets(d.Og, ws.s0);                // o
   const std::vector<i64> gRow = linear_offsets(d.Og, gs.s1);                // o
   const std::vector<i64> gCol = plane_offsets(g.oh, g.ow, gs.s2, gs.s3);    // q
-  const std::vector<unsigned char> gFlags = panel_flags<T>(gCol);
   // Valid output columns for each kernel column j: ox in [lo, hi) maps inside the input.
   std::vector<i64> lo(static_cast<std::size_t>(g.kw)), hi(static_cast<std::size_t>(g.kw));
   for (i64 j = 0; j < g.kw; j++) {
@@ -538,7 +639,38 @@ void conv2d_backward_input(const ConvGeom& g, const T* gy, Strides4 gs, const T*
     hi[j] = b < a ? a : b;
   }
   const i64 P = d.P;
-  ThreadPool::instance().run(g.N, ThreadPool::instance().size(), [&](i64 n, int) {
+  ThreadPool& pool = ThreadPool::instance();
+  if (batch_columns_pay(P)) {
+    // Few pixels per image: col (Kd x (n, q)) = w_g^T @ gy_g (Og x (n, q)) over slabs of images,
+    // parallel over tiles of the product, then col2im image by image (in parallel).
+    const i64 slab = slab_images(g.N, P * d.Kd * static_cast<i64>(sizeof(T)));
+    T* col = scratch<T>(kConvOut, static_cast<std::size_t>(d.Kd * slab * P));
+    std::vector<i64> bCol(static_cast<std::size_t>(slab * P));
+    for (i64 n0 = 0; n0 < g.N; n0 += slab) {
+      const i64 ns = imin(slab, g.N - n0), NP = ns * P;
+      for (i64 i = 0; i < ns; i++)
+        for (i64 q = 0; q < P; q++) bCol[i * P + q] = (n0 + i) * gs.s0 + gCol[q];
+      const std::vector<unsigned char> bFlags = panel_flags<T>(std::vector<i64>(bCol.begin(), bCol.begin() + NP));
+      for (i64 gi = 0; gi < g.G; gi++) {
+        const TableMatrix<T> A{w + gi * d.Og * ws.s0, wRow.data(), wCol.data(), nullptr};
+        const TableMatrix<T> B{gy + gi * d.Og * gs.s1, gRow.data(), bCol.data(), bFlags.data()};
+        for_gemm_tiles(d.Kd, NP, d.Og, GT::MR, GT::NR, 0, [&](i64 i0, i64 m, i64 j0, i64 n) {
+          gemm_blocked<T>(
+              m, n, d.Og, T(1),
+              [&](i64 ic, i64 mc, i64 pc, i64 kc, T* pa) { pack_a_table<T, GT::MR>(A, i0 + ic, mc, pc, kc, pa); },
+              [&](i64 pc, i64 kc, i64 jc, i64 nc, T* pb) { pack_b_table<T, GT::NR>(B, pc, kc, j0 + jc, nc, pb); },
+              T(0), col + i0 * NP + j0, NP, 1);
+        });
+        pool.run(ns, pool.size(), [&](i64 i, int) {
+          col2im_add(g, d, lo, hi, col + i * P, NP, gx + (n0 + i) * img + gi * d.Cg * g.H * g.W);
+        });
+      }
+    }
+    trim_scratch(kKeepScratch);
+    return;
+  }
+  const std::vector<unsigned char> gFlags = panel_flags<T>(gCol);
+  pool.run(g.N, pool.size(), [&](i64 n, int) {
     struct Trim {
       ~Trim() { trim_scratch(kKeepScratch); }
     } trim;
@@ -551,30 +683,7 @@ void conv2d_backward_input(const ConvGeom& g, const T* gy, Strides4 gs, const T*
           [&](i64 ic, i64 mc, i64 pc, i64 kc, T* pa) { pack_a_table<T, GT::MR>(A, ic, mc, pc, kc, pa); },
           [&](i64 pc, i64 kc, i64 jc, i64 nc, T* pb) { pack_b_table<T, GT::NR>(B, pc, kc, jc, nc, pb); },
           T(0), col, P, 1);
-      // col2im: gx[c][h][w] += col[(c, i, j)][(oy, ox)].
-      T* base = gx + n * img + gi * d.Cg * g.H * g.W;
-      const T* r = col;
-      for (i64 c = 0; c < d.Cg; c++) {
-        T* plane = base + c * g.H * g.W;
-        for (i64 i = 0; i < g.kh; i++) {
-          const i64 hOff = i * g.dh - g.ph;
-          for (i64 j = 0; j < g.kw; j++, r += P) {
-            const i64 wOff = j * g.dw - g.pw;
-            const i64 a = lo[j], b = hi[j];
-            for (i64 oy = 0; oy < g.oh; oy++) {
-              const i64 h = oy * g.sh + hOff;
-              if (h < 0 || h >= g.H) continue;
-              const T* src = r + oy * g.ow;
-              T* dst = plane + h * g.W + wOff;
-              if (g.sw == 1) {
-                for (i64 ox = a; ox < b; ox++) dst[ox] += src[ox];
-              } else {
-                for (i64 ox = a; ox < b; ox++) dst[ox * g.sw] += src[ox];
-              }
-            }
-          }
-        }
-      }
+      col2im_add(g, d, lo, hi, col, P, gx + n * img + gi * d.Cg * g.H * g.W);
     }
   });
 }
@@ -615,8 +724,7 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, Strides4 gs, const T
     // gw_g (Og x Kd) += gy_g (Og x (n, q)) @ col ((n, q) x Kd), the column matrix of a slab of
     // images at a time, parallel over tiles of gw (each tile sums its elements in (n, q) order,
     // so the result does not depend on the tiling).
-    const i64 rowBytes = d.P * d.Kd * static_cast<i64>(sizeof(T));
-    const i64 slab = imax(1, imin(g.N, kSlabBytes / rowBytes));
+    const i64 slab = slab_images(g.N, d.P * d.Kd * static_cast<i64>(sizeof(T)));
     const std::vector<i64> kOff = tap_offsets(g, d.Cg, d.Hp * d.Wp, d.Wp, 1);
     const std::vector<i64> qOff = window_offsets(g, d.Wp, 1);
     const std::vector<i64> gCol = plane_offsets(g.oh, g.ow, gs.s2, gs.s3);
@@ -627,16 +735,7 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, Strides4 gs, const T
       const i64 ns = imin(slab, g.N - n0);
       const i64 K = ns * d.P;
       for (i64 gi = 0; gi < g.G; gi++) {
-        pool.run(ns, pool.size(), [&](i64 i, int) {
-          T* xp = scratch<T>(kConvPad, static_cast<std::size_t>(d.Cg * d.Hp * d.Wp));
-          pad_image(g, d, x + (n0 + i) * xs.s0 + gi * d.Cg * xs.s1, xs, xp);
-          T* r = col + i * d.P * d.Kd;
-          for (i64 q = 0; q < d.P; q++, r += d.Kd) {
-            const T* w = xp + qOff[q];
-            for (i64 k = 0; k < d.Kd; k++) r[k] = w[kOff[k]];
-          }
-          trim_scratch(kKeepScratch);
-        });
+        slab_columns(g, d, x, xs, gi, n0, ns, kOff, qOff, col);
         for (i64 i = 0; i < ns; i++)
           for (i64 q = 0; q < d.P; q++) aCol[i * d.P + q] = (n0 + i) * gs.s0 + gCol[q];
         const TableMatrix<T> A{gy + gi * d.Og * gs.s1, gRow.data(), aCol.data(), nullptr};
