@@ -184,7 +184,10 @@ describe('doctor', () => {
     })();
     if (/\bavx2\b/.test(flags)) expect(info.cpu.avx2).toBe(true);
     if (/\bfma\b/.test(flags)) expect(info.cpu.fma).toBe(true);
-    expect(info.gemmKernel).toBe(info.cpu.avx2 && info.cpu.fma ? 'avx2+fma' : 'portable');
+    // The AVX-512 kernels (GEMM and convolution) also need the OS to save zmm state (xgetbv).
+    expect(info.gemmKernel).toBe(info.convKernel);
+    if (info.gemmKernel === 'avx512') expect(info.cpu.avx512f && info.cpu.avx512bw && info.cpu.avx512vl).toBe(true);
+    else expect(info.gemmKernel).toBe(info.cpu.avx2 && info.cpu.fma ? 'avx2+fma' : 'portable');
   });
 
   it.skipIf(!addon)(withAddon('DL_NUM_THREADS sets the thread count'), () => {
@@ -220,8 +223,10 @@ function refGemm(A: Float64Array, B: Float64Array, M: number, N: number, K: numb
 const SIZES = [1, 7, 33, 257];
 
 describe.skipIf(!addon)(withAddon('native GEMM against a float64 triple loop'), () => {
+  // Every family this CPU runs; avx512 pairs B panels into 6 x 32 tiles (float32).
+  const kernels = ['portable', 'avx2', 'avx512'].filter((f) => addon?.setGemmKernel(f));
+  addon?.setGemmKernel('auto');
   afterAll(() => addon?.setGemmKernel('auto'));
-  const kernels = ['portable', ...(addon?.info().gemmKernel === 'avx2+fma' ? ['avx2'] : [])];
   for (const kernel of kernels) {
     for (const dtype of ['float32', 'float64'] as const) {
       it(`${kernel} ${dtype}: every M, N, K in {${SIZES.join(', ')}}, with A and/or B transposed, beta 0 and 1`, () => {

@@ -1,6 +1,6 @@
 // Development benchmark: our SGEMM/DGEMM against a float64 triple loop (correctness) and
 // against the system OpenBLAS (speed), without Node. Build and run:
-//   g++ -O3 -std=c++17 -pthread -Isrc bench/gemm_bench.cc src/gemm.cc src/gemm_x86.cc \
+//   g++ -O3 -std=c++17 -pthread -Isrc bench/gemm_bench.cc src/gemm.cc src/gemm_x86.cc src/gemm_x86_512.cc \
 //       src/thread_pool.cc src/scratch.cc src/cpu_features.cc src/blas.cc -ldl -o build/gemm_bench
 //   build/gemm_bench [N | MxKxN ...]      (N: an N x N x N product)
 #include <chrono>

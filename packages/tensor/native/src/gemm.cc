@@ -14,6 +14,8 @@ void sgemm_ukernel_avx2(i64 kc, const float* pa, const float* pb, float* c, i64 
                         float alpha, float beta);
 void dgemm_ukernel_avx2(i64 kc, const double* pa, const double* pb, double* c, i64 rsC, i64 csC, int mr, int nr,
                         double alpha, double beta);
+void sgemm_wide_avx512(i64 kc, const float* pa, const float* pb0, const float* pb1, float* c, i64 rsC, i64 csC, int mr,
+                       int nr, float alpha, float beta);
 #endif
 
 namespace {
@@ -101,7 +103,20 @@ MicroKernel<double> micro_kernel<double>() {
   return ukernel_portable<double, GemmTraits<double>::MR, GemmTraits<double>::NR>;
 }
 
-const char* gemm_kernel_name() { return use_avx2() ? "avx2+fma" : "portable"; }
+template <>
+WideKernel<float> wide_kernel<float>() {
+#if defined(__x86_64__)
+  if (kernels_use_avx512()) return sgemm_wide_avx512;
+#endif
+  return nullptr;
+}
+
+template <>
+WideKernel<double> wide_kernel<double>() {
+  return nullptr;
+}
+
+const char* gemm_kernel_name() { return kernels_use_avx512() ? "avx512" : use_avx2() ? "avx2+fma" : "portable"; }
 
 bool kernels_use_avx2() { return use_avx2(); }
 

@@ -7,7 +7,8 @@
 // padded, so the micro-kernel always runs full tiles and only writes back the valid part.
 //
 // The micro-kernel is chosen at run time: AVX2 + FMA (6 x 16 floats / 6 x 8 doubles, twelve
-// ymm accumulators; gemm_x86.cc) when cpuid says so, else portable C++ (gemm.cc).
+// ymm accumulators; gemm_x86.cc) when cpuid says so, else portable C++ (gemm.cc); for float32
+// with AVX-512, a 6 x 32 kernel over pairs of B panels (gemm_x86_512.cc).
 // `gemm_blocked` takes packing functors, so convolution reuses the whole driver with packers
 // that read through offset tables (im2col without materialising the column matrix).
 #pragma once
@@ -42,6 +43,18 @@ using MicroKernel = void (*)(i64 kc, const T* pa, const T* pb, T* c, i64 rsC, i6
 
 template <typename T>
 MicroKernel<T> micro_kernel();
+
+/**
+ * A wide micro-kernel: the MR x 2NR tile over two consecutive B panels pb0 and pb1 (nr <= 2*NR),
+ * otherwise as MicroKernel. wide_kernel() is null where there is none (it is the AVX-512 one for
+ * float32; the driver then pairs B panels).
+ */
+template <typename T>
+using WideKernel = void (*)(i64 kc, const T* pa, const T* pb0, const T* pb1, T* c, i64 rsC, i64 csC, int mr, int nr,
+                            T alpha, T beta);
+
+template <typename T>
+WideKernel<T> wide_kernel();
 
 /** 'avx2+fma' or 'portable': the micro-kernels in use. */
 const char* gemm_kernel_name();
@@ -199,6 +212,7 @@ void gemm_blocked(i64 M, i64 N, i64 K, T alpha, PackA&& packA, PackB&& packB, T 
     return;
   }
   const MicroKernel<T> uk = micro_kernel<T>();
+  const WideKernel<T> wide = wide_kernel<T>();
   const i64 kcMax = imin(G::KC, K);
   T* pa = scratch<T>(kPackA, static_cast<std::size_t>(round_up(imin(G::MC, M), G::MR) * kcMax));
   T* pb = scratch<T>(kPackB, static_cast<std::size_t>(round_up(imin(G::NC, N), G::NR) * kcMax));
@@ -211,13 +225,23 @@ void gemm_blocked(i64 M, i64 N, i64 K, T alpha, PackA&& packA, PackB&& packB, T 
       for (i64 ic = 0; ic < M; ic += G::MC) {
         const i64 mc = imin(G::MC, M - ic);
         packA(ic, mc, pc, kc, pa);
-        for (i64 jr = 0; jr < nc; jr += G::NR) {
-          const int nr = static_cast<int>(imin(G::NR, nc - jr));
+        for (i64 jr = 0; jr < nc;) {
           const T* pbj = pb + jr * kc;
           T* cj = C + ic * rsC + (jc + jr) * csC;
-          for (i64 ir = 0; ir < mc; ir += G::MR) {
-            const int mr = static_cast<int>(imin(G::MR, mc - ir));
-            uk(kc, pa + ir * kc, pbj, cj + ir * rsC, rsC, csC, mr, nr, alpha, b);
+          if (wide && nc - jr > G::NR) {
+            const int nr = static_cast<int>(imin(2 * G::NR, nc - jr));
+            for (i64 ir = 0; ir < mc; ir += G::MR) {
+              const int mr = static_cast<int>(imin(G::MR, mc - ir));
+              wide(kc, pa + ir * kc, pbj, pbj + G::NR * kc, cj + ir * rsC, rsC, csC, mr, nr, alpha, b);
+            }
+            jr += 2 * G::NR;
+          } else {
+            const int nr = static_cast<int>(imin(G::NR, nc - jr));
+            for (i64 ir = 0; ir < mc; ir += G::MR) {
+              const int mr = static_cast<int>(imin(G::MR, mc - ir));
+              uk(kc, pa + ir * kc, pbj, cj + ir * rsC, rsC, csC, mr, nr, alpha, b);
+            }
+            jr += G::NR;
           }
         }
       }

@@ -3,7 +3,6 @@
  * then attributes), each kernel's attributes in CUDA_ATTRS order, the multi-tensor optimizer
  * layouts. No device calls here, so all of it is unit-tested without a GPU.
  */
-import type { DType } from '../../dtype.js';
 import { fail, fmtShape } from '../../errors.js';
 import type { AdamStepAttrs, AvgPool2dAttrs, Conv2dAttrs, KernelAttrs, OpName, PhiloxStream, Pool2dAttrs, SgdStepAttrs, TensorArg } from '../types.js';
 import { CUDA_MAX_RANK, CUDA_OPS, type CudaOp, dtypeCode, MULTI_TENSOR, OPERAND_SLOTS } from './addon.js';

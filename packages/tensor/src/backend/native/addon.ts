@@ -27,7 +27,7 @@ export interface NativeInfo {
     avx512bw: boolean;
     avx512vl: boolean;
   };
-  /** The GEMM micro-kernels in use: 'avx2+fma' or 'portable'. */
+  /** The GEMM micro-kernels in use: 'avx512' (float32; float64 stays AVX2), 'avx2+fma' or 'portable'. */
   gemmKernel: string;
   /** The direct-convolution kernels in use: 'avx512', 'avx2+fma' or 'portable'. */
   convKernel: string;

@@ -28,7 +28,7 @@ export interface DoctorReport {
     /** cpuid features detected (empty without the addon: the TypeScript kernels need none). */
     features: string[];
     brand: string | null;
-    /** GEMM micro-kernels: 'avx2+fma', 'portable' or 'typescript'. */
+    /** GEMM micro-kernels: 'avx512' (float32; float64 AVX2), 'avx2+fma', 'portable' or 'typescript'. */
     kernels: string;
     /** Direct-convolution kernels: 'avx512', 'avx2+fma', 'portable' or 'typescript'. */
     convKernels: string;
@@ -100,7 +100,7 @@ export function doctor(options: { print?: boolean } = {}): DoctorReport {
   const features: string[] = [];
   if (info) {
     for (const f of ['sse2', 'avx', 'fma', 'avx2', 'avx512f', 'avx512bw', 'avx512vl'] as const) if (info.cpu[f]) features.push(f);
-    if (info.gemmKernel !== 'avx2+fma') {
+    if (info.gemmKernel === 'portable') {
       missing.push({
         what: 'AVX2/FMA kernels',
         reason: info.cpu.avx2 && info.cpu.fma ? 'the portable kernels were forced (DL_CPU_KERNELS)' : 'this CPU (or OS) does not offer AVX2 and FMA',
