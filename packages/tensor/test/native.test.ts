@@ -443,8 +443,15 @@ describe.skipIf(!addon)(withAddon('native elementwise over strided operands agai
     minimum: (a: number, b: number) => Math.min(a, b),
     reluBackward: (g: number, y: number) => (y > 0 ? g : 0),
   } as const;
+  const UNARY = {
+    relu: (v: number) => Math.max(v, 0),
+    neg: (v: number) => -v,
+    abs: (v: number) => Math.abs(v),
+    sqrt: (v: number) => Math.sqrt(v),
+    rsqrt: (v: number) => 1 / Math.sqrt(v),
+  } as const;
 
-  it('binary ops, comparisons and where over permuted, stepped, flipped and broadcast views, into contiguous and strided outputs', () => {
+  it('binary ops, comparisons, where and unary ops over permuted, stepped, flipped and broadcast views, into contiguous and strided outputs', () => {
     const { rnd, randomView } = randomViews(777);
     const dtypes = ['float32', 'float64', 'int32'] as const;
     for (let trial = 0; trial < 90; trial++) {
@@ -475,6 +482,15 @@ describe.skipIf(!addon)(withAddon('native elementwise over strided operands agai
       K.where([c, a, b], [y], NO);
       const vc = values(c);
       expect(values(y), `where ${dtype} ${shape}`).toEqual(va.map((u, i) => (vc[i] !== 0 ? u : vb[i])));
+      // Unary ops, bit for bit as the TypeScript kernels: negative values, and -0, NaN or INT32_MIN.
+      for (let i = 0; i < a.buf.length; i++) a.buf[i] -= 11;
+      a.buf[trial % a.buf.length] = dtype === 'int32' ? -(2 ** 31) : trial % 2 ? Number.NaN : -0;
+      const vx = values(a);
+      for (const [op, f] of Object.entries(UNARY)) {
+        if (dtype === 'int32' && (op === 'sqrt' || op === 'rsqrt')) continue;
+        K[op as keyof typeof UNARY]([a], [y], NO);
+        expect(values(y), `${op} ${dtype} ${shape}`).toEqual(vx.map((u) => round(f(u))));
+      }
     }
   });
 

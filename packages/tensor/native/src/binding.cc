@@ -48,7 +48,7 @@ namespace {
 using dl::i64;
 
 /** Bumped whenever a function's arguments change; the loader refuses a binary of another ABI. */
-constexpr int kDlAbi = 4;
+constexpr int kDlAbi = 5;
 
 struct Arr {
   void* data;
@@ -584,27 +584,28 @@ Napi::Value Where(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// relu(x, y, P): P = n, xOff, yOff
-Napi::Value Relu(const Napi::CallbackInfo& info) {
+// unary(op, x, y, P): P = strided_params over y, x
+Napi::Value Unary(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Arr x = typed(env, info[0], "x"), y = typed(env, info[1], "y");
-  Params p = params(env, info[2], 3);
-  if (x.type != y.type) throw_type(env, "relu: operands of different types");
-  const i64 n = p.i(0);
-  check_run(env, x, p.i(1), n, 1, "relu: x");
-  check_run(env, y, p.i(2), n, 1, "relu: y");
+  const int op = info[0].As<Napi::Number>().Int32Value();
+  Arr x = typed(env, info[1], "x"), y = typed(env, info[2], "y");
+  if (op < 0 || op >= dl::kUnaryOps) throw_range(env, "unary: unknown op");
+  if (x.type != y.type) throw_type(env, "unary: operands of different types");
+  i64 o[2];
+  const dl::Strided it = strided_params(env, info[3], {&y, &x}, {"y", "x"}, o, "unary");
   switch (x.type) {
     case napi_float32_array:
-      dl::relu<float>(n, static_cast<const float*>(x.data) + p.i(1), static_cast<float*>(y.data) + p.i(2));
+      dl::unary<float>(op, it, at<const float>(x, o[1]), at<float>(y, o[0]));
       break;
     case napi_float64_array:
-      dl::relu<double>(n, static_cast<const double*>(x.data) + p.i(1), static_cast<double*>(y.data) + p.i(2));
+      dl::unary<double>(op, it, at<const double>(x, o[1]), at<double>(y, o[0]));
       break;
     case napi_int32_array:
-      dl::relu<std::int32_t>(n, static_cast<const std::int32_t*>(x.data) + p.i(1), static_cast<std::int32_t*>(y.data) + p.i(2));
+      if (op == dl::kSqrt || op == dl::kRsqrt) throw_type(env, "unary: sqrt and rsqrt take floats");
+      dl::unary<std::int32_t>(op, it, at<const std::int32_t>(x, o[1]), at<std::int32_t>(y, o[0]));
       break;
     default:
-      throw_type(env, std::string("relu: unsupported ") + type_name(x.type));
+      throw_type(env, std::string("unary: unsupported ") + type_name(x.type));
   }
   return env.Undefined();
 }
@@ -859,7 +860,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("binary", Napi::Function::New(env, Binary, "binary"));
   exports.Set("compare", Napi::Function::New(env, Compare, "compare"));
   exports.Set("where", Napi::Function::New(env, Where, "where"));
-  exports.Set("relu", Napi::Function::New(env, Relu, "relu"));
+  exports.Set("unary", Napi::Function::New(env, Unary, "unary"));
   exports.Set("sum", Napi::Function::New(env, Sum, "sum"));
   exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
   exports.Set("crossEntropy", Napi::Function::New(env, CrossEntropy, "crossEntropy"));

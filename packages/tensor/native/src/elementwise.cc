@@ -187,18 +187,40 @@ void where(const Strided& it, const std::uint8_t* c, const T* a, const T* b, T* 
   });
 }
 
-template <typename T>
-void relu(i64 n, const T* x, T* y) {
-  parallel_chunks(n, kGrain, [&](i64 s, i64 e) {
-    if constexpr (std::is_integral<T>::value) {
-      for (i64 i = s; i < e; i++) y[i] = x[i] > 0 ? x[i] : 0;
+template <typename T, class F>
+void run1(const Strided& it, const T* x, T* y, F f) {
+  const i64 sy = it.stride[0][0], sx = it.stride[1][0];
+  for_runs<2>(it, [&](const i64* off, i64 m) {
+    T* yr = y + off[0];
+    const T* xr = x + off[1];
+    if (sy == 1 && sx == 1) {
+      for (i64 i = 0; i < m; i++) yr[i] = f(xr[i]);
     } else {
-      for (i64 i = s; i < e; i++) {
-        const T v = x[i];
-        y[i] = (v > T(0) || v != v) ? v : T(0);
-      }
+      for (i64 i = 0; i < m; i++) yr[i * sy] = f(xr[i * sx]);
     }
   });
+}
+
+template <typename T>
+void unary(int op, const Strided& it, const T* x, T* y) {
+  if constexpr (std::is_integral<T>::value) {
+    using U = std::uint32_t;
+    switch (op) {
+      case kRelu: return run1(it, x, y, [](T v) { return v > 0 ? v : T(0); });
+      case kNeg: return run1(it, x, y, [](T v) { return static_cast<T>(U(0) - static_cast<U>(v)); });
+      case kAbs: return run1(it, x, y, [](T v) { return v < 0 ? static_cast<T>(U(0) - static_cast<U>(v)) : v; });
+      default: return;
+    }
+  } else {
+    switch (op) {
+      case kRelu: return run1(it, x, y, [](T v) { return (v > T(0) || v != v) ? v : T(0); });
+      case kNeg: return run1(it, x, y, [](T v) { return -v; });
+      case kAbs: return run1(it, x, y, [](T v) { return std::fabs(v); });
+      case kSqrt: return run1(it, x, y, [](T v) { return static_cast<T>(std::sqrt(static_cast<double>(v))); });
+      case kRsqrt: return run1(it, x, y, [](T v) { return static_cast<T>(1.0 / std::sqrt(static_cast<double>(v))); });
+      default: return;
+    }
+  }
 }
 
 template void binary<float>(int, const Strided&, const float*, const float*, float*);
@@ -212,8 +234,8 @@ template void where<float>(const Strided&, const std::uint8_t*, const float*, co
 template void where<double>(const Strided&, const std::uint8_t*, const double*, const double*, double*);
 template void where<std::int32_t>(const Strided&, const std::uint8_t*, const std::int32_t*, const std::int32_t*, std::int32_t*);
 template void where<std::uint8_t>(const Strided&, const std::uint8_t*, const std::uint8_t*, const std::uint8_t*, std::uint8_t*);
-template void relu<float>(i64, const float*, float*);
-template void relu<double>(i64, const double*, double*);
-template void relu<std::int32_t>(i64, const std::int32_t*, std::int32_t*);
+template void unary<float>(int, const Strided&, const float*, float*);
+template void unary<double>(int, const Strided&, const double*, double*);
+template void unary<std::int32_t>(int, const Strided&, const std::int32_t*, std::int32_t*);
 
 }  // namespace dl

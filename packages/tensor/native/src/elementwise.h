@@ -12,6 +12,7 @@ namespace dl {
 
 enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kMaximum, kMinimum, kReluBackward, kBinaryOps };
 enum CompareOp : int { kEq = 0, kNe, kLt, kLe, kGt, kGe, kCompareOps };
+enum UnaryOp : int { kRelu = 0, kNeg, kAbs, kSqrt, kRsqrt, kUnaryOps };
 
 constexpr int kMaxDims = 16;
 
@@ -38,8 +39,12 @@ void compare(int op, const Strided& it, const T* a, const T* b, std::uint8_t* y)
 template <typename T>
 void where(const Strided& it, const std::uint8_t* c, const T* a, const T* b, T* y);
 
-/** y = max(x, 0), NaN kept, -0 becomes 0 (as Math.max(x, 0)). */
+/**
+ * y = op(x), as the TypeScript kernels compute it: relu = max(x, 0) with NaN kept and -0 made 0
+ * (Math.max); neg and abs wrap on int32; sqrt and rsqrt (float only) in double, then rounded
+ * once (1 / Math.sqrt), so both backends give the same bits. T: float, double, int32.
+ */
 template <typename T>
-void relu(i64 n, const T* x, T* y);
+void unary(int op, const Strided& it, const T* x, T* y);
 
 }  // namespace dl

@@ -10,7 +10,7 @@ import type { TypedArray } from '../../dtype.js';
 import type { CudaAddon } from '../cuda/addon.js';
 
 /** Bumped with binding.cc's kDlAbi whenever a function's arguments change. */
-export const NATIVE_ABI = 4;
+export const NATIVE_ABI = 5;
 
 export interface NativeInfo {
   abi: number;
@@ -64,7 +64,8 @@ export interface NativeAddon {
   binary(op: number, a: TypedArray, b: TypedArray, y: TypedArray, P: Float64Array): void;
   compare(op: number, a: TypedArray, b: TypedArray, y: TypedArray, P: Float64Array): void;
   where(c: TypedArray, a: TypedArray, b: TypedArray, y: TypedArray, P: Float64Array): void;
-  relu(x: TypedArray, y: TypedArray, P: Float64Array): void;
+  /** relu, neg, abs, sqrt, rsqrt (codes 0-4) over the strided layout of binary(). */
+  unary(op: number, x: TypedArray, y: TypedArray, P: Float64Array): void;
   sum(x: TypedArray, y: TypedArray, P: Float64Array): void;
   softmax(x: TypedArray, y: TypedArray, P: Float64Array, log: boolean): void;
   crossEntropy(x: TypedArray, target: TypedArray, weight: TypedArray | undefined, loss: TypedArray, lse: TypedArray, P: Float64Array): void;
@@ -78,6 +79,6 @@ export interface NativeAddon {
 /** The functions a loaded binary must export (checked by the loader). */
 export const NATIVE_FUNCTIONS = [
   'info', 'probeBlas', 'setGemmKernel', 'gemm', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight',
-  'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'binary', 'compare', 'where', 'relu', 'sum', 'softmax',
+  'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'binary', 'compare', 'where', 'unary', 'sum', 'softmax',
   'crossEntropy', 'crossEntropyBackward', 'sgdStep', 'adamStep',
 ] as const;

@@ -8,7 +8,7 @@ import type { TypedArray } from '../../dtype.js';
 import { isContiguous } from '../../layout.js';
 import { coalesce } from '../cpu/strided.js';
 import { forEachBatch, matmulBatch } from '../matmul-batch.js';
-import type { AvgPool2dAttrs, BinaryOp, Conv2dAttrs, Kernel, KernelAttrs, KernelTable, OpName, Pool2dAttrs, TensorArg } from '../types.js';
+import type { AvgPool2dAttrs, BinaryOp, Conv2dAttrs, Kernel, KernelAttrs, KernelTable, OpName, Pool2dAttrs, TensorArg, UnaryOp } from '../types.js';
 import type { NativeAddon } from './addon.js';
 
 type Arg = TensorArg<TypedArray>;
@@ -283,15 +283,19 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
     addon.where(c.buf, a.buf, b.buf, y.buf, P);
   };
 
-  const relu: K<NoAttrs> = (ins, outs, attrs) => {
-    const x = ins[0];
-    const y = outs[0];
-    if (!(isFloat(x) || x.dtype === 'int32') || !isContiguous(x) || !isContiguous(y)) return ts.relu(ins, outs, attrs);
-    P[0] = numel(y.shape);
-    P[1] = x.offset;
-    P[2] = y.offset;
-    addon.relu(x.buf, y.buf, P);
-  };
+  const UNARY: Partial<Record<UnaryOp, number>> = { relu: 0, neg: 1, abs: 2, sqrt: 3, rsqrt: 4 };
+
+  function unaryKernel(op: UnaryOp): K<NoAttrs> {
+    const fallback = ts[op] as K<NoAttrs>;
+    const code = UNARY[op] as number;
+    const takesInt = op === 'relu' || op === 'neg' || op === 'abs';
+    return (ins, outs, attrs) => {
+      const x = ins[0];
+      const y = outs[0];
+      if (!(isFloat(x) || (takesInt && x.dtype === 'int32')) || !putStrided([y, x])) return fallback(ins, outs, attrs);
+      addon.unary(code, x.buf, y.buf, P);
+    };
+  }
 
   // ---------------------------------------------------------------- reductions
 
@@ -385,7 +389,6 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
     avgPool2d,
     avgPool2dBackward,
     where,
-    relu,
     sum,
     softmax: softmaxKernel(false),
     logSoftmax: softmaxKernel(true),
@@ -395,12 +398,14 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
   for (const op of [...Object.keys(ARITH), ...Object.keys(COMPARE)] as BinaryOp[]) {
     (table as Record<OpName, unknown>)[op] = binaryKernel(op);
   }
+  for (const op of Object.keys(UNARY) as UnaryOp[]) (table as Record<OpName, unknown>)[op] = unaryKernel(op);
   return table;
 }
 
 /** The ops that have native kernels (for doctor and tests). */
 export const NATIVE_OPS: readonly OpName[] = [
   'matmul', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward',
-  'add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'reluBackward', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where', 'relu', 'sum', 'softmax', 'logSoftmax',
+  'add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'reluBackward', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where', 'relu', 'neg', 'abs', 'sqrt', 'rsqrt',
+  'sum', 'softmax', 'logSoftmax',
   'crossEntropy', 'crossEntropyBackward',
 ];
