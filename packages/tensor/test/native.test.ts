@@ -332,6 +332,9 @@ const CONVS: { name: string; n: number; c: number; h: number; o: number; k: numb
   // Fewer output pixels than output channels: the weight gradient runs with the batch in its reduction.
   { name: 'many channels on 4x4 (batch-reduction weight gradient)', n: 5, c: 24, h: 4, o: 40, k: 3, opts: { padding: 1 } },
   { name: 'many channels, strided and grouped (batch-reduction weight gradient)', n: 3, c: 16, h: 6, o: 48, k: 3, opts: { padding: 1, stride: 2, groups: 2 } },
+  // Output channels that fill 32-wide pixel-major tiles (AVX-512), one of them half full.
+  { name: '64 channels (32-wide pixel tiles)', n: 2, c: 8, h: 7, o: 64, k: 3, opts: { padding: 1 } },
+  { name: '48 channels, strided (32-wide pixel tiles, a half-full block)', n: 2, c: 8, h: 9, o: 48, k: 3, opts: { padding: 1, stride: 2 } },
   // Few output pixels and no direct path: forward and input gradient with the images side by side in one GEMM.
   { name: 'few channels, strided (batched columns)', n: 4, c: 6, h: 9, o: 5, k: 3, opts: { stride: 2, padding: 1 } },
   { name: 'strided, dilated, grouped (batched columns)', n: 4, c: 6, h: 9, o: 6, k: 3, opts: { stride: 2, padding: 1, dilation: 2, groups: 2 } },

@@ -43,21 +43,34 @@ struct Sized {
   int size;
 };
 
+/**
+ * A pixel- or tap-major kernel: `size` pixels or taps per tile, `width` output channels per tile
+ * (the NR of its contract: the rows of wT / gyT hold `width` channels).
+ */
+template <class F>
+struct Tiled {
+  F fn;
+  int size;
+  int width;
+};
+
 /** Widest forward tile of any kernel family (slack the padded images must have). */
 constexpr int kMaxTileWidth = 32;
 
 template <typename T>
 Sized<ConvFwdTile<T>> conv_fwd_tile();
+/** The pixel-major kernel for `channels` output channels: 32 wide (AVX-512) when they fill such tiles. */
 template <typename T>
-Sized<ConvFwdPix<T>> conv_fwd_pix();
+Tiled<ConvFwdPix<T>> conv_fwd_pix(i64 channels);
 template <typename T>
-Sized<ConvBwdWTap<T>> conv_bwdw_tap();
+Tiled<ConvBwdWTap<T>> conv_bwdw_tap();
 template <typename T>
 ConvBwdWBlock<T> conv_bwdw_block();
 
 #if defined(__x86_64__)
 void conv_fwd_tile_avx512_f32(i64 kc, const float* pa, const float* b, const i64* kOff, float* c, i64 ldc);
 void conv_fwd_pix_avx512_f32(i64 kc, const float* x, const i64* qo, const i64* kOff, const float* wT, float* c);
+void conv_fwd_pix32_avx512_f32(i64 kc, const float* x, const i64* qo, const i64* kOff, const float* wT, float* c);
 void conv_bwdw_tap_avx512_f32(i64 oh, i64 ow, const float* x, const i64* kOff, i64 xRow, const float* gyT, float* t,
                               i64 ldt);
 void conv_bwdw_block_avx512_f32(int mo, int kb, i64 oh, i64 ow, const float* gy, i64 gyO, i64 gyRow, const float* x,
