@@ -1,6 +1,7 @@
 #include "conv.h"
 
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "conv_kernels.h"
@@ -775,9 +776,11 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, Strides4 gs, const T
     kOffP.resize(static_cast<std::size_t>(kdPad), 0);  // dummy taps read x[0..]: results dropped
     const DirectConv dc = direct_plan<T>(d.Cg, g.H, g.W, g.ph, g.pw, g.oh, g.ow, d.Og, kOffP);
     const i64 accLen = g.G * kdPad * ogW;
-    std::vector<T> accs(static_cast<std::size_t>(chunks * accLen), T(0));
+    // Each chunk zeroes its accumulators at its first image (on the thread that fills them).
+    std::unique_ptr<T[]> accs(new T[static_cast<std::size_t>(chunks * accLen)]);
     for_chunks([&](i64 n, i64 chunk) {
-      T* acc = accs.data() + chunk * accLen;
+      T* acc = accs.get() + chunk * accLen;
+      if (n == chunk * per) std::memset(acc, 0, sizeof(T) * static_cast<std::size_t>(accLen));
       T* xp = scratch<T>(kConvPad, static_cast<std::size_t>(dc.padLen));
       T* gyT = scratch<T>(kConvGy, static_cast<std::size_t>(d.P * CW));
       for (i64 gi = 0; gi < g.G; gi++) {
@@ -798,13 +801,22 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, Strides4 gs, const T
         }
       }
     });
-    for (i64 gi = 0; gi < g.G; gi++)
-      for (i64 o = 0; o < d.Og; o++)
-        for (i64 k = 0; k < d.Kd; k++) {
-          T s = T(0);
-          for (i64 c = 0; c < chunks; c++) s += accs[c * accLen + (gi * kdPad + k) * ogW + o];
-          gw[(gi * d.Og + o) * d.Kd + k] = s;
-        }
+    // The chunks' sums added in chunk order into chunk 0 (contiguous runs, parallel over
+    // elements), then transposed into gw.
+    T* sum = accs.get();
+    const i64 used = (g.N + per - 1) / per;  // chunks that got images
+    parallel_chunks(accLen, 1 << 14, [&](i64 s0, i64 s1) {
+      for (i64 c = 1; c < used; c++) {
+        const T* a = sum + c * accLen;
+        for (i64 i = s0; i < s1; i++) sum[i] += a[i];
+      }
+    });
+    pool.run(g.G * d.Og, pool.size(), [&](i64 go, int) {
+      const i64 gi = go / d.Og, o = go % d.Og;
+      const T* src = sum + gi * kdPad * ogW + o;
+      T* dst = gw + go * d.Kd;
+      for (i64 k = 0; k < d.Kd; k++) dst[k] = src[k * ogW];
+    });
     return;
   }
   // (Rows narrower than about three vectors waste too much of the masked tail: pack instead.)
