@@ -200,11 +200,16 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
         if (runningMean) runningMean.mul_(1 - momentum).add_(mean.reshape([c]), momentum);
         if (runningVar) runningVar.mul_(1 - momentum).add_(variance.reshape([c]), (momentum * n) / (n - 1));
       });
-      y = centred.mul(variance.add(eps).rsqrt());
+      // The weight folded into the per-channel scale first, as PyTorch's CPU kernel does: one
+      // full-size product instead of two, forward and backward.
+      let scale = variance.add(eps).rsqrt();
+      if (weight) scale = scale.mul(weight.reshape(bshape));
+      y = centred.mul(scale);
     } else {
-      y = x.sub((runningMean as Tensor).reshape(bshape)).mul((runningVar as Tensor).reshape(bshape).add(eps).rsqrt());
+      let scale = (runningVar as Tensor).reshape(bshape).add(eps).rsqrt();
+      if (weight) scale = scale.mul(weight.reshape(bshape));
+      y = x.sub((runningMean as Tensor).reshape(bshape)).mul(scale);
     }
-    if (weight) y = y.mul(weight.reshape(bshape));
     if (bias) y = y.add(bias.reshape(bshape));
     return y;
   });
