@@ -197,6 +197,10 @@ async function build() {
     '-std=c++17', '-O3', '-fPIC', '-fvisibility=hidden', '-pthread', '-fexceptions', '-fno-math-errno',
     '-Wall', '-Wextra', '-Wno-unused-parameter', '-Wno-missing-field-initializers',
     '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED', '-DBUILDING_NODE_EXTENSION',
+    // An error raised while its thread's JavaScript environment is shutting down (a worker_thread
+    // terminated mid-call) cannot be thrown; without this node-addon-api throws again from its
+    // callback wrapper and std::terminate aborts the whole process.
+    '-DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS',
     `-DDL_ADDON_VERSION="${version}"`,
     ...cudaDefs,
     ...includes.map((d) => `-I${d}`),

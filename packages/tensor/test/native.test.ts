@@ -190,6 +190,29 @@ describe('doctor', () => {
     else expect(info.gemmKernel).toBe(info.cpu.avx2 && info.cpu.fma ? 'avx2+fma' : 'portable');
   });
 
+  it.skipIf(!addon)(withAddon('terminating a worker thread while its addon call throws leaves the process running'), () => {
+    // Each worker loops on a call the addon refuses (RangeError) and is terminated mid-loop: the
+    // error raised while its environment shuts down must be dropped, not abort the process.
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const src = \`const m = { exports: {} }; process.dlopen(m, \${JSON.stringify(${JSON.stringify(loaded.path)})});
+        const x = new Float32Array(8), P = Float64Array.from([1, 0, 0, 0, 100, 1, 1, 1]);
+        require('node:worker_threads').parentPort.postMessage('ready');
+        for (;;) { try { m.exports.binary(0, x, x, x, P); } catch {} }\`;
+      (async () => {
+        for (let i = 0; i < 20; i++) {
+          const w = new Worker(src, { eval: true });
+          await new Promise((r) => w.once('message', r));
+          await w.terminate();
+        }
+        console.log('survived 20');
+      })();`;
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(out.stderr).not.toMatch(/terminate called/);
+    expect(out.stdout.trim()).toBe('survived 20');
+    expect(out.status).toBe(0);
+  });
+
   it.skipIf(!addon)(withAddon('DL_NUM_THREADS sets the thread count'), () => {
     const script = `const m = { exports: {} }; process.dlopen(m, ${JSON.stringify(loaded.path)}); const i = m.exports.info(); console.log(i.threads + ' ' + i.threadsSource);`;
     const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, DL_NUM_THREADS: '3' } });
