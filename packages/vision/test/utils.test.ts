@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
+import * as jpeg from 'jpeg-js';
 import { tensor } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
 import { io, utils } from '@dl/vision';
@@ -102,6 +103,22 @@ describe('saveImage and PNG I/O', () => {
     }
     const rgb = io.decodeImage(io.encodePng({ data: new Uint8Array([10, 200]), height: 1, width: 2, channels: 1 }));
     expect(Array.from(rgb.data)).toEqual([10, 10, 10, 200, 200, 200]);
+  });
+
+  it('image sizes are read from the headers, and images over maxPixels are refused before decoding', () => {
+    const png = io.encodePng({ data: new Uint8Array(23 * 37 * 3), height: 23, width: 37, channels: 3 });
+    const jpg = jpeg.encode({ data: new Uint8Array(23 * 37 * 4), width: 37, height: 23 }, 90).data;
+    expect(io.imageSize(png, 'png')).toEqual({ width: 37, height: 23 });
+    expect(io.imageSize(jpg, 'jpeg')).toEqual({ width: 37, height: 23 });
+    expect(io.decodeImage(jpg, { maxPixels: 23 * 37 }).width).toBe(37);
+    expect(() => io.decodeImage(jpg, { maxPixels: 23 * 37 - 1, name: 'a.jpg' })).toThrow('cannot decode a.jpg: it is 37x23 = 851 pixels, over the limit of 850');
+    // A PNG whose header claims 100000 x 100000 pixels (40 GB as RGBA): refused from the header
+    // under the default limit, before pngjs allocates anything.
+    const bomb = Uint8Array.from(png);
+    new DataView(bomb.buffer).setUint32(16, 100_000);
+    new DataView(bomb.buffer).setUint32(20, 100_000);
+    expect(() => io.decodeImage(bomb)).toThrow(`it is 100000x100000 = 10000000000 pixels, over the limit of ${io.DEFAULT_MAX_PIXELS}`);
+    expect(io.imageSize(jpg.subarray(0, 20), 'jpeg')).toBe(null);
   });
 
   it('errors name the file and the reason', () => {

@@ -28,7 +28,15 @@ export interface DecodeOptions {
   mode?: ImageMode;
   /** The file name, for error messages. */
   name?: string;
+  /**
+   * The most pixels (height x width) an image may have; larger ones are refused before any
+   * pixel is decoded, so a small file cannot expand into gigabytes. Default: PIL's limit,
+   * 2 x 89,478,485 pixels (PIL warns above half of it).
+   */
+  maxPixels?: number;
 }
+
+export const DEFAULT_MAX_PIXELS = 2 * 89_478_485;
 
 /** A new image (zero-filled unless `data` is given; `data` is used as is, not copied). */
 export function createImage(height: number, width: number, channels: number, data?: Uint8Array): Image {
@@ -64,6 +72,33 @@ export function imageFormat(bytes: Uint8Array): 'png' | 'jpeg' | null {
   return null;
 }
 
+/**
+ * Width and height from the header (PNG: IHDR; JPEG: the first start-of-frame segment), or
+ * null when the header is cut short (the decoder then says what is wrong).
+ */
+export function imageSize(bytes: Uint8Array, format: 'png' | 'jpeg'): { width: number; height: number } | null {
+  const u16 = (i: number) => (bytes[i] << 8) | bytes[i + 1];
+  if (format === 'png') {
+    if (bytes.length < 24) return null;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return { width: view.getUint32(16), height: view.getUint32(20) };
+  }
+  // JPEG: segments FF xx <length u16> after the FF D8 start marker; SOF0..SOF15 carry the size,
+  // except C4 (Huffman tables), C8 (reserved) and CC (arithmetic coding conditioning).
+  let i = 2;
+  while (i + 9 < bytes.length) {
+    if (bytes[i] !== 0xff) return null;
+    const marker = bytes[i + 1];
+    if (marker === 0xff) {
+      i += 1; // fill byte
+      continue;
+    }
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return { height: u16(i + 5), width: u16(i + 7) };
+    i += 2 + u16(i + 2);
+  }
+  return null;
+}
+
 /** Decode JPEG or PNG bytes (the format is recognised from the bytes, not the file name). */
 export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Image {
   const op = 'decodeImage';
@@ -74,11 +109,16 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Image 
     const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
     fail('IO', op, `cannot decode ${what}: not a JPEG or PNG file (${bytes.length === 0 ? 'the file is empty' : `it starts with bytes ${head}`})`, 'only JPEG and PNG images are supported; convert the file or remove it from the folder');
   }
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const size = imageSize(bytes, format);
+  if (size !== null && size.height * size.width > maxPixels) {
+    fail('IO', op, `cannot decode ${what}: it is ${size.width}x${size.height} = ${size.width * size.height} pixels, over the limit of ${maxPixels}`, 'resize the image first, or raise the limit with { maxPixels } if the file is trusted');
+  }
   let img: Image;
   try {
     if (format === 'jpeg') {
       // 3 interleaved channels (gray JPEGs come out as RGB with equal channels).
-      const d = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 1024 });
+      const d = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 1024, maxResolutionInMP: Math.max(100, maxPixels / 1e6) });
       img = { data: d.data, height: d.height, width: d.width, channels: 3 };
     } else {
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -94,7 +134,7 @@ export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Image 
 }
 
 /** Read and decode a JPEG or PNG file (synchronously). Errors name the file. */
-export function readImage(path: string, opts: { mode?: ImageMode } = {}): Image {
+export function readImage(path: string, opts: Omit<DecodeOptions, 'name'> = {}): Image {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
