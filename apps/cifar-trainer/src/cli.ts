@@ -3,6 +3,7 @@
  *   cifar-trainer train [--recipe default|tutorial] [flags]
  *   cifar-trainer eval [--model-dir DIR]
  *   cifar-trainer predict IMAGE... [--model-dir DIR] [--top-k K]
+ *   cifar-trainer serve [--model-dir DIR] [--port N]
  *   cifar-trainer doctor
  * Bad input ends with one line on stderr and exit code 1 (2 for usage errors).
  */
@@ -14,7 +15,8 @@ import { resolveDataDir } from './data-dir.js';
 import { evaluate, formatConfusion } from './evaluate.js';
 import { loadModel } from './artifacts.js';
 import { loadCifar } from './data.js';
-import { predict } from './predict.js';
+import { Classifier, predict } from './predict.js';
+import { SERVE_DEFAULTS, serve, urlOf } from './serve.js';
 import { requireDevice } from './setup.js';
 import { train } from './train.js';
 
@@ -121,6 +123,34 @@ export function program(): Command {
       for (const r of predict(o.modelDir, images, positiveInt('--top-k', o.topK), device)) {
         log(`${r.file}: ${r.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ')}`);
       }
+    });
+  p.command('serve')
+    .description('serve predictions over HTTP: POST a PNG or JPEG to /predict for the top-k classes as JSON; GET /health')
+    .option('--model-dir <dir>', 'directory with model.json and model.safetensors', 'runs/cifar10')
+    .option('--host <host>', 'address to listen on (0.0.0.0: every interface)', SERVE_DEFAULTS.host)
+    .option('--port <n>', 'port (0: any free one)', String(SERVE_DEFAULTS.port))
+    .option('--top-k <k>', 'classes per answer unless the request asks ?k=', String(SERVE_DEFAULTS.topK))
+    .option('--max-batch <n>', 'most images classified in one forward pass', String(SERVE_DEFAULTS.maxBatch))
+    .option('--max-bytes <n>', 'largest request body accepted', String(SERVE_DEFAULTS.maxBytes))
+    .addOption(new Option('--device <device>', 'cpu or cuda').choices(DEVICES).default('cpu'))
+    .action(async (o) => {
+      const device = requireDevice(o.device);
+      const port = positiveInt('--port', o.port, 0);
+      if (port > 65535) throw new UsageError(`--port: expected an integer in [0, 65535]; got '${o.port}'`);
+      const options = { host: o.host, port, topK: positiveInt('--top-k', o.topK), maxBatch: positiveInt('--max-batch', o.maxBatch), maxBytes: positiveInt('--max-bytes', o.maxBytes) };
+      const classifier = new Classifier(o.modelDir, device);
+      const server = await serve(classifier, options);
+      log(`serving ${classifier.desc.architecture} from ${o.modelDir} on ${device} at ${urlOf(server)}: POST an image to /predict, GET /health (Ctrl-C stops)`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: NodeJS.Signals) => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          log(`${signal}: finishing the requests in flight, then stopping`);
+          server.close(() => resolve());
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
     });
   p.command('doctor')
     .description('what this machine offers: backends, CPU features in use, threads, the native addon, CUDA (driver, runtime, GPUs, cuBLAS), and fixes for what is missing')
