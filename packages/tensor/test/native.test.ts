@@ -361,6 +361,11 @@ const CONVS: { name: string; n: number; c: number; h: number; o: number; k: numb
   // Few output pixels and no direct path: forward and input gradient with the images side by side in one GEMM.
   { name: 'few channels, strided (batched columns)', n: 4, c: 6, h: 9, o: 5, k: 3, opts: { stride: 2, padding: 1 } },
   { name: 'strided, dilated, grouped (batched columns)', n: 4, c: 6, h: 9, o: 6, k: 3, opts: { stride: 2, padding: 1, dilation: 2, groups: 2 } },
+  // Stride 1, few pixels and over 4096 taps (no direct path): the input gradient is the forward
+  // convolution of gy with the flipped, transposed weights on that same batched path (25 and 36
+  // pixels: panels that straddle images).
+  { name: 'stride 1, uneven padding and dilation, grouped (input gradient as a batched forward)', n: 5, c: 12, h: 5, o: 920, k: 3, opts: { padding: [1, 2], dilation: [1, 2], groups: 2 } },
+  { name: 'stride 1, no padding (input gradient as a batched forward)', n: 3, c: 10, h: 6, o: 460, k: 3 },
 ];
 
 describe.skipIf(!addon)(withAddon('native conv2d against the reference backend at the tutorial shapes'), () => {
@@ -426,6 +431,20 @@ describe.skipIf(!addon)(withAddon('native conv2d against the reference backend a
       ['forward', 'input gradient', 'weight gradient'].forEach((what, i) => {
         assertClose(got[i].to('reference'), want[i], { rtol: 1e-4, atol: 1e-4 }, what);
       });
+    });
+  });
+
+  it('an input gradient as a batched forward convolution over several slabs gives the reference (60 images, 512 channels of 3x3)', () => {
+    // gy's columns: 4608 taps x 9 pixels per image, 60 images: 20 MB in float64, past one slab.
+    T.scope(() => {
+      const g = new T.Generator(9);
+      const opts = { padding: 1 };
+      const dtype = 'float64';
+      const w = T.randn([512, 4, 3, 3], { generator: g, dtype }).mul_(0.05);
+      const gy = T.randn([60, 512, 3, 3], { generator: g, dtype });
+      const want = T.conv2dBackwardInput(gy.to('reference'), w.to('reference'), [60, 4, 3, 3], opts);
+      const got = withBackend(native as Backend, () => T.conv2dBackwardInput(gy, w, [60, 4, 3, 3], opts));
+      assertClose(got.to('reference'), want, { rtol: 1e-9, atol: 1e-9 }, 'input gradient');
     });
   });
 

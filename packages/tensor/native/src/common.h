@@ -26,6 +26,7 @@ enum ScratchSlot : int {
   kConvCol,     // conv: column matrix (Kd x P) or wide output (Co x P') of one image; a slab's columns
   kConvGy,      // conv weight gradient: a contiguous copy of a strided gradient
   kConvOut,     // conv: a slab's output (Og x N*P) or input-gradient columns (Kd x N*P) before they are scattered
+  kConvW,       // conv: the weights packed once as the A operand of a slab's GEMM (every group)
   kScratchSlots
 };
 

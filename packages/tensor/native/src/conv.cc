@@ -366,6 +366,40 @@ void slab_columns(const ConvGeom& g, const Derived& d, const T* x, Strides4 xs, 
 }
 
 /**
+ * The column matrix of images [n0, n0 + ns) of group gi (Kd x ns*P: column (i, q) holds the
+ * taps kOff of output pixel q, window qOff[q], of image n0 + i, zero padded), written straight
+ * into the packed layout of a GEMM's B operand. Parallel over the images.
+ */
+template <typename T>
+void slab_columns_packed(const ConvGeom& g, const Derived& d, const T* x, Strides4 xs, i64 gi, i64 n0, i64 ns,
+                         const std::vector<i64>& kOff, const std::vector<i64>& qOff, const Prepacked<T, GemmTraits<T>::NR>& cols) {
+  constexpr int NR = GemmTraits<T>::NR;
+  constexpr i64 KC = GemmTraits<T>::KC;
+  ThreadPool& pool = ThreadPool::instance();
+  const i64 NP = ns * d.P;
+  pool.run(ns, pool.size(), [&](i64 i, int) {
+    T* xp = scratch<T>(kConvPad, static_cast<std::size_t>(d.Cg * d.Hp * d.Wp));
+    pad_image(g, d, x + (n0 + i) * xs.s0 + gi * d.Cg * xs.s1, xs, xp);
+    for (i64 pc = 0; pc < d.Kd; pc += KC) {
+      const i64 kc = imin(KC, d.Kd - pc);
+      T* slice = cols.block(pc, 0, kc);
+      for (i64 k = pc; k < pc + kc; k++) {
+        const T* src = xp + kOff[k];
+        T* row = slice + (k - pc) * NR;
+        for (i64 q = 0, j = i * d.P; q < d.P; q++, j++) row[(j / NR) * NR * kc + j % NR] = src[qOff[q]];
+      }
+      // The last panel's columns past the slab are zeros.
+      if (i == ns - 1 && NP % NR != 0) {
+        T* last = slice + (NP / NR) * NR * kc;
+        for (i64 p = 0; p < kc; p++)
+          for (i64 j = NP % NR; j < NR; j++) last[p * NR + j] = T(0);
+      }
+    }
+    trim_scratch(kKeepScratch);
+  });
+}
+
+/**
  * col2im of one image: gx plane c (H x W) += the rows (c, i, j) of col (Kd x P, rows ldc
  * apart) at the input pixels their output pixels read. lo/hi[j]: the output columns that
  * kernel column j maps inside the input.
@@ -402,6 +436,57 @@ i64 row_splits(i64 N, i64 Ho) {
   const i64 threads = ThreadPool::instance().size();
   if (N >= threads) return 1;
   return imax(1, imin(2 * ((threads + N - 1) / N), Ho));
+}
+
+/**
+ * A convolution with few output pixels per image, over slabs of the batch: per group,
+ * y_g (Og x (n, q)) = A_g (Og x Kd) @ col (Kd x (n, q)) + bias, the images of a slab side by side
+ * in one GEMM, parallel over tiles of the product, then scattered to y (N x O x P, contiguous).
+ * A_g[o][k] = w[gi * wGroup + wRow[o] + wCol[k]]: the weights, or for the input gradient the
+ * flipped, transposed weights. Both operands are packed once (the weights per call, the columns
+ * per slab, straight from the images) and every tile reads its blocks in place.
+ */
+template <typename T>
+void conv_slabs(const ConvGeom& g, const Derived& d, const T* x, Strides4 xs, const T* w, i64 wGroup,
+                const std::vector<i64>& wRow, const std::vector<i64>& wCol, const T* bias, i64 bs, T* y) {
+  using GT = GemmTraits<T>;
+  const i64 P = d.P;
+  const i64 slab = slab_images(g.N, P * (d.Kd + d.Og) * static_cast<i64>(sizeof(T)));
+  const std::vector<i64> kOff = tap_offsets(g, d.Cg, d.Hp * d.Wp, d.Wp, 1);
+  const std::vector<i64> qOff = window_offsets(g, d.Wp, 1);
+  const i64 wLen = Prepacked<T, GT::MR>::size(d.Og, d.Kd);
+  T* wPacked = scratch<T>(kConvW, static_cast<std::size_t>(wLen * g.G));
+  for (i64 gi = 0; gi < g.G; gi++) {
+    const TableMatrix<T> A{w + gi * wGroup, wRow.data(), wCol.data(), nullptr};
+    prepack(Prepacked<T, GT::MR>{wPacked + gi * wLen, d.Og}, d.Kd, GT::KC,
+            [&](i64 l0, i64 nl, i64 pc, i64 kc, T* dst) { pack_a_table<T, GT::MR>(A, l0, nl, pc, kc, dst); });
+  }
+  T* colData = scratch<T>(kConvCol, static_cast<std::size_t>(Prepacked<T, GT::NR>::size(slab * P, d.Kd)));
+  T* out = scratch<T>(kConvOut, static_cast<std::size_t>(d.Og * slab * P));
+  ThreadPool& pool = ThreadPool::instance();
+  for (i64 n0 = 0; n0 < g.N; n0 += slab) {
+    const i64 ns = imin(slab, g.N - n0), NP = ns * P;
+    const Prepacked<T, GT::NR> b{colData, NP};
+    for (i64 gi = 0; gi < g.G; gi++) {
+      slab_columns_packed(g, d, x, xs, gi, n0, ns, kOff, qOff, b);
+      const Prepacked<T, GT::MR> a{wPacked + gi * wLen, d.Og};
+      for_gemm_tiles(d.Og, NP, d.Kd, GT::MR, GT::NR, 0, [&](i64 i0, i64 m, i64 j0, i64 n) {
+        gemm_blocked<T>(
+            m, n, d.Kd, T(1), [&](i64 ic, i64, i64 pc, i64 kc, T*) -> const T* { return a.block(pc, i0 + ic, kc); },
+            [&](i64 pc, i64 kc, i64 jc, i64, T*) -> const T* { return b.block(pc, j0 + jc, kc); }, T(0),
+            out + i0 * NP + j0, NP, 1);
+      });
+      pool.run(ns, pool.size(), [&](i64 i, int) {
+        for (i64 o = 0; o < d.Og; o++) {
+          const T bo = bias ? bias[(gi * d.Og + o) * bs] : T(0);
+          const T* src = out + o * NP + i * P;
+          T* dst = y + ((n0 + i) * g.O + gi * d.Og + o) * P;
+          for (i64 q = 0; q < P; q++) dst[q] = src[q] + bo;
+        }
+      });
+    }
+  }
+  trim_scratch(kKeepScratch);
 }
 
 }  // namespace
@@ -501,41 +586,7 @@ void conv2d_forward(const ConvGeom& g, const T* x, Strides4 xs, const T* w, Stri
     return;
   }
   if (batch_columns_pay(P)) {
-    // Few pixels per image: y_g (Og x (n, q)) = w_g (Og x Kd) @ col (Kd x (n, q)) over slabs of
-    // images, parallel over tiles of the product, then scattered to (n, o, q) with the bias.
-    const i64 slab = slab_images(g.N, P * (d.Kd + d.Og) * static_cast<i64>(sizeof(T)));
-    const std::vector<i64> kOff = tap_offsets(g, d.Cg, d.Hp * d.Wp, d.Wp, 1);
-    const std::vector<i64> qOff = window_offsets(g, d.Wp, 1);
-    const std::vector<i64> wRow = linear_offsets(d.Og, ws.s0);
-    const std::vector<i64> wCol = weight_offsets(g, d.Cg, ws.s1, ws.s2, ws.s3);
-    T* colT = scratch<T>(kConvCol, static_cast<std::size_t>(slab * P * d.Kd));
-    T* out = scratch<T>(kConvOut, static_cast<std::size_t>(d.Og * slab * P));
-    ThreadPool& pool = ThreadPool::instance();
-    for (i64 n0 = 0; n0 < g.N; n0 += slab) {
-      const i64 ns = imin(slab, g.N - n0), NP = ns * P;
-      for (i64 gi = 0; gi < g.G; gi++) {
-        slab_columns(g, d, x, xs, gi, n0, ns, kOff, qOff, colT);
-        const TableMatrix<T> A{w + gi * d.Og * ws.s0, wRow.data(), wCol.data(), nullptr};
-        for_gemm_tiles(d.Og, NP, d.Kd, GT::MR, GT::NR, 0, [&](i64 i0, i64 m, i64 j0, i64 n) {
-          gemm_blocked<T>(
-              m, n, d.Kd, T(1),
-              [&](i64 ic, i64 mc, i64 pc, i64 kc, T* pa) { pack_a_table<T, GT::MR>(A, i0 + ic, mc, pc, kc, pa); },
-              [&](i64 pc, i64 kc, i64 jc, i64 nc, T* pb) {
-                pack_b_strided<T, GT::NR>(colT + (j0 + jc) * d.Kd + pc, 1, d.Kd, kc, nc, pb);
-              },
-              T(0), out + i0 * NP + j0, NP, 1);
-        });
-        pool.run(ns, pool.size(), [&](i64 i, int) {
-          for (i64 o = 0; o < d.Og; o++) {
-            const T b = bias ? bias[(gi * d.Og + o) * bs] : T(0);
-            const T* src = out + o * NP + i * P;
-            T* dst = y + ((n0 + i) * O + gi * d.Og + o) * P;
-            for (i64 q = 0; q < P; q++) dst[q] = src[q] + b;
-          }
-        });
-      }
-    }
-    trim_scratch(kKeepScratch);
+    conv_slabs(g, d, x, xs, w, d.Og * ws.s0, linear_offsets(d.Og, ws.s0), weight_offsets(g, d.Cg, ws.s1, ws.s2, ws.s3), bias, bs, y);
     return;
   }
   // The image the packer reads: x itself, or a zero-padded copy.
@@ -595,18 +646,20 @@ void conv2d_backward_input(const ConvGeom& g, const T* gy, Strides4 gs, const T*
   // with the weights flipped and transposed (C_g x O_g x kh x kw), done by the direct path.
   const i64 qh = g.dh * (g.kh - 1) - g.ph, qw = g.dw * (g.kw - 1) - g.pw;
   const i64 KdT = d.Og * g.kh * g.kw;
-  if (g.sh == 1 && g.sw == 1 && qh >= 0 && qw >= 0 &&
-      direct_pays<T>(d.Cg, KdT, g.H * g.W, g.H * (g.ow + 2 * qw), d.Og * (g.oh + 2 * qh) * (g.ow + 2 * qw)) ) {
-    std::vector<i64> kOffT(static_cast<std::size_t>(KdT));
-    const i64 Hq = g.oh + 2 * qh, Wq = g.ow + 2 * qw;
-    std::vector<i64> wColT(static_cast<std::size_t>(KdT));
+  const bool asForward = g.sh == 1 && g.sw == 1 && qh >= 0 && qw >= 0;
+  // The flipped, transposed weights (Cg x Og*kh*kw, taps in (o, i, j) order) as offset tables.
+  std::vector<i64> wColT(static_cast<std::size_t>(asForward ? KdT : 0));
+  if (asForward)
     for (i64 o = 0, k = 0; o < d.Og; o++)
       for (i64 i = 0; i < g.kh; i++)
-        for (i64 j = 0; j < g.kw; j++, k++) {
-          kOffT[k] = o * Hq * Wq + i * g.dh * Wq + j * g.dw;
-          wColT[k] = o * ws.s0 + (g.kh - 1 - i) * ws.s2 + (g.kw - 1 - j) * ws.s3;
-        }
-    const std::vector<i64> wRowT = linear_offsets(d.Cg, ws.s1);
+        for (i64 j = 0; j < g.kw; j++, k++) wColT[k] = o * ws.s0 + (g.kh - 1 - i) * ws.s2 + (g.kw - 1 - j) * ws.s3;
+  const std::vector<i64> wRowT = linear_offsets(d.Cg, ws.s1);
+  if (asForward && direct_pays<T>(d.Cg, KdT, g.H * g.W, g.H * (g.ow + 2 * qw), d.Og * (g.oh + 2 * qh) * (g.ow + 2 * qw))) {
+    std::vector<i64> kOffT(static_cast<std::size_t>(KdT));
+    const i64 Hq = g.oh + 2 * qh, Wq = g.ow + 2 * qw;
+    for (i64 o = 0, k = 0; o < d.Og; o++)
+      for (i64 i = 0; i < g.kh; i++)
+        for (i64 j = 0; j < g.kw; j++, k++) kOffT[k] = o * Hq * Wq + i * g.dh * Wq + j * g.dw;
     const DirectConv dc = direct_plan<T>(d.Og, g.oh, g.ow, qh, qw, g.H, g.W, d.Cg, kOffT);
     const i64 panel = round_up(d.Cg, GT::MR) * KdT;
     std::vector<T> pa(static_cast<std::size_t>(panel * g.G) + 16);
@@ -631,6 +684,12 @@ void conv2d_backward_input(const ConvGeom& g, const T* gy, Strides4 gs, const T*
     });
     return;
   }
+  if (asForward && batch_columns_pay(g.H * g.W)) {
+    // Few pixels per image: the same forward convolution of gy, as the forward pass does it.
+    const ConvGeom fg{g.N, g.O, g.oh, g.ow, g.C, g.kh, g.kw, g.H, g.W, 1, 1, qh, qw, g.dh, g.dw, g.G};
+    conv_slabs(fg, derive(fg), gy, gs, w, d.Og * ws.s0, wRowT, wColT, static_cast<const T*>(nullptr), 0, gx);
+    return;
+  }
   // col (Kd x P) = w_g^T (Kd x Og) @ gy[n, g] (Og x P), then col2im.
   const std::vector<i64> wRow = weight_offsets(g, d.Cg, ws.s1, ws.s2, ws.s3);  // k
   const std::vector<i64> wCol = linear_offsets(d.Og, ws.s0);                // o
@@ -652,8 +711,18 @@ void conv2d_backward_input(const ConvGeom& g, const T* gy, Strides4 gs, const T*
   if (batch_columns_pay(P)) {
     // Few pixels per image: col (Kd x (n, q)) = w_g^T @ gy_g (Og x (n, q)) over slabs of images,
     // parallel over tiles of the product, then col2im image by image (in parallel).
+    // Both operands are packed once (the weights per call, gy per slab) and every tile reads
+    // its blocks in place.
     const i64 slab = slab_images(g.N, P * d.Kd * static_cast<i64>(sizeof(T)));
     T* col = scratch<T>(kConvOut, static_cast<std::size_t>(d.Kd * slab * P));
+    const i64 wLen = Prepacked<T, GT::MR>::size(d.Kd, d.Og);
+    T* wPacked = scratch<T>(kConvW, static_cast<std::size_t>(wLen * g.G));
+    for (i64 gi = 0; gi < g.G; gi++) {
+      const TableMatrix<T> A{w + gi * d.Og * ws.s0, wRow.data(), wCol.data(), nullptr};
+      prepack(Prepacked<T, GT::MR>{wPacked + gi * wLen, d.Kd}, d.Og, GT::KC,
+              [&](i64 l0, i64 nl, i64 pc, i64 kc, T* dst) { pack_a_table<T, GT::MR>(A, l0, nl, pc, kc, dst); });
+    }
+    T* gyPacked = scratch<T>(kConvCol, static_cast<std::size_t>(Prepacked<T, GT::NR>::size(slab * P, d.Og)));
     std::vector<i64> bCol(static_cast<std::size_t>(slab * P));
     for (i64 n0 = 0; n0 < g.N; n0 += slab) {
       const i64 ns = imin(slab, g.N - n0), NP = ns * P;
@@ -661,14 +730,15 @@ void conv2d_backward_input(const ConvGeom& g, const T* gy, Strides4 gs, const T*
         for (i64 q = 0; q < P; q++) bCol[i * P + q] = (n0 + i) * gs.s0 + gCol[q];
       const std::vector<unsigned char> bFlags = panel_flags<T>(std::vector<i64>(bCol.begin(), bCol.begin() + NP));
       for (i64 gi = 0; gi < g.G; gi++) {
-        const TableMatrix<T> A{w + gi * d.Og * ws.s0, wRow.data(), wCol.data(), nullptr};
         const TableMatrix<T> B{gy + gi * d.Og * gs.s1, gRow.data(), bCol.data(), bFlags.data()};
+        const Prepacked<T, GT::MR> a{wPacked + gi * wLen, d.Kd};
+        const Prepacked<T, GT::NR> b{gyPacked, NP};
+        prepack(b, d.Og, GT::KC, [&](i64 l0, i64 nl, i64 pc, i64 kc, T* dst) { pack_b_table<T, GT::NR>(B, pc, kc, l0, nl, dst); });
         for_gemm_tiles(d.Kd, NP, d.Og, GT::MR, GT::NR, 0, [&](i64 i0, i64 m, i64 j0, i64 n) {
           gemm_blocked<T>(
-              m, n, d.Og, T(1),
-              [&](i64 ic, i64 mc, i64 pc, i64 kc, T* pa) { pack_a_table<T, GT::MR>(A, i0 + ic, mc, pc, kc, pa); },
-              [&](i64 pc, i64 kc, i64 jc, i64 nc, T* pb) { pack_b_table<T, GT::NR>(B, pc, kc, j0 + jc, nc, pb); },
-              T(0), col + i0 * NP + j0, NP, 1);
+              m, n, d.Og, T(1), [&](i64 ic, i64, i64 pc, i64 kc, T*) -> const T* { return a.block(pc, i0 + ic, kc); },
+              [&](i64 pc, i64 kc, i64 jc, i64, T*) -> const T* { return b.block(pc, j0 + jc, kc); }, T(0),
+              col + i0 * NP + j0, NP, 1);
         });
         pool.run(ns, pool.size(), [&](i64 i, int) {
           col2im_add(g, d, lo, hi, col + i * P, NP, gx + (n0 + i) * img + gi * d.Cg * g.H * g.W);

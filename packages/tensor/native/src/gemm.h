@@ -15,8 +15,10 @@
 
 #include <cstring>
 #include <functional>
+#include <type_traits>
 
 #include "common.h"
+#include "thread_pool.h"
 
 namespace dl {
 
@@ -199,9 +201,55 @@ void scale_matrix(i64 M, i64 N, T beta, T* C, i64 rsC, i64 csC) {
 }
 
 /**
+ * An operand packed once for a whole product, in the layout the packers write block by block:
+ * for each KC-deep slice [pc, pc+kc) of K, the R-wide panels of all `lines` rows of A (R = MR)
+ * or columns of B (R = NR). Tiles of a product then read their blocks in place (`block`)
+ * instead of each packing its own copy: a tiling tm x tn packs A tn times and B tm times.
+ */
+template <typename T, int R>
+struct Prepacked {
+  T* data;
+  i64 lines;
+
+  static i64 size(i64 lines, i64 K) { return round_up(lines, R) * K; }
+  /** The packed block of lines [l0, ...) (l0 % R == 0) for the slice starting at pc (pc % KC == 0). */
+  T* block(i64 pc, i64 l0, i64 kc) const { return data + pc * round_up(lines, R) + l0 * kc; }
+};
+
+/**
+ * Packs a whole operand of K x lines into `out` with pack(l0, nl, pc, kc, dst), lines cut into
+ * parallel tasks of whole panels (KC from GemmTraits<T>).
+ */
+template <typename T, int R, class Pack>
+void prepack(const Prepacked<T, R>& out, i64 K, i64 KC, Pack&& pack) {
+  ThreadPool& pool = ThreadPool::instance();
+  const i64 panels = (out.lines + R - 1) / R;
+  const i64 chunks = imin(panels, 4 * static_cast<i64>(pool.size()));
+  const i64 per = (panels + chunks - 1) / chunks;
+  const i64 slices = (K + KC - 1) / KC;
+  pool.run(slices * chunks, pool.size(), [&](i64 t, int) {
+    const i64 pc = (t / chunks) * KC, kc = imin(KC, K - pc);
+    const i64 l0 = (t % chunks) * per * R, nl = imin(per * R, out.lines - l0);
+    if (nl > 0) pack(l0, nl, pc, kc, out.block(pc, l0, kc));
+  });
+}
+
+/** What a packer produced: a packer may return the block to read (prepacked), or fill `buf`. */
+template <typename T, class Pack>
+const T* packed(Pack& pack, i64 a, i64 b, i64 c, i64 d, T* buf) {
+  if constexpr (std::is_void_v<decltype(pack(a, b, c, d, buf))>) {
+    pack(a, b, c, d, buf);
+    return buf;
+  } else {
+    return pack(a, b, c, d, buf);
+  }
+}
+
+/**
  * The blocked algorithm on the calling thread. packA(ic, mc, pc, kc, pa) packs rows
  * [ic, ic+mc) x k [pc, pc+kc) of A; packB(pc, kc, jc, nc, pb) packs k [pc, pc+kc) x columns
- * [jc, jc+nc) of B. C[i*rsC + j*csC] for i < M, j < N.
+ * [jc, jc+nc) of B; either may instead return a pointer to that block packed beforehand
+ * (Prepacked). C[i*rsC + j*csC] for i < M, j < N.
  */
 template <typename T, class PackA, class PackB>
 void gemm_blocked(i64 M, i64 N, i64 K, T alpha, PackA&& packA, PackB&& packB, T beta, T* C, i64 rsC, i64 csC) {
@@ -220,26 +268,26 @@ void gemm_blocked(i64 M, i64 N, i64 K, T alpha, PackA&& packA, PackB&& packB, T 
     const i64 nc = imin(G::NC, N - jc);
     for (i64 pc = 0; pc < K; pc += G::KC) {
       const i64 kc = imin(G::KC, K - pc);
-      packB(pc, kc, jc, nc, pb);
+      const T* pbb = packed<T>(packB, pc, kc, jc, nc, pb);
       const T b = pc == 0 ? beta : T(1);
       for (i64 ic = 0; ic < M; ic += G::MC) {
         const i64 mc = imin(G::MC, M - ic);
-        packA(ic, mc, pc, kc, pa);
+        const T* pab = packed<T>(packA, ic, mc, pc, kc, pa);
         for (i64 jr = 0; jr < nc;) {
-          const T* pbj = pb + jr * kc;
+          const T* pbj = pbb + jr * kc;
           T* cj = C + ic * rsC + (jc + jr) * csC;
           if (wide && nc - jr > G::NR) {
             const int nr = static_cast<int>(imin(2 * G::NR, nc - jr));
             for (i64 ir = 0; ir < mc; ir += G::MR) {
               const int mr = static_cast<int>(imin(G::MR, mc - ir));
-              wide(kc, pa + ir * kc, pbj, pbj + G::NR * kc, cj + ir * rsC, rsC, csC, mr, nr, alpha, b);
+              wide(kc, pab + ir * kc, pbj, pbj + G::NR * kc, cj + ir * rsC, rsC, csC, mr, nr, alpha, b);
             }
             jr += 2 * G::NR;
           } else {
             const int nr = static_cast<int>(imin(G::NR, nc - jr));
             for (i64 ir = 0; ir < mc; ir += G::MR) {
               const int mr = static_cast<int>(imin(G::MR, mc - ir));
-              uk(kc, pa + ir * kc, pbj, cj + ir * rsC, rsC, csC, mr, nr, alpha, b);
+              uk(kc, pab + ir * kc, pbj, cj + ir * rsC, rsC, csC, mr, nr, alpha, b);
             }
             jr += G::NR;
           }
