@@ -345,27 +345,6 @@ bool batch_columns_pay(i64 P) { return P < 256; }
 i64 slab_images(i64 N, i64 bytesPerImage) { return imax(1, imin(N, kSlabBytes / imax(1, bytesPerImage))); }
 
 /**
- * The transposed column matrix of images [n0, n0 + ns) of group gi: row (i, q) of colT
- * (ns*P x Kd) holds the taps kOff of output pixel q (window qOff[q]) of image n0 + i, zero
- * padded. Parallel over the images.
- */
-template <typename T>
-void slab_columns(const ConvGeom& g, const Derived& d, const T* x, Strides4 xs, i64 gi, i64 n0, i64 ns,
-                  const std::vector<i64>& kOff, const std::vector<i64>& qOff, T* colT) {
-  ThreadPool& pool = ThreadPool::instance();
-  pool.run(ns, pool.size(), [&](i64 i, int) {
-    T* xp = scratch<T>(kConvPad, static_cast<std::size_t>(d.Cg * d.Hp * d.Wp));
-    pad_image(g, d, x + (n0 + i) * xs.s0 + gi * d.Cg * xs.s1, xs, xp);
-    T* r = colT + i * d.P * d.Kd;
-    for (i64 q = 0; q < d.P; q++, r += d.Kd) {
-      const T* w = xp + qOff[q];
-      for (i64 k = 0; k < d.Kd; k++) r[k] = w[kOff[k]];
-    }
-    trim_scratch(kKeepScratch);
-  });
-}
-
-/**
  * The column matrix of images [n0, n0 + ns) of group gi (Kd x ns*P: column (i, q) holds the
  * taps kOff of output pixel q, window qOff[q], of image n0 + i, zero padded), written straight
  * into the packed layout of a GEMM's B operand. Parallel over the images.
@@ -394,6 +373,34 @@ void slab_columns_packed(const ConvGeom& g, const Derived& d, const T* x, Stride
         for (i64 p = 0; p < kc; p++)
           for (i64 j = NP % NR; j < NR; j++) last[p * NR + j] = T(0);
       }
+    }
+    trim_scratch(kKeepScratch);
+  });
+}
+
+/**
+ * The transposed column matrix of images [n0, n0 + ns) of group gi (ns*P x Kd: row (i, q)
+ * holds the taps kOff of output pixel q of image n0 + i), written straight into the packed
+ * layout of a GEMM's B operand whose K runs over (i, q) and whose columns are the taps.
+ * Parallel over the images.
+ */
+template <typename T>
+void slab_rows_packed(const ConvGeom& g, const Derived& d, const T* x, Strides4 xs, i64 gi, i64 n0, i64 ns,
+                      const std::vector<i64>& kOff, const std::vector<i64>& qOff, const Prepacked<T, GemmTraits<T>::NR>& rows) {
+  constexpr int NR = GemmTraits<T>::NR;
+  constexpr i64 KC = GemmTraits<T>::KC;
+  ThreadPool& pool = ThreadPool::instance();
+  const i64 NP = ns * d.P;
+  pool.run(ns, pool.size(), [&](i64 i, int) {
+    T* xp = scratch<T>(kConvPad, static_cast<std::size_t>(d.Cg * d.Hp * d.Wp));
+    pad_image(g, d, x + (n0 + i) * xs.s0 + gi * d.Cg * xs.s1, xs, xp);
+    for (i64 q = 0, r = i * d.P; q < d.P; q++, r++) {
+      const i64 pc = r - r % KC, kc = imin(KC, NP - pc);
+      T* row = rows.block(pc, 0, kc) + (r - pc) * NR;
+      const T* src = xp + qOff[q];
+      for (i64 k = 0; k < d.Kd; k++) row[(k / NR) * NR * kc + k % NR] = src[kOff[k]];
+      // The last panel's columns past Kd are zeros.
+      for (i64 k = d.Kd; k % NR != 0; k++) row[(k / NR) * NR * kc + k % NR] = T(0);
     }
     trim_scratch(kKeepScratch);
   });
@@ -808,25 +815,27 @@ void conv2d_backward_weight(const ConvGeom& g, const T* gy, Strides4 gs, const T
     const std::vector<i64> qOff = window_offsets(g, d.Wp, 1);
     const std::vector<i64> gCol = plane_offsets(g.oh, g.ow, gs.s2, gs.s3);
     const std::vector<i64> gRow = linear_offsets(d.Og, gs.s1);
-    T* col = scratch<T>(kConvCol, static_cast<std::size_t>(slab * d.P * d.Kd));
+    // Both operands are packed once per slab (gy through its tables, the columns straight from
+    // the images) and every tile reads its blocks in place.
+    const Prepacked<T, GT::NR> cols{scratch<T>(kConvCol, static_cast<std::size_t>(Prepacked<T, GT::NR>::size(d.Kd, slab * d.P))), d.Kd};
+    T* gyPacked = scratch<T>(kConvW, static_cast<std::size_t>(Prepacked<T, GT::MR>::size(d.Og, slab * d.P)));
     std::vector<i64> aCol(static_cast<std::size_t>(slab * d.P));
     for (i64 n0 = 0; n0 < g.N; n0 += slab) {
       const i64 ns = imin(slab, g.N - n0);
       const i64 K = ns * d.P;
       for (i64 gi = 0; gi < g.G; gi++) {
-        slab_columns(g, d, x, xs, gi, n0, ns, kOff, qOff, col);
+        slab_rows_packed(g, d, x, xs, gi, n0, ns, kOff, qOff, cols);
         for (i64 i = 0; i < ns; i++)
           for (i64 q = 0; q < d.P; q++) aCol[i * d.P + q] = (n0 + i) * gs.s0 + gCol[q];
         const TableMatrix<T> A{gy + gi * d.Og * gs.s1, gRow.data(), aCol.data(), nullptr};
+        const Prepacked<T, GT::MR> a{gyPacked, d.Og};
+        prepack(a, K, GT::KC, [&](i64 l0, i64 nl, i64 pc, i64 kc, T* dst) { pack_a_table<T, GT::MR>(A, l0, nl, pc, kc, dst); });
         T* c = gw + gi * d.Og * d.Kd;
         for_gemm_tiles(d.Og, d.Kd, K, GT::MR, GT::NR, 0, [&](i64 i0, i64 m, i64 j0, i64 n) {
           gemm_blocked<T>(
-              m, n, K, T(1),
-              [&](i64 ic, i64 mc, i64 pc, i64 kc, T* pa) { pack_a_table<T, GT::MR>(A, i0 + ic, mc, pc, kc, pa); },
-              [&](i64 pc, i64 kc, i64 jc, i64 nc, T* pb) {
-                pack_b_strided<T, GT::NR>(col + pc * d.Kd + j0 + jc, d.Kd, 1, kc, nc, pb);
-              },
-              T(1), c + i0 * d.Kd + j0, d.Kd, 1);
+              m, n, K, T(1), [&](i64 ic, i64, i64 pc, i64 kc, T*) -> const T* { return a.block(pc, i0 + ic, kc); },
+              [&](i64 pc, i64 kc, i64 jc, i64, T*) -> const T* { return cols.block(pc, j0 + jc, kc); }, T(1),
+              c + i0 * d.Kd + j0, d.Kd, 1);
         });
       }
     }
