@@ -285,6 +285,24 @@ export class Tensor {
   pad(pads: readonly number[], mode: PadMode = 'constant', value = 0): Tensor {
     return ops.pad(this, pads, mode, value);
   }
+  flip(...dims: number[] | [readonly number[]]): Tensor {
+    return ops.flip(this, shapeArg(dims));
+  }
+  roll(shifts: number | readonly number[], dims?: number | readonly number[]): Tensor {
+    return ops.roll(this, shifts, dims);
+  }
+  repeat(...sizes: ShapeArg): Tensor {
+    return ops.repeat(this, shapeArg(sizes));
+  }
+  tile(...reps: ShapeArg): Tensor {
+    return ops.tile(this, shapeArg(reps));
+  }
+  tril(diagonal = 0): Tensor {
+    return ops.tril(this, diagonal);
+  }
+  triu(diagonal = 0): Tensor {
+    return ops.triu(this, diagonal);
+  }
 
   // ---------------------------------------------------------------- elementwise
   neg(): Tensor { return ops.neg(this); }
@@ -308,6 +326,11 @@ export class Tensor {
   reciprocal(): Tensor { return ops.div(1, this); }
   logicalNot(): Tensor { return ops.logicalNot(this); }
   clamp(min?: number | null, max?: number | null): Tensor { return ops.clamp(this, min, max); }
+  isnan(): Tensor { return ops.isnan(this); }
+  isinf(): Tensor { return ops.isinf(this); }
+  isfinite(): Tensor { return ops.isfinite(this); }
+  isclose(other: Tensor | number, opts?: ops.IsCloseOptions): Tensor { return ops.isclose(this, other, opts); }
+  allclose(other: Tensor | number, opts?: ops.IsCloseOptions): boolean { return ops.allclose(this, other, opts); }
 
   add(other: Operand, alpha?: number): Tensor { return ops.add(this, other, alpha); }
   sub(other: Operand, alpha?: number): Tensor { return ops.sub(this, other, alpha); }

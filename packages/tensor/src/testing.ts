@@ -366,6 +366,38 @@ export const OP_SPECS: readonly OpSpec[] = [
     errors: [expectError(() => T.cat([T.zeros([2, 3]), T.zeros([3, 3])], 1), 'SHAPE', /cat: sizes of tensors must match except in dimension 1/, 'mismatched sizes')],
   },
   {
+    name: 'flip / roll / repeat / tile',
+    covers: ['indexSelect', 'copy'],
+    inputs: (g) => [gen([2, 3, 4], g), ints(0, 9, [3, 2], g)],
+    fn: (x, i) => [x.flip(0, 2), x.flip(-1), x.roll(5), x.roll([1, -5], [2, 1]), x.roll([1, 2], [0, 0]), x.repeat(2, 1, 1, 2), x.tile([2]), x.repeat(1, 1, 1), i.flip(1), i.repeat(2, 2)],
+    grad: true,
+    errors: [
+      expectError(() => T.zeros([2, 3]).repeat(2), 'SHAPE', /repeat: expected at least one repeat count per dimension \(2\); got \[2\]/, 'fewer repeat counts than dims'),
+      expectError(() => T.zeros([2, 3]).roll([1, 2]), 'ARGUMENT', /roll: without dims, shifts must be one number; got \[1,2\]/, 'several shifts without dims'),
+      expectError(() => T.zeros([2, 3]).roll([1, 2], 0), 'ARGUMENT', /roll: shifts and dims must have the same length; got 2 shifts and 1 dims/, 'shifts and dims of different lengths'),
+      expectError(() => T.zeros([2, 3]).flip(0, 0), 'DIM', /flip: dims \[0,0\] repeat a dimension/, 'repeated dim'),
+    ],
+  },
+  {
+    name: 'tril / triu',
+    covers: ['where'],
+    inputs: (g) => [gen([2, 4, 5], g), ints(-5, 5, [3, 3], g)],
+    fn: (x, i) => [x.tril(), x.tril(-1), x.triu(1), x.triu(-2), T.tril(x, 7), T.triu(x, 9), i.tril(), i.triu(1)],
+    grad: true,
+    errors: [expectError(() => T.zeros([3]).tril(), 'SHAPE', /tril: expects a tensor with at least 2 dimensions; got shape \[3\]/, 'rank 1')],
+  },
+  {
+    name: 'isnan / isinf / isfinite / isclose',
+    covers: ['ne', 'eq', 'lt', 'le', 'abs', 'sub', 'mul', 'add', 'logicalAnd', 'logicalOr'],
+    inputs: () => [
+      T.tensor([0, -1.5, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-9, 3, 100]),
+      T.tensor([1e-9, -1.50001, Number.NaN, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, 0, 3.1, 100.0009]),
+      T.tensor([1, -2, 3], { dtype: 'int32' }),
+    ],
+    fn: (a, b, i) => [a.isnan(), a.isinf(), a.isfinite(), a.isclose(b), a.isclose(b, { equalNan: true, rtol: 1e-4 }), a.isclose(3, { atol: 0.5 }), i.isnan(), i.isinf(), i.isfinite(), i.isclose(b.narrow(0, 5, 3), { atol: 1 })],
+    errors: [expectError(() => T.zeros([2]).isclose(T.zeros([2]), { rtol: -1 }), 'ARGUMENT', /isclose: rtol must be a non-negative number; got -1/, 'negative rtol')],
+  },
+  {
     name: 'indexSelect / indexAdd',
     covers: ['indexSelect', 'indexAdd'],
     inputs: (g) => [gen([5, 4], g), T.tensor([4, 0, 4, 2], { dtype: 'int32' }), gen([5, 4], g)],

@@ -3,13 +3,13 @@ import type { BinaryOp, UnaryOp } from '../backend/types.js';
 import { DEFAULT_FLOAT, isFloating, resultType } from '../dtype.js';
 import type { DType } from '../dtype.js';
 import { dispatch } from '../dispatch.js';
-import { fail } from '../errors.js';
+import { fail, fmtShape } from '../errors.js';
 import { broadcastShapes } from '../layout.js';
 import { Tensor } from '../tensor.js';
 import { cast } from './convert.js';
-import { scalarTensor, valueFor } from './creation.js';
+import { fromHost, full, scalarTensor, valueFor } from './creation.js';
 import { broadcastTo } from './shape.js';
-import { asTensor } from './util.js';
+import { asTensor, intArg } from './util.js';
 
 export type Operand = Tensor | number | boolean;
 
@@ -168,4 +168,88 @@ export function where(condition: Tensor, a: Operand, b: Operand): Tensor {
 export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
   asTensor('maskedFill', 'input', x);
   return where(mask, valueFor('maskedFill', value, x.dtype), x);
+}
+
+/** The lower (tril) or upper (triu) triangle of the last two dims, from `diagonal` on; zeros elsewhere. */
+function triangle(op: 'tril' | 'triu', x: Tensor, diagonal: number): Tensor {
+  asTensor(op, 'input', x);
+  intArg(op, 'diagonal', diagonal);
+  if (x.ndim < 2) fail('SHAPE', op, `expects a tensor with at least 2 dimensions; got shape ${fmtShape(x.shape)}`);
+  const [r, c] = x.shape.slice(-2);
+  const keep = new Uint8Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) keep[i * c + j] = Number(op === 'tril' ? j - i <= diagonal : j - i >= diagonal);
+  const mask = fromHost(op, keep, [r, c], 'bool', x.device);
+  const zero = scalarTensor(0, x.dtype, x.device);
+  const out = where(mask, x, zero);
+  mask.dispose();
+  zero.dispose();
+  return out;
+}
+
+/** torch.tril: entries on and below the `diagonal`-th diagonal of the last two dims (above it for diagonal > 0). */
+export const tril = (x: Tensor, diagonal = 0) => triangle('tril', x, diagonal);
+/** torch.triu: entries on and above the `diagonal`-th diagonal of the last two dims. */
+export const triu = (x: Tensor, diagonal = 0) => triangle('triu', x, diagonal);
+
+/** A bool tensor of x's shape: where x is NaN. */
+export function isnan(x: Tensor): Tensor {
+  asTensor('isnan', 'input', x);
+  return isFloating(x.dtype) ? ne(x, x) : full(x.shape, false, { dtype: 'bool', device: x.device });
+}
+
+/** A bool tensor of x's shape: where x is +Infinity or -Infinity. */
+export function isinf(x: Tensor): Tensor {
+  asTensor('isinf', 'input', x);
+  if (!isFloating(x.dtype)) return full(x.shape, false, { dtype: 'bool', device: x.device });
+  const a = abs(x);
+  const out = eq(a, Number.POSITIVE_INFINITY);
+  a.dispose();
+  return out;
+}
+
+/** A bool tensor of x's shape: where x is neither NaN nor infinite. */
+export function isfinite(x: Tensor): Tensor {
+  asTensor('isfinite', 'input', x);
+  if (!isFloating(x.dtype)) return full(x.shape, true, { dtype: 'bool', device: x.device });
+  const a = abs(x);
+  const out = lt(a, Number.POSITIVE_INFINITY);
+  a.dispose();
+  return out;
+}
+
+export interface IsCloseOptions {
+  /** Relative tolerance (default 1e-5). */
+  rtol?: number;
+  /** Absolute tolerance (default 1e-8). */
+  atol?: number;
+  /** Whether NaN equals NaN (default false). */
+  equalNan?: boolean;
+}
+
+/**
+ * torch.isclose: |a - b| <= atol + rtol * |b| elementwise (broadcast), infinities close only to
+ * themselves, NaN close to nothing unless equalNan.
+ */
+export function isclose(a: Tensor, b: Operand, opts: IsCloseOptions = {}): Tensor {
+  asTensor('isclose', 'input', a);
+  const { rtol = 1e-5, atol = 1e-8, equalNan = false } = opts;
+  for (const [name, v] of [['rtol', rtol], ['atol', atol]] as const) {
+    if (typeof v !== 'number' || !(v >= 0)) fail('ARGUMENT', 'isclose', `${name} must be a non-negative number; got ${String(v)}`);
+  }
+  const made: Tensor[] = [];
+  const keep = (t: Tensor) => {
+    made.push(t);
+    return t;
+  };
+  let close = keep(eq(a, b));
+  if (equalNan) {
+    const nb = b instanceof Tensor ? keep(isnan(b)) : Number.isNaN(b);
+    close = keep(logicalOr(close, keep(logicalAnd(keep(isnan(a)), nb))));
+  }
+  const error = keep(abs(keep(sub(a, b))));
+  const allowed = b instanceof Tensor ? keep(add(keep(abs(keep(mul(b, rtol)))), atol)) : atol + Math.abs(rtol * Number(b));
+  const within = keep(logicalAnd(keep(isfinite(error)), keep(le(error, allowed))));
+  const out = logicalOr(close, within);
+  for (const t of made) t.dispose();
+  return out;
 }

@@ -7,7 +7,8 @@ import { fail, fmtShape } from '../errors.js';
 import { normalizeDim, normalizeDims } from '../layout.js';
 import type { Tensor } from '../tensor.js';
 import { cast } from './convert.js';
-import { div, exp, log, mul, sub, where, abs, lt, add } from './elementwise.js';
+import { div, exp, log, mul, sub, where, abs, lt, add, isclose } from './elementwise.js';
+import type { IsCloseOptions, Operand } from './elementwise.js';
 import { asTensor } from './util.js';
 
 export type Dims = number | readonly number[] | undefined;
@@ -109,6 +110,16 @@ export function logsumexp(x: Tensor, dim: Dims, keepdim = false): Tensor {
   const out = keepdim ? r : finish(r, normalizeDims('logsumexp', dim, x.ndim), false);
   for (const t of [m0, am, finite, m, shifted, e, s, l]) t.dispose();
   if (input !== x) input.dispose();
+  return out;
+}
+
+/** torch.allclose: whether isclose holds everywhere (a and b broadcast). */
+export function allclose(a: Tensor, b: Operand, opts: IsCloseOptions = {}): boolean {
+  const close = isclose(a, b, opts);
+  const every = all(close);
+  const out = every.item() !== 0;
+  close.dispose();
+  every.dispose();
   return out;
 }
 

@@ -247,11 +247,90 @@ export function pad(x: Tensor, pads: readonly number[], mode: PadMode = 'constan
         : mode === 'circular' ? ((j % n) + n) % n
         : j < 0 ? -j : j >= n ? 2 * (n - 1) - j : j;
     }
-    const index = fromHost('pad', idx, [idx.length], 'int32', x.device);
-    const next = indexSelect(out, d, index);
-    index.dispose();
+    const next = selectAlong('pad', out, d, idx);
     if (out !== x) out.dispose();
     out = next;
   });
   return out;
+}
+
+/** x's entries idx[0], idx[1], ... along dim d (indices computed on the host), through indexSelect. */
+function selectAlong(op: string, x: Tensor, d: number, idx: Int32Array): Tensor {
+  const index = fromHost(op, idx, [idx.length], 'int32', x.device);
+  const out = indexSelect(x, d, index);
+  index.dispose();
+  return out;
+}
+
+/** Applies step(t, d) for each dim d in turn, disposing the intermediates; a copy of x when there is none. */
+function alongDims(x: Tensor, dims: readonly number[], step: (t: Tensor, d: number) => Tensor): Tensor {
+  let out = x;
+  for (const d of dims) {
+    const next = step(out, d);
+    if (out !== x) out.dispose();
+    out = next;
+  }
+  return out === x ? clone(x) : out;
+}
+
+/** A copy with the order of the entries reversed along each of `dims` (torch.flip). */
+export function flip(x: Tensor, dims: number | readonly number[]): Tensor {
+  asTensor('flip', 'input', x);
+  const ds = normalizeDims('flip', dims, x.ndim);
+  return alongDims(x, ds, (t, d) => {
+    const n = t.shape[d];
+    return selectAlong('flip', t, d, Int32Array.from({ length: n }, (_, i) => n - 1 - i));
+  });
+}
+
+/**
+ * Entries shifted by `shifts` along `dims`, those pushed past the end coming back at the start
+ * (torch.roll); without dims, over the flattened tensor, then reshaped back.
+ */
+export function roll(x: Tensor, shifts: number | readonly number[], dims?: number | readonly number[]): Tensor {
+  asTensor('roll', 'input', x);
+  const sh = typeof shifts === 'number' ? [shifts] : [...shifts];
+  for (const s of sh) intArg('roll', 'shift', s);
+  if (dims === undefined) {
+    if (sh.length !== 1) fail('ARGUMENT', 'roll', `without dims, shifts must be one number; got ${JSON.stringify(shifts)}`, 'pass dims with one entry per shift');
+    const flat = reshape(x, [x.numel]);
+    const rolled = roll(flat, sh[0], 0);
+    const out = reshape(rolled, x.shape);
+    flat.dispose();
+    rolled.dispose();
+    return out;
+  }
+  const ds = (typeof dims === 'number' ? [dims] : [...dims]).map((d) => normalizeDim('roll', d, x.ndim));
+  if (ds.length !== sh.length) fail('ARGUMENT', 'roll', `shifts and dims must have the same length; got ${sh.length} shifts and ${ds.length} dims`);
+  const shiftOf = new Map<number, number>();
+  for (const [i, d] of ds.entries()) shiftOf.set(d, (shiftOf.get(d) ?? 0) + sh[i]);
+  return alongDims(x, [...shiftOf.keys()], (t, d) => {
+    const n = t.shape[d];
+    const s = shiftOf.get(d) as number;
+    return selectAlong('roll', t, d, Int32Array.from({ length: n }, (_, i) => (((i - s) % n) + n) % n));
+  });
+}
+
+/** The tensor repeated sizes[i] times along each dim (torch.repeat: sizes may add leading dims). Always a copy. */
+export function repeat(x: Tensor, sizes: readonly number[]): Tensor {
+  asTensor('repeat', 'input', x);
+  if (!Array.isArray(sizes) || sizes.length < x.ndim) {
+    fail('SHAPE', 'repeat', `expected at least one repeat count per dimension (${x.ndim}); got ${JSON.stringify(sizes)}`);
+  }
+  for (const r of sizes) intArg('repeat', 'repeat count', r, 0);
+  const shape = [...new Array<number>(sizes.length - x.ndim).fill(1), ...x.shape];
+  // [1, s0, 1, s1, ...] expanded to [r0, s0, r1, s1, ...], then copied into [r0*s0, r1*s1, ...].
+  const spread = reshape(x, shape.flatMap((s) => [1, s]));
+  const expanded = expand(spread, shape.flatMap((s, i) => [sizes[i], s]));
+  const copy = clone(expanded);
+  const out = reshape(copy, shape.map((s, i) => s * sizes[i]));
+  for (const t of [spread, expanded, copy]) t.dispose();
+  return out;
+}
+
+/** torch.tile: repeat, with ones prepended to `reps` when it has fewer entries than x has dims. */
+export function tile(x: Tensor, reps: readonly number[]): Tensor {
+  asTensor('tile', 'input', x);
+  if (!Array.isArray(reps)) fail('ARGUMENT', 'tile', `reps must be an array of integers; got ${JSON.stringify(reps)}`);
+  return repeat(x, [...new Array<number>(Math.max(0, x.ndim - reps.length)).fill(1), ...reps]);
 }
