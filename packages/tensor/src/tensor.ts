@@ -389,6 +389,9 @@ export class Tensor {
   amin(dim?: number | readonly number[], keepdim = false): Tensor { return ops.amin(this, dim, keepdim); }
   argmax(dim?: number, keepdim = false): Tensor { return ops.argmax(this, dim, keepdim); }
   argmin(dim?: number, keepdim = false): Tensor { return ops.argmin(this, dim, keepdim); }
+  sort(dim = -1, descending = false): ops.ValuesIndices { return ops.sort(this, dim, descending); }
+  argsort(dim = -1, descending = false): Tensor { return ops.argsort(this, dim, descending); }
+  topk(k: number, dim = -1, largest = true): ops.ValuesIndices { return ops.topk(this, k, dim, largest); }
   var(dim?: number | readonly number[], opts?: ops.VarOptions): Tensor { return ops.variance(this, dim, opts); }
   std(dim?: number | readonly number[], opts?: ops.VarOptions): Tensor { return ops.std(this, dim, opts); }
   logsumexp(dim: number | readonly number[], keepdim = false): Tensor { return ops.logsumexp(this, dim, keepdim); }

@@ -366,6 +366,28 @@ export const OP_SPECS: readonly OpSpec[] = [
     errors: [expectError(() => T.cat([T.zeros([2, 3]), T.zeros([3, 3])], 1), 'SHAPE', /cat: sizes of tensors must match except in dimension 1/, 'mismatched sizes')],
   },
   {
+    // Distinct values: sorting is differentiable there (at ties it is not, and gradcheck would disagree).
+    name: 'sort / argsort / topk',
+    covers: ['sort'],
+    inputs: (g) => [gen([3, 7], g), gen([5], g)],
+    fn: (x, v) => {
+      const [a, b, t, s, w] = [x.sort(), x.sort(0, true), x.topk(3), x.topk(2, 0, false), v.sort(0, true)];
+      return [a.values, a.indices, b.values, b.indices, t.values, t.indices, s.values, s.indices, w.values, w.indices, x.argsort(1, true), x.topk(7).values];
+    },
+    grad: true,
+    errors: [
+      expectError(() => T.zeros([2, 3]).topk(4), 'ARGUMENT', /topk: k must be an integer in \[0, 3\] \(the size of dim 1\); got 4/, 'k too large'),
+      expectError(() => T.zeros([2, 3]).sort(2), 'DIM', /sort: dim 2 is out of range/, 'dim out of range'),
+    ],
+  },
+  {
+    // Ties keep their order (stable), NaN above every number, every dtype, a 0-dim tensor.
+    name: 'sort: ties, integers, NaN',
+    covers: ['sort'],
+    inputs: (g) => [gen([4, 9], g).mul_(2).round(), ints(-3, 4, [5, 6], g), T.tensor([[3, Number.NaN, -1, Number.NaN, 2, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, -1]]), bools([7], g), T.tensor(2.5)],
+    fn: (x, i, n, b, s) => [x.sort(), x.sort(0, true), i.sort(1, true), i.sort(0), n.sort(), n.sort(-1, true), b.sort(), s.sort(), i.topk(2, 0)].flatMap((r) => [r.values, r.indices]),
+  },
+  {
     name: 'flip / roll / repeat / tile',
     covers: ['indexSelect', 'copy'],
     inputs: (g) => [gen([2, 3, 4], g), ints(0, 9, [3, 2], g)],

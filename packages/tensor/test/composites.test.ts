@@ -82,3 +82,32 @@ describe('isnan / isinf / isfinite / isclose / allclose', () => {
     expect(T.tensor([Number.NaN]).allclose(T.tensor([Number.NaN]), { equalNan: true })).toBe(true);
   });
 });
+
+describe('sort / argsort / topk', () => {
+  it('sort orders each line, NaN above every number, ties in their original order', () => {
+    const x = T.tensor([3, Number.NaN, -1, 2]);
+    const up = x.sort();
+    expect(Array.from(up.values.dataSync())).toEqual([-1, 2, 3, Number.NaN]);
+    expect(up.indices.toArray()).toEqual([2, 3, 0, 1]);
+    expect(up.indices.dtype).toBe('int32');
+    const down = x.sort(0, true);
+    expect(Array.from(down.values.dataSync())).toEqual([Number.NaN, 3, 2, -1]);
+    expect(down.indices.toArray()).toEqual([1, 0, 3, 2]);
+    const ties = T.tensor([[1, 0, 1, 0], [5, 5, 5, 4]]);
+    expect(ties.sort(1).indices.toArray()).toEqual([[1, 3, 0, 2], [3, 0, 1, 2]]);
+    expect(ties.sort(1, true).indices.toArray()).toEqual([[0, 2, 1, 3], [0, 1, 2, 3]]);
+    expect(ties.sort(0).values.toArray()).toEqual([[1, 0, 1, 0], [5, 5, 5, 4]]);
+    expect(T.argsort(T.tensor([[2, 1], [0, 3]]), 0, true).toArray()).toEqual([[0, 1], [1, 0]]);
+  });
+
+  it('topk: the k largest (or smallest) first, with their positions', () => {
+    const x = T.tensor([[1, 3, 2, 3], [4, -1, 0, 7]]);
+    const top = x.topk(2);
+    expect(top.values.toArray()).toEqual([[3, 3], [7, 4]]);
+    expect(top.indices.toArray()).toEqual([[1, 3], [3, 0]]);
+    const low = x.topk(1, 0, false);
+    expect(low.values.toArray()).toEqual([[1, -1, 0, 3]]);
+    expect(low.indices.toArray()).toEqual([[0, 1, 1, 0]]);
+    expect(x.topk(0).values.shape).toEqual([2, 0]);
+  });
+});

@@ -1,6 +1,6 @@
 /** Gradient rules of reductions, softmax and logSoftmax (reductions run in keepdim form). */
 import type { KernelAttrs, Tensor } from '@dl/tensor';
-import { div, eq, exp, mul, sub } from '@dl/tensor';
+import { div, eq, exp, mul, sub, zerosLike } from '@dl/tensor';
 import type { GradEntry } from './types.js';
 
 type Table<K extends keyof KernelAttrs> = { [P in K]: GradEntry<KernelAttrs[P]> | null };
@@ -20,7 +20,7 @@ const extreme: GradEntry<KernelAttrs['max']> = {
   },
 };
 
-export const reduceGrads: Table<'sum' | 'prod' | 'max' | 'min' | 'all' | 'any' | 'argmax' | 'argmin' | 'softmax' | 'logSoftmax'> = {
+export const reduceGrads: Table<'sum' | 'prod' | 'max' | 'min' | 'all' | 'any' | 'argmax' | 'argmin' | 'sort' | 'softmax' | 'logSoftmax'> = {
   sum: { backward: (c, [g]) => [spread(g!, c.inputShapes[0])] },
   // d prod / d x_i = prod / x_i (inputs containing zeros give NaN/inf here; see ARCHITECTURE.md)
   prod: { saveInputs: true, saveOutputs: true, backward: (c, [g]) => [div(mul(spread(g!, c.inputShapes[0]), c.outputs[0]), c.inputs[0]!)] },
@@ -30,6 +30,11 @@ export const reduceGrads: Table<'sum' | 'prod' | 'max' | 'min' | 'all' | 'any' |
   any: null,
   argmax: null,
   argmin: null,
+  // sort: each value's gradient goes back to the position it came from (indices: none).
+  sort: {
+    saveOutputs: true,
+    backward: (c, [g]) => [g ? zerosLike(g).scatter(c.attrs.dim, c.outputs[1], g) : null],
+  },
   // softmax: dx = y * (g - sum(g * y))
   softmax: {
     saveOutputs: true,

@@ -91,6 +91,12 @@ export interface KernelAttrs {
   /** ins [x], outs [indices int32] in keepdim form over one dim; first index of the extreme wins. */
   argmax: { readonly dim: number };
   argmin: { readonly dim: number };
+  /**
+   * ins [x], outs [values (x's dtype), indices (int32)] both x's shape: each line along `dim`
+   * sorted, ascending or descending, stably (equal values keep their order); NaN counts as
+   * larger than every number (last ascending, first descending), as PyTorch sorts.
+   */
+  sort: { readonly dim: number; readonly descending: boolean };
   /** ins [x float], outs [y] same shape; numerically stable (subtract the max). */
   softmax: { readonly dim: number };
   logSoftmax: { readonly dim: number };

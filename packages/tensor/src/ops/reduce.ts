@@ -6,7 +6,7 @@ import { dispatch, dispatchView } from '../dispatch.js';
 import { fail, fmtShape } from '../errors.js';
 import { normalizeDim, normalizeDims } from '../layout.js';
 import type { Tensor } from '../tensor.js';
-import { cast } from './convert.js';
+import { cast, clone } from './convert.js';
 import { div, exp, log, mul, sub, where, abs, lt, add, isclose } from './elementwise.js';
 import type { IsCloseOptions, Operand } from './elementwise.js';
 import { asTensor } from './util.js';
@@ -111,6 +111,60 @@ export function logsumexp(x: Tensor, dim: Dims, keepdim = false): Tensor {
   for (const t of [m0, am, finite, m, shifted, e, s, l]) t.dispose();
   if (input !== x) input.dispose();
   return out;
+}
+
+/**
+ * torch.sort: the values along `dim` (default the last) in ascending or descending order, and
+ * the int32 positions they came from. Always stable (PyTorch's stable=True): equal values keep
+ * their order, so the result does not depend on the device. NaN sorts above every number.
+ */
+export function sort(x: Tensor, dim = -1, descending = false): ValuesIndices {
+  asTensor('sort', 'input', x);
+  if (typeof descending !== 'boolean') fail('ARGUMENT', 'sort', `descending must be true or false; got ${String(descending)}`);
+  if (x.ndim === 0) {
+    normalizeDim('sort', dim, 1);
+    const line = dispatchView('reshape', x, { shape: [1] });
+    const r = sort(line, 0, descending);
+    line.dispose();
+    const out = { values: dispatchView('reshape', r.values, { shape: [] }), indices: dispatchView('reshape', r.indices, { shape: [] }) };
+    r.values.dispose();
+    r.indices.dispose();
+    return out;
+  }
+  const d = normalizeDim('sort', dim, x.ndim);
+  const [values, indices] = dispatch('sort', [x], { dim: d, descending }, [
+    { shape: x.shape, dtype: x.dtype },
+    { shape: x.shape, dtype: 'int32' },
+  ]);
+  return { values, indices };
+}
+
+/** torch.argsort: the int32 positions that sort x along `dim` (stable; see sort). */
+export function argsort(x: Tensor, dim = -1, descending = false): Tensor {
+  const { values, indices } = sort(x, dim, descending);
+  values.dispose();
+  return indices;
+}
+
+/**
+ * torch.topk: the k largest (or smallest) values along `dim` and their int32 positions, largest
+ * first (smallest first when largest is false); equal values in their original order.
+ */
+export function topk(x: Tensor, k: number, dim = -1, largest = true): ValuesIndices {
+  asTensor('topk', 'input', x);
+  const d = normalizeDim('topk', dim, Math.max(x.ndim, 1));
+  const size = x.ndim === 0 ? 1 : x.shape[d];
+  if (!Number.isInteger(k) || k < 0 || k > size) fail('ARGUMENT', 'topk', `k must be an integer in [0, ${size}] (the size of dim ${d}); got ${String(k)}`);
+  const all = sort(x, d, largest);
+  if (k === size) return all;
+  const cut = (t: Tensor) => {
+    const v = dispatchView('slice', t, { dim: d, start: 0, end: k, step: 1 });
+    const c = clone(v);
+    v.dispose();
+    t.dispose();
+    return c;
+  };
+  return { values: cut(all.values), indices: cut(all.indices) };
 }
 
 /** torch.allclose: whether isclose holds everywhere (a and b broadcast). */

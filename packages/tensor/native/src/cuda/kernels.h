@@ -153,6 +153,8 @@ void fill(const Ctx& c, const Tensor& y, double value);
 void reduce(const Ctx& c, int op, const Tensor& x, const Tensor& y, uint32_t mask);
 void arg_reduce(const Ctx& c, bool is_max, const Tensor& x, const Tensor& y, int dim);
 void softmax(const Ctx& c, bool log, const Tensor& x, const Tensor& y, int dim);
+// values and indices (int32) contiguous, x's shape: every line along dim sorted stably.
+void sort(const Ctx& c, const Tensor& x, const Tensor& values, const Tensor& indices, int dim, bool descending);
 
 // loss.cu
 void cross_entropy(const Ctx& c, const Tensor& x, const Tensor& target, const Tensor* weight, const Tensor& loss,

@@ -623,6 +623,15 @@ void launch(int code, const double* P, size_t len) {
       L.dtype(1, "y", x.dtype);
       return softmax(ctx, code == kOp_logSoftmax, x, y, dim);
     }
+    case kOp_sort: {
+      L.operands({3}, 2);
+      const Tensor &x = L.t(0), &values = L.t(1), &indices = L.t(2);
+      L.same_shape(0, "x", 1, "values");
+      L.same_shape(0, "x", 2, "indices");
+      L.dtype(1, "values", x.dtype);
+      L.dtype(2, "indices", kInt32);
+      return sort(ctx, x, values, indices, L.dim_attr(0, x.rank), L.attr(1) != 0);
+    }
     case kOp_crossEntropy:
     case kOp_crossEntropyBackward:
       return launch_cross_entropy(L, ctx, code);

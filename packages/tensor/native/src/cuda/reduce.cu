@@ -286,7 +286,99 @@ __global__ void __launch_bounds__(kBlock) softmax_kernel(Iter<2> pos, int64_t le
 
 constexpr int kWarpsPerBlock = kBlock / 32;
 
+// ------------------------------------------------------------------ sort
+//
+// Every line along the dim at once, by a bitonic network over (key, index) pairs padded to a
+// power of two P per line: log2(P) * (log2(P) + 1) / 2 launches of rows * P / 2 compare-swaps.
+// Comparing the index when keys are equal makes the order total, so the network (not stable by
+// itself) gives the stable order. Keys are doubles: every dtype's values convert exactly.
+
+#define DL_GRID_STRIDE(i, n) \
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+
+/** Whether (ka, ia) comes after (kb, ib): padding (index -1) last, NaN above numbers, then the index. */
+__device__ inline bool sort_after(double ka, int32_t ia, double kb, int32_t ib, bool desc) {
+  if (ia < 0) return ib >= 0;
+  if (ib < 0) return false;
+  const bool na = ka != ka, nb = kb != kb;
+  if (na != nb) return desc ? nb : na;
+  if (!na && ka != kb) return desc ? ka < kb : ka > kb;
+  return ia > ib;
+}
+
+template <int DT>
+__global__ void __launch_bounds__(kBlock) sort_load(Iter<2> pos, int64_t len, int64_t sx, int64_t P,
+                                                    const storage_t<DT>* x, double* key, int32_t* idx) {
+  DL_GRID_STRIDE(t, pos.numel * P) {
+    const int64_t row = t / P, j = t % P;
+    if (j < len) {
+      int64_t off[2];
+      iter_offsets(pos, row, off);
+      key[t] = static_cast<double>(x[off[0] + j * sx]);
+      idx[t] = static_cast<int32_t>(j);
+    } else {
+      key[t] = 0;
+      idx[t] = -1;
+    }
+  }
+}
+
+/** One stage of the network: partners i and i ^ j, in ascending runs where i & k is 0. */
+__global__ void __launch_bounds__(kBlock) sort_step(int64_t total, int64_t P, int64_t k, int64_t j, bool desc,
+                                                    double* key, int32_t* idx) {
+  DL_GRID_STRIDE(t, total) {
+    const int64_t i = t % P, l = i ^ j;
+    if (l <= i) continue;
+    const int64_t a = t, b = t - i + l;
+    const bool up = (i & k) == 0;
+    if (up ? sort_after(key[a], idx[a], key[b], idx[b], desc) : sort_after(key[b], idx[b], key[a], idx[a], desc)) {
+      const double kt = key[a];
+      key[a] = key[b];
+      key[b] = kt;
+      const int32_t it = idx[a];
+      idx[a] = idx[b];
+      idx[b] = it;
+    }
+  }
+}
+
+template <int DT>
+__global__ void __launch_bounds__(kBlock) sort_store(Iter<2> pos, int64_t len, int64_t sy, int64_t P, const double* key,
+                                                     const int32_t* idx, storage_t<DT>* values, int32_t* indices) {
+  DL_GRID_STRIDE(t, pos.numel * len) {
+    const int64_t row = t / len, j = t % len;
+    int64_t off[2];
+    iter_offsets(pos, row, off);
+    values[off[1] + j * sy] = static_cast<storage_t<DT>>(key[row * P + j]);
+    indices[off[1] + j * sy] = idx[row * P + j];
+  }
+}
+
 }  // namespace
+
+void sort(const Ctx& c, const Tensor& x, const Tensor& values, const Tensor& indices, int dim, bool descending) {
+  const Rows r = rows_of(x, values, dim);
+  if (r.pos.numel == 0 || r.len == 0) return;
+  int64_t P = 1;
+  while (P < r.len) P <<= 1;
+  const int64_t total = r.pos.numel * P;
+  DeviceBuffer keys(static_cast<size_t>(total) * sizeof(double));
+  DeviceBuffer idx(static_cast<size_t>(total) * sizeof(int32_t));
+  double* kp = keys.as<double>();
+  int32_t* ip = idx.as<int32_t>();
+  DL_SWITCH_ALL("sort", DT, x.dtype, {
+    sort_load<DT><<<blocks_for(total), kBlock, 0, c.stream>>>(r.pos, r.len, r.sx, P, x.as<const storage_t<DT>>(), kp, ip);
+    DL_CUDA_CHECK_LAUNCH("sort_load");
+    for (int64_t k = 2; k <= P; k <<= 1)
+      for (int64_t j = k >> 1; j > 0; j >>= 1) {
+        sort_step<<<blocks_for(total), kBlock, 0, c.stream>>>(total, P, k, j, descending, kp, ip);
+        DL_CUDA_CHECK_LAUNCH("sort_step");
+      }
+    sort_store<DT><<<blocks_for(r.pos.numel * r.len), kBlock, 0, c.stream>>>(r.pos, r.len, r.sy, P, kp, ip,
+                                                                               values.as<storage_t<DT>>(), indices.as<int32_t>());
+    DL_CUDA_CHECK_LAUNCH("sort_store");
+  })
+}
 
 void reduce(const Ctx& c, int op, const Tensor& x, const Tensor& y, uint32_t mask) {
   switch (op) {

@@ -315,6 +315,37 @@ function softmaxKernel(log: boolean): K<{ readonly dim: number }> {
   };
 }
 
+/** Each line along dim sorted stably (Array.prototype.sort is stable) with NaN above every number. */
+const sortKernel: K<KernelAttrs['sort']> = (ins, outs, { dim, descending }) => {
+  const xa = ins[0];
+  const [va, ia] = outs;
+  const { w, len, sd, yd } = alongDim(xa, va, dim);
+  const x = xa.buf;
+  const order = Array.from({ length: len }, (_, k) => k);
+  const line = new Float64Array(len);
+  // NaN compares as the largest value; equal values keep their positions (stability).
+  const ascending = (a: number, b: number) => {
+    const u = line[a];
+    const v = line[b];
+    if (Number.isNaN(u) || Number.isNaN(v)) return Number(Number.isNaN(u)) - Number(Number.isNaN(v));
+    return u - v;
+  };
+  const compare = descending ? (a: number, b: number) => ascending(b, a) : ascending;
+  for (let r = 0; r < w.rows; r++, w.next()) {
+    for (let j = 0, px = w.pos[0], py = w.pos[1]; j < w.n; j++, px += w.inner[0], py += w.inner[1]) {
+      for (let k = 0, q = px; k < len; k++, q += sd) {
+        line[k] = x[q];
+        order[k] = k;
+      }
+      order.sort(compare);
+      for (let k = 0, o = py; k < len; k++, o += yd) {
+        va.buf[o] = line[order[k]];
+        ia.buf[o] = order[k];
+      }
+    }
+  }
+};
+
 export const reduceKernels = {
   sum: reduceKernel('sum'),
   prod: reduceKernel('prod'),
@@ -324,6 +355,7 @@ export const reduceKernels = {
   any: reduceKernel('any'),
   argmax: argKernel(true) as K<KernelAttrs['argmax']>,
   argmin: argKernel(false) as K<KernelAttrs['argmin']>,
+  sort: sortKernel,
   softmax: softmaxKernel(false) as K<KernelAttrs['softmax']>,
   logSoftmax: softmaxKernel(true) as K<KernelAttrs['logSoftmax']>,
 };

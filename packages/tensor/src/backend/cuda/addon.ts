@@ -58,6 +58,7 @@ export const CUDA_ATTRS = {
   // reductions: dimMask has bit d set for every reduced dim d
   sum: ['dimMask'], prod: ['dimMask'], max: ['dimMask'], min: ['dimMask'], all: ['dimMask'], any: ['dimMask'],
   argmax: ['dim'], argmin: ['dim'],
+  sort: ['dim', 'descending'],
   softmax: ['dim'], logSoftmax: ['dim'],
   // fused cross-entropy over dim 1 of (N, C) logits (see KernelAttrs); target values out of
   // range set the device error flag (reported by the next synchronising call)

@@ -87,6 +87,7 @@ export const ATTR_ENCODERS: { readonly [K in LaunchedOp]: (attrs: KernelAttrs[K]
   where: none,
   sum: dimMask, prod: dimMask, max: dimMask, min: dimMask, all: dimMask, any: dimMask,
   argmax: dim, argmin: dim,
+  sort: (a) => [a.dim, flag(a.descending)],
   softmax: dim, logSoftmax: dim,
   crossEntropy, crossEntropyBackward: crossEntropy,
   matmul: none,

@@ -71,6 +71,30 @@ function argExtreme(better: (v: number, best: number) => boolean): Kernel<{ read
 export const argmax: RefKernel<'argmax'> = argExtreme((v, best) => v > best);
 export const argmin: RefKernel<'argmin'> = argExtreme((v, best) => v < best);
 
+/** Each line's positions by value (NaN above everything), ties by position: a stable sort by insertion. */
+export const sort: RefKernel<'sort'> = (ins, outs, { dim, descending }) => {
+  const values = readAll(ins[0]);
+  const sortedValues = new Float64Array(values.length);
+  const sortedIndices = new Float64Array(values.length);
+  // a before b in ascending order (NaN is the largest).
+  const below = (a: number, b: number) => (Number.isNaN(a) ? false : Number.isNaN(b) ? true : a < b);
+  for (const group of reduceGroups(ins[0].shape, [dim])) {
+    const order: number[] = [];
+    for (let k = 0; k < group.length; k++) {
+      const v = values[group[k]];
+      let at = order.length;
+      while (at > 0 && (descending ? below(values[group[order[at - 1]]], v) : below(v, values[group[order[at - 1]]]))) at--;
+      order.splice(at, 0, k);
+    }
+    group.forEach((i, k) => {
+      sortedValues[i] = values[group[order[k]]];
+      sortedIndices[i] = order[k];
+    });
+  }
+  writeAll(outs[0], sortedValues);
+  writeAll(outs[1], sortedIndices);
+};
+
 /**
  * Calls `fn(line)` for every line of x along `dim` (the values, in order) and
  * writes the returned values back to the same positions of the output.
