@@ -16,5 +16,5 @@ export type { RMSpropOptions } from './rmsprop.js';
  * A namespace, so `lrScheduler.StepLR` is also the type.
  */
 export * as lrScheduler from './lr-scheduler/index.js';
-export { LRScheduler, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, OneCycleLR, SequentialLR } from './lr-scheduler/index.js';
-export type { AnyOptimizer, StepLROptions, MultiStepLROptions, ExponentialLROptions, CosineAnnealingLROptions, LinearLROptions, OneCycleLROptions, OneCyclePhase, SequentialLROptions } from './lr-scheduler/index.js';
+export { LRScheduler, LambdaLR, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, OneCycleLR, ReduceLROnPlateau, SequentialLR } from './lr-scheduler/index.js';
+export type { AnyOptimizer, LambdaLROptions, StepLROptions, MultiStepLROptions, ExponentialLROptions, CosineAnnealingLROptions, LinearLROptions, OneCycleLROptions, OneCyclePhase, ReduceLROnPlateauOptions, SequentialLROptions } from './lr-scheduler/index.js';

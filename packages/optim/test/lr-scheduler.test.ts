@@ -3,7 +3,7 @@ import { DLError, tensor } from '@dl/tensor';
 import { Adam, RMSprop, SGD, lrScheduler } from '../src/index.js';
 import type { LRScheduler, Optimizer } from '../src/index.js';
 
-const { StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, OneCycleLR, SequentialLR } = lrScheduler;
+const { LambdaLR, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, OneCycleLR, SequentialLR } = lrScheduler;
 
 const sgd = (lr: number, momentum = 0) => new SGD([tensor([1], { requiresGrad: true })], { lr, momentum });
 
@@ -33,6 +33,29 @@ describe('schedulers: lr sequences', () => {
     expect(opt.paramGroups.map((g) => g.initialLr)).toEqual([1, 0.5]);
     expect(s.baseLrs).toEqual([1, 0.5]);
     expect(s.lastEpoch).toBe(0);
+  });
+
+  it('LambdaLR: lr = initialLr * lrLambda(epoch), from initialLr (not chained on the current lr)', () => {
+    const opt = sgd(0.6);
+    const s = new LambdaLR(opt, { lrLambda: (e) => 1 / (e + 1) });
+    expectList(lrs(opt, s, 4), [0.6, 0.3, 0.2, 0.15, 0.12]);
+    opt.paramGroups[0].lr = 100; // ignored: the factor multiplies initialLr
+    s.step();
+    expectList(s.getLastLr(), [0.1]);
+    s.step(1); // a jump
+    expectList(s.getLastLr(), [0.3]);
+  });
+
+  it('LambdaLR with one function per group', () => {
+    const opt = new SGD([{ params: [tensor([1], { requiresGrad: true })] }, { params: [tensor([1], { requiresGrad: true })], lr: 0.1 }], { lr: 1 });
+    const s = new LambdaLR(opt, { lrLambda: [(e) => Math.floor(e / 2) + 1, (e) => 0.5 ** e] });
+    const seen = [s.getLastLr()];
+    for (let i = 0; i < 4; i++) {
+      s.step();
+      seen.push(s.getLastLr());
+    }
+    expect(seen).toEqual([[1, 0.1], [1, 0.05], [2, 0.025], [2, 0.0125], [3, 0.00625]]);
+    expect(s.lrLambdas.length).toBe(2);
   });
 
   it('StepLR(stepSize 3, gamma 0.1)', () => {
@@ -242,6 +265,7 @@ describe('OneCycleLR', () => {
 
 describe('scheduler state dicts', () => {
   const kinds: [string, (opt: Optimizer) => LRScheduler][] = [
+    ['LambdaLR', (opt) => new LambdaLR(opt, { lrLambda: (e) => 0.9 ** e + (e % 3) })],
     ['StepLR', (opt) => new StepLR(opt, { stepSize: 2, gamma: 0.5 })],
     ['MultiStepLR', (opt) => new MultiStepLR(opt, { milestones: [1, 4], gamma: 0.3 })],
     ['ExponentialLR', (opt) => new ExponentialLR(opt, { gamma: 0.8 })],
@@ -275,6 +299,20 @@ describe('scheduler state dicts', () => {
     });
   }
 
+  it('LambdaLR: the functions are not in the state dict (nor can one be loaded); the restored scheduler keeps its own', () => {
+    const opt = sgd(1);
+    const s = new LambdaLR(opt, { lrLambda: (e) => 2 ** -e });
+    s.step();
+    s.step();
+    const sd = s.stateDict();
+    expect(Object.keys(sd).sort()).toEqual(['baseLrs', 'lastEpoch', 'lastLr', 'stepCount']);
+    const s2 = new LambdaLR(sgd(1), { lrLambda: (e) => 3 ** -e });
+    s2.loadStateDict(sd);
+    s2.step();
+    expect(s2.getLastLr()).toEqual([1 / 27]);
+    expect(() => s2.loadStateDict({ ...sd, lrLambdas: [null] })).toThrowError(/LambdaLR: loadStateDict: unknown entry 'lrLambdas'/);
+  });
+
   it('refuses entries of another kind of scheduler', () => {
     const opt = sgd(1);
     const sd = new StepLR(opt, { stepSize: 2 }).stateDict();
@@ -286,6 +324,11 @@ describe('scheduler errors', () => {
   it('clear messages for bad options', () => {
     const opt = sgd(1);
     const cases: [() => unknown, RegExp][] = [
+      [() => new LambdaLR(opt, { lrLambda: [(e) => e, (e) => e] }), /^LambdaLR: expected 1 functions for lrLambda \(one per parameter group\); got 2$/],
+      [() => new LambdaLR(opt, { lrLambda: 0.5 as never }), /^LambdaLR: invalid lrLambda: 0.5; expected a function of the epoch, or an array of them \(one per parameter group\)\nhint: e.g. lrLambda: \(epoch\) => 0.95 \*\* epoch$/],
+      [() => new LambdaLR(opt, { lrLambda: (() => {}) as never }), /^LambdaLR: lrLambda returned undefined at epoch 0 \(group 0\); expected a finite number\nhint: return the factor/],
+      [() => new LambdaLR(opt, { lrLambda: (e) => 1 / e }), /^LambdaLR: lrLambda returned Infinity at epoch 0 \(group 0\); expected a finite number/],
+      [() => new LambdaLR(opt, { lr_lambda: () => 1 } as never), /LambdaLR: unknown option 'lr_lambda'.*\nhint: options are camelCase: use 'lrLambda'/],
       [() => new StepLR(opt, { stepSize: 0 }), /^StepLR: invalid stepSize: 0; expected an integer >= 1$/],
       [() => new StepLR(opt, { step_size: 2 } as never), /StepLR: unknown option 'step_size'.*\nhint: options are camelCase: use 'stepSize'/],
       [() => new MultiStepLR(opt, { milestones: [1, -2] }), /MultiStepLR: invalid milestones: \[1,-2\]/],

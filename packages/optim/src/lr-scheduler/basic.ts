@@ -1,4 +1,4 @@
-/** StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR and LinearLR. */
+/** LambdaLR, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR and LinearLR. */
 import { LRScheduler, bisectRight, checkKeys, checkLastEpoch, checkNumber, checkOptimizer, schedulerError } from './scheduler.js';
 import type { AnyOptimizer } from './scheduler.js';
 
@@ -7,6 +7,50 @@ const isInt = (x: number) => Number.isInteger(x);
 /** Python's modulo (the sign of the divisor). */
 function pyMod(a: number, b: number): number {
   return ((a % b) + b) % b;
+}
+
+export interface LambdaLROptions {
+  /** The factor of the initial lr at each epoch: one function, or one per parameter group. */
+  lrLambda: ((epoch: number) => number) | readonly ((epoch: number) => number)[];
+  lastEpoch?: number;
+}
+
+/**
+ * lr = baseLr * lrLambda(epoch). stateDict() holds no functions: as PyTorch, which
+ * saves only callable objects' attributes (never plain functions or lambdas), the
+ * lambdas are not state; a scheduler restored with loadStateDict() keeps its own.
+ */
+export class LambdaLR extends LRScheduler {
+  // Private (#), so that stateDict() (the own enumerable fields) leaves the functions out.
+  readonly #lrLambdas: ((epoch: number) => number)[];
+  constructor(optimizer: AnyOptimizer, options: LambdaLROptions) {
+    const op = 'LambdaLR';
+    checkOptimizer(op, optimizer);
+    checkKeys(op, options, ['lrLambda', 'lastEpoch']);
+    const { lrLambda, lastEpoch = -1 } = options;
+    const n = optimizer.paramGroups.length;
+    const lambdas = Array.isArray(lrLambda) ? [...lrLambda] : Array.from({ length: n }, () => lrLambda);
+    if (lambdas.length !== n) schedulerError(op, `expected ${n} functions for lrLambda (one per parameter group); got ${lambdas.length}`);
+    for (const f of lambdas) {
+      if (typeof f !== 'function') schedulerError(op, `invalid lrLambda: ${String(f)}; expected a function of the epoch, or an array of them (one per parameter group)`, 'e.g. lrLambda: (epoch) => 0.95 ** epoch');
+    }
+    super(optimizer, checkLastEpoch(op, lastEpoch));
+    this.#lrLambdas = lambdas;
+    this.initialStep();
+  }
+  /** The functions, one per parameter group. */
+  get lrLambdas(): readonly ((epoch: number) => number)[] {
+    return this.#lrLambdas;
+  }
+  getLr(): number[] {
+    return this.baseLrs.map((b, i) => {
+      const factor = this.#lrLambdas[i](this.lastEpoch);
+      if (typeof factor !== 'number' || !Number.isFinite(factor)) {
+        schedulerError(this.name, `lrLambda returned ${String(factor)} at epoch ${this.lastEpoch} (group ${i}); expected a finite number`, 'return the factor, e.g. (epoch) => 0.95 ** epoch (a function with a { body } needs a return)');
+      }
+      return b * factor;
+    });
+  }
 }
 
 export interface StepLROptions {

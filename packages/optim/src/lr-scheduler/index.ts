@@ -1,9 +1,11 @@
 /** Learning-rate schedulers (torch.optim.lr_scheduler). */
 export { LRScheduler } from './scheduler.js';
 export type { AnyOptimizer } from './scheduler.js';
-export { StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR } from './basic.js';
-export type { StepLROptions, MultiStepLROptions, ExponentialLROptions, CosineAnnealingLROptions, LinearLROptions } from './basic.js';
+export { LambdaLR, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR } from './basic.js';
+export type { LambdaLROptions, StepLROptions, MultiStepLROptions, ExponentialLROptions, CosineAnnealingLROptions, LinearLROptions } from './basic.js';
 export { OneCycleLR } from './one-cycle.js';
 export type { OneCycleLROptions, OneCyclePhase } from './one-cycle.js';
+export { ReduceLROnPlateau } from './plateau.js';
+export type { ReduceLROnPlateauOptions } from './plateau.js';
 export { SequentialLR } from './sequential.js';
 export type { SequentialLROptions } from './sequential.js';

@@ -1,5 +1,5 @@
 /** OneCycleLR (torch.optim.lr_scheduler.OneCycleLR). */
-import { LRScheduler, checkKeys, checkLastEpoch, checkNumber, checkOptimizer, schedulerError } from './scheduler.js';
+import { LRScheduler, checkKeys, checkLastEpoch, checkNumber, checkOptimizer, perGroup, schedulerError } from './scheduler.js';
 import type { AnyOptimizer } from './scheduler.js';
 
 export interface OneCycleLROptions {
@@ -38,16 +38,6 @@ export interface OneCyclePhase {
 }
 
 const KEYS = ['maxLr', 'totalSteps', 'epochs', 'stepsPerEpoch', 'pctStart', 'annealStrategy', 'cycleMomentum', 'baseMomentum', 'maxMomentum', 'divFactor', 'finalDivFactor', 'threePhase', 'lastEpoch'];
-
-function perGroup(op: string, name: string, v: number | readonly number[], n: number): number[] {
-  if (Array.isArray(v)) {
-    if (v.length !== n) schedulerError(op, `expected ${n} values for ${name} (one per parameter group); got ${v.length}`);
-    for (const [i, x] of v.entries()) checkNumber(op, `${name}[${i}]`, x, Number.isFinite, 'a finite number');
-    return [...v];
-  }
-  checkNumber(op, name, v, Number.isFinite, 'a finite number');
-  return Array.from({ length: n }, () => v as number);
-}
 
 /**
  * The 1cycle policy: the lr rises from initialLr = maxLr / divFactor to maxLr over

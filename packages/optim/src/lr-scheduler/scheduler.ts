@@ -43,6 +43,17 @@ export function checkNumber(op: string, key: string, v: unknown, ok: (x: number)
   return v;
 }
 
+/** Check an option given as one number or one per parameter group; return one per group. */
+export function perGroup(op: string, name: string, v: number | readonly number[], n: number, ok: (x: number) => boolean = Number.isFinite, expected = 'a finite number'): number[] {
+  if (Array.isArray(v)) {
+    if (v.length !== n) schedulerError(op, `expected ${n} values for ${name} (one per parameter group); got ${v.length}`);
+    for (const [i, x] of v.entries()) checkNumber(op, `${name}[${i}]`, x, ok, expected);
+    return [...v];
+  }
+  checkNumber(op, name, v, ok, expected);
+  return Array.from({ length: n }, () => v as number);
+}
+
 /** Number of entries of a sorted array that are <= x (Python's bisect_right). */
 export function bisectRight(sorted: readonly number[], x: number): number {
   let lo = 0;

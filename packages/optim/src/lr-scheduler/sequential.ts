@@ -1,6 +1,7 @@
 /** SequentialLR (torch.optim.lr_scheduler.SequentialLR). */
 import { DLError } from '@dl/tensor';
 import { copyPlain } from '../optimizer.js';
+import { ReduceLROnPlateau } from './plateau.js';
 import { LRScheduler, bisectRight, checkKeys, checkLastEpoch, checkOptimizer, schedulerError } from './scheduler.js';
 import type { AnyOptimizer } from './scheduler.js';
 
@@ -30,6 +31,9 @@ export class SequentialLR extends LRScheduler {
     if (!Array.isArray(schedulers) || schedulers.length < 1) schedulerError(op, 'expects at least one scheduler; got none');
     schedulers.forEach((s, i) => {
       if (!(s instanceof LRScheduler)) throw new DLError('ARGUMENT', op, `schedulers[${i}] is not an LRScheduler`);
+      if (s instanceof ReduceLROnPlateau) {
+        throw new DLError('ARGUMENT', op, `schedulers[${i}] is a ReduceLROnPlateau, whose step() needs a metric; SequentialLR cannot drive it (as PyTorch 2.x)`, 'step it yourself: scheduler.step(valLoss) each epoch');
+      }
       if (s.optimizer !== optimizer) schedulerError(op, `expects all schedulers to belong to the same optimizer, but scheduler ${i} has a different one`);
     });
     if (!Array.isArray(milestones) || milestones.length !== schedulers.length - 1) {
