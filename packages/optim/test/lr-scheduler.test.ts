@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DLError, tensor } from '@dl/tensor';
+import { tensor } from '@dl/tensor';
 import { Adam, RMSprop, SGD, lrScheduler } from '../src/index.js';
 import type { LRScheduler, Optimizer } from '../src/index.js';
+import { expectDLErrors } from './helpers.js';
 
 const { LambdaLR, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, OneCycleLR, SequentialLR } = lrScheduler;
 
@@ -343,15 +344,6 @@ describe('scheduler errors', () => {
       [() => new StepLR({} as never, { stepSize: 1 }), /StepLR: expected an Optimizer; got object/],
       [() => new StepLR(sgd(1), { stepSize: 1, lastEpoch: 3 }), /StepLR: 'initialLr' is not specified in paramGroups\[0\] when resuming an optimizer/],
     ];
-    for (const [make, re] of cases) {
-      let err: unknown;
-      try {
-        make();
-      } catch (e) {
-        err = e;
-      }
-      expect(err, String(re)).toBeInstanceOf(DLError);
-      expect((err as Error).message).toMatch(re);
-    }
+    expectDLErrors(cases);
   });
 });

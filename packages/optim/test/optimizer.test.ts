@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DLError, memoryStats, scope, Tensor, tensor } from '@dl/tensor';
+import { memoryStats, scope, Tensor, tensor } from '@dl/tensor';
 import { Adam, AdamW, type Optimizer, RMSprop, SGD, lrScheduler } from '../src/index.js';
 import type { OptimizerStateDict } from '../src/index.js';
+import { expectDLErrors } from './helpers.js';
 
 const bits = (t: Tensor) => Array.from(new Uint32Array(Float32Array.from(t.dataSync() as Float32Array).buffer));
 
@@ -272,17 +273,7 @@ describe('errors', () => {
       [() => new RMSprop(p(), { momentum: -1 }), /^RMSprop: invalid momentum value: -1; expected momentum >= 0$/],
       [() => new RMSprop(p(), { eps: -1 }), /^RMSprop: invalid epsilon value: -1; expected eps >= 0$/],
     ];
-    for (const [make, re] of cases) {
-      let err: unknown;
-      try {
-        make();
-      } catch (e) {
-        err = e;
-      }
-      expect(err, String(re)).toBeInstanceOf(DLError);
-      expect((err as DLError).code).toBe('VALUE');
-      expect((err as Error).message).toMatch(re);
-    }
+    expectDLErrors(cases, 'VALUE');
   });
 
   it('unknown options name the camelCase spelling', () => {

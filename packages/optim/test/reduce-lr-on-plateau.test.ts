@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { DLError, decodeState, encodeState, tensor } from '@dl/tensor';
+import { decodeState, encodeState, tensor } from '@dl/tensor';
 import { LRScheduler, ReduceLROnPlateau, SGD, lrScheduler } from '../src/index.js';
 import type { ReduceLROnPlateauOptions } from '../src/index.js';
+import { expectDLErrors } from './helpers.js';
 
 /** An SGD optimizer with one parameter group per lr. */
 const sgd = (...lrs: number[]) => new SGD(lrs.map((lr) => ({ params: [tensor([1], { requiresGrad: true })], lr })), { lr: lrs[0] });
@@ -202,16 +203,7 @@ describe('ReduceLROnPlateau: errors', () => {
       [() => s.step(tensor(0.5) as never), /^ReduceLROnPlateau: step: expected the metric as a number; got object\nhint: .*loss.item\(\)/],
       [() => new lrScheduler.SequentialLR(opt, { schedulers: [new lrScheduler.StepLR(opt, { stepSize: 1 }), s], milestones: [2] }), /^SequentialLR: schedulers\[1\] is a ReduceLROnPlateau, whose step\(\) needs a metric/],
     ];
-    for (const [make, re] of cases) {
-      let err: unknown;
-      try {
-        make();
-      } catch (e) {
-        err = e;
-      }
-      expect(err, String(re)).toBeInstanceOf(DLError);
-      expect((err as Error).message).toMatch(re);
-    }
+    expectDLErrors(cases);
     expect(s.lastEpoch).toBe(0); // the refused steps did not count
   });
 });

@@ -344,6 +344,18 @@ bool batch_columns_pay(i64 P) { return P < 256; }
 /** Images per slab: as many as keep `bytesPerImage` of each under kSlabBytes (at least 1). */
 i64 slab_images(i64 N, i64 bytesPerImage) { return imax(1, imin(N, kSlabBytes / imax(1, bytesPerImage))); }
 
+/** fn(i, xp) for each image n0 + i of a slab, in parallel, xp its zero-padded copy (group gi). */
+template <typename T, class F>
+void for_padded_images(const ConvGeom& g, const Derived& d, const T* x, Strides4 xs, i64 gi, i64 n0, i64 ns, F&& fn) {
+  ThreadPool& pool = ThreadPool::instance();
+  pool.run(ns, pool.size(), [&](i64 i, int) {
+    T* xp = scratch<T>(kConvPad, static_cast<std::size_t>(d.Cg * d.Hp * d.Wp));
+    pad_image(g, d, x + (n0 + i) * xs.s0 + gi * d.Cg * xs.s1, xs, xp);
+    fn(i, static_cast<const T*>(xp));
+    trim_scratch(kKeepScratch);
+  });
+}
+
 /**
  * The column matrix of images [n0, n0 + ns) of group gi (Kd x ns*P: column (i, q) holds the
  * taps kOff of output pixel q, window qOff[q], of image n0 + i, zero padded), written straight
@@ -354,11 +366,8 @@ void slab_columns_packed(const ConvGeom& g, const Derived& d, const T* x, Stride
                          const std::vector<i64>& kOff, const std::vector<i64>& qOff, const Prepacked<T, GemmTraits<T>::NR>& cols) {
   constexpr int NR = GemmTraits<T>::NR;
   constexpr i64 KC = GemmTraits<T>::KC;
-  ThreadPool& pool = ThreadPool::instance();
   const i64 NP = ns * d.P;
-  pool.run(ns, pool.size(), [&](i64 i, int) {
-    T* xp = scratch<T>(kConvPad, static_cast<std::size_t>(d.Cg * d.Hp * d.Wp));
-    pad_image(g, d, x + (n0 + i) * xs.s0 + gi * d.Cg * xs.s1, xs, xp);
+  for_padded_images(g, d, x, xs, gi, n0, ns, [&](i64 i, const T* xp) {
     for (i64 pc = 0; pc < d.Kd; pc += KC) {
       const i64 kc = imin(KC, d.Kd - pc);
       T* slice = cols.block(pc, 0, kc);
@@ -374,7 +383,6 @@ void slab_columns_packed(const ConvGeom& g, const Derived& d, const T* x, Stride
           for (i64 j = NP % NR; j < NR; j++) last[p * NR + j] = T(0);
       }
     }
-    trim_scratch(kKeepScratch);
   });
 }
 
@@ -389,11 +397,8 @@ void slab_rows_packed(const ConvGeom& g, const Derived& d, const T* x, Strides4 
                       const std::vector<i64>& kOff, const std::vector<i64>& qOff, const Prepacked<T, GemmTraits<T>::NR>& rows) {
   constexpr int NR = GemmTraits<T>::NR;
   constexpr i64 KC = GemmTraits<T>::KC;
-  ThreadPool& pool = ThreadPool::instance();
   const i64 NP = ns * d.P;
-  pool.run(ns, pool.size(), [&](i64 i, int) {
-    T* xp = scratch<T>(kConvPad, static_cast<std::size_t>(d.Cg * d.Hp * d.Wp));
-    pad_image(g, d, x + (n0 + i) * xs.s0 + gi * d.Cg * xs.s1, xs, xp);
+  for_padded_images(g, d, x, xs, gi, n0, ns, [&](i64 i, const T* xp) {
     for (i64 q = 0, r = i * d.P; q < d.P; q++, r++) {
       const i64 pc = r - r % KC, kc = imin(KC, NP - pc);
       T* row = rows.block(pc, 0, kc) + (r - pc) * NR;
@@ -402,7 +407,6 @@ void slab_rows_packed(const ConvGeom& g, const Derived& d, const T* x, Strides4 
       // The last panel's columns past Kd are zeros.
       for (i64 k = d.Kd; k % NR != 0; k++) row[(k / NR) * NR * kc + k % NR] = T(0);
     }
-    trim_scratch(kKeepScratch);
   });
 }
 
