@@ -16,6 +16,7 @@ import {
   oneHot as tOneHot,
   pad as tPad,
   scope,
+  vectorNorm,
   where,
 } from '@dl/tensor';
 import type { AvgPool2dOptions, Conv2dOptions, Generator, MaxPool2dOptions, PadMode } from '@dl/tensor';
@@ -286,6 +287,16 @@ export function pad(x: Tensor, pads: readonly number[], mode: PadMode = 'constan
 /** One-hot encoding of int32 class indices (int32 result; PyTorch: int64). */
 export function oneHot(x: Tensor, numClasses = -1): Tensor {
   return tOneHot(x, numClasses);
+}
+
+/**
+ * torch.nn.functional.normalize: x / max(||x||_p, eps) along `dim`, each slice scaled to unit
+ * p-norm; a zero slice stays zero (its gradient is 1 / eps, as PyTorch's).
+ */
+export function normalize(x: Tensor, p: number = 2, dim = 1, eps = 1e-12): Tensor {
+  checkTensor('normalize', 'input', x);
+  checkFloat('normalize', 'input', x);
+  return scope(() => x.div(vectorNorm(x, p, dim, true).clamp(eps)));
 }
 
 /** torch.flatten (startDim defaults to 0 here; the Flatten layer's to 1). */

@@ -418,6 +418,16 @@ describe('functional', () => {
     expect(F.pad(ones([1, 1]), [1, 1]).toArray()).toEqual([[0, 1, 0]]);
     expect(F.maxPool2d(arange(16).to('float32').reshape([1, 1, 4, 4]), 2).toArray()).toEqual([[[[5, 7], [13, 15]]]]);
   });
+
+  it('normalize scales each slice to unit norm (a zero slice stays zero)', () => {
+    expect(round(values(F.normalize(tensor([[3, 4], [0, 0], [-1, 0]]))))).toEqual([0.6, 0.8, 0, 0, -1, 0]);
+    expect(round(values(F.normalize(tensor([[3, 4], [1, 1]]), 1, 0)))).toEqual(round([0.75, 0.8, 0.25, 0.2]));
+    const x = tensor([[3, 4], [-1, 0]], { requiresGrad: true });
+    F.normalize(x).select(1, 0).sum().backward();
+    // d(x0 / ||x||)/dx at (3, 4): (||x||^2 - x0^2) / ||x||^3 = 16/125 and -x0*x1/||x||^3 = -12/125; 0 at (-1, 0).
+    expect(round(values(x.grad!))).toEqual(round([16 / 125, -12 / 125, 0, 0]));
+    expect(gradcheck((t: Tensor) => F.normalize(t, 2, 1), [tensor([[0.3, -1.2, 2], [0.7, 0.1, -0.4]], { dtype: 'float64', requiresGrad: true })])).toBe(true);
+  });
 });
 
 /** erf by Abramowitz-Stegun 7.1.26 is too coarse; use the series/continued fraction via Math. */

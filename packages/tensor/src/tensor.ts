@@ -395,6 +395,8 @@ export class Tensor {
   var(dim?: number | readonly number[], opts?: ops.VarOptions): Tensor { return ops.variance(this, dim, opts); }
   std(dim?: number | readonly number[], opts?: ops.VarOptions): Tensor { return ops.std(this, dim, opts); }
   logsumexp(dim: number | readonly number[], keepdim = false): Tensor { return ops.logsumexp(this, dim, keepdim); }
+  /** torch.Tensor.norm for vectors: the `p`-norm over `dim` (all by default); see vectorNorm. */
+  norm(p: ops.NormOrd = 2, dim?: number | readonly number[], keepdim = false): Tensor { return ops.vectorNorm(this, p, dim, keepdim); }
   softmax(dim: number): Tensor { return ops.softmax(this, dim); }
   logSoftmax(dim: number): Tensor { return ops.logSoftmax(this, dim); }
 

@@ -388,6 +388,15 @@ export const OP_SPECS: readonly OpSpec[] = [
     fn: (x, i, n, b, s) => [x.sort(), x.sort(0, true), i.sort(1, true), i.sort(0), n.sort(), n.sort(-1, true), b.sort(), s.sort(), i.topk(2, 0)].flatMap((r) => [r.values, r.indices]),
   },
   {
+    // Row 1 of z is zeros: the 1- and 2-norms' gradient there is 0 (no NaN), as central differences say.
+    name: 'vectorNorm / norm',
+    covers: ['sum', 'max', 'min', 'abs', 'mul', 'pow', 'sqrt', 'where', 'div'],
+    inputs: (g) => [gen([3, 5], g), T.tensor([[0.5, -1, 2], [0, 0, 0]])],
+    fn: (x, z) => [x.norm(), x.norm(2, 1), x.norm(1, 0, true), x.norm(3, -1), x.norm(Number.POSITIVE_INFINITY, 1), x.norm(Number.NEGATIVE_INFINITY), x.norm('fro', [0, 1]), z.norm(2, 1), z.norm(1, 1), z.norm(3, 1), T.vectorNorm(z.mul(0), 0, 1)],
+    grad: true,
+    errors: [expectError(() => T.tensor([1, 2], { dtype: 'int32' }).norm(), 'DTYPE', /vectorNorm: expected a floating point tensor; got int32/, 'integer input')],
+  },
+  {
     name: 'flip / roll / repeat / tile',
     covers: ['indexSelect', 'copy'],
     inputs: (g) => [gen([2, 3, 4], g), ints(0, 9, [3, 2], g)],

@@ -7,7 +7,7 @@ import { fail, fmtShape } from '../errors.js';
 import { normalizeDim, normalizeDims } from '../layout.js';
 import type { Tensor } from '../tensor.js';
 import { cast, clone } from './convert.js';
-import { div, exp, log, mul, sub, where, abs, lt, add, isclose } from './elementwise.js';
+import { div, exp, log, mul, sub, where, abs, lt, add, isclose, eq, ne, pow, sqrt } from './elementwise.js';
 import type { IsCloseOptions, Operand } from './elementwise.js';
 import { asTensor } from './util.js';
 
@@ -84,6 +84,39 @@ export function variance(x: Tensor, dim?: Dims, opts: VarOptions = {}): Tensor {
   const s = sum(sq, dim, opts.keepdim ?? false);
   const out = div(s, Math.max(0, countOf(x, dim) - correction));
   for (const t of [m, d, sq, s]) t.dispose();
+  return out;
+}
+
+/** A vector norm's order: a number (Infinity: max |x|, -Infinity: min |x|, 0: count of non-zeros) or 'fro' (2). */
+export type NormOrd = number | 'fro';
+
+/**
+ * torch.linalg.vector_norm: (sum |x|^ord)^(1/ord) over `dim` (every dim by default). At a zero
+ * vector the gradient is 0, as PyTorch's, not the NaN of a plain sqrt(sum(x * x)): the root
+ * is taken of the sum with 0 replaced by 1 and the sum divided by it.
+ */
+export function vectorNorm(x: Tensor, ord: NormOrd = 2, dim?: Dims, keepdim = false): Tensor {
+  asTensor('vectorNorm', 'input', x);
+  if (!isFloating(x.dtype)) fail('DTYPE', 'vectorNorm', `expected a floating point tensor; got ${x.dtype}`, "cast first, e.g. x.to('float32')");
+  const p = ord === 'fro' ? 2 : ord;
+  if (typeof p !== 'number' || Number.isNaN(p)) fail('ARGUMENT', 'vectorNorm', `ord must be a number or 'fro'; got ${String(ord)}`);
+  const made: Tensor[] = [];
+  const keep = (t: Tensor) => {
+    made.push(t);
+    return t;
+  };
+  let out: Tensor;
+  if (p === 0) out = sum(keep(cast(keep(ne(x, 0)), x.dtype)), dim, keepdim);
+  else if (p === Number.POSITIVE_INFINITY) out = amax(keep(abs(x)), dim, keepdim);
+  else if (p === Number.NEGATIVE_INFINITY) out = amin(keep(abs(x)), dim, keepdim);
+  else if (p === 1) out = sum(keep(abs(x)), dim, keepdim);
+  else {
+    const s = keep(sum(keep(p === 2 ? mul(x, x) : pow(keep(abs(x)), p)), dim, keepdim));
+    // s^(1/p) = s / s^(1 - 1/p) for s > 0, and 0 (with gradient 0) at s = 0.
+    const safe = keep(where(keep(eq(s, 0)), 1, s));
+    out = div(s, keep(p === 2 ? sqrt(safe) : pow(safe, 1 - 1 / p)));
+  }
+  for (const t of made) t.dispose();
   return out;
 }
 
