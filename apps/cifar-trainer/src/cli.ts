@@ -131,13 +131,14 @@ export function program(): Command {
     .option('--port <n>', 'port (0: any free one)', String(SERVE_DEFAULTS.port))
     .option('--top-k <k>', 'classes per answer unless the request asks ?k=', String(SERVE_DEFAULTS.topK))
     .option('--max-batch <n>', 'most images classified in one forward pass', String(SERVE_DEFAULTS.maxBatch))
+    .option('--batch-wait-ms <ms>', 'how long a batch waits for more requests after its first (0: only those already waiting)', String(SERVE_DEFAULTS.batchWaitMs))
     .option('--max-bytes <n>', 'largest request body accepted', String(SERVE_DEFAULTS.maxBytes))
     .addOption(new Option('--device <device>', 'cpu or cuda').choices(DEVICES).default('cpu'))
     .action(async (o) => {
       const device = requireDevice(o.device);
       const port = positiveInt('--port', o.port, 0);
       if (port > 65535) throw new UsageError(`--port: expected an integer in [0, 65535]; got '${o.port}'`);
-      const options = { host: o.host, port, topK: positiveInt('--top-k', o.topK), maxBatch: positiveInt('--max-batch', o.maxBatch), maxBytes: positiveInt('--max-bytes', o.maxBytes) };
+      const options = { host: o.host, port, topK: positiveInt('--top-k', o.topK), maxBatch: positiveInt('--max-batch', o.maxBatch), batchWaitMs: positiveInt('--batch-wait-ms', o.batchWaitMs, 0), maxBytes: positiveInt('--max-bytes', o.maxBytes) };
       const classifier = new Classifier(o.modelDir, device);
       const server = await serve(classifier, options);
       log(`serving ${classifier.desc.architecture} from ${o.modelDir} on ${device} at ${urlOf(server)}: POST an image to /predict, GET /health (Ctrl-C stops)`);

@@ -5,8 +5,9 @@
  *                   ?k=5 for another number of classes
  *   GET  /health    ->  {"status": "ok", "architecture", "classes", "device"}
  *
- * Requests that arrive while the model is busy are classified together, up to `maxBatch`
- * images in one forward pass (the answer's `batch` says how many shared it). Bad requests get
+ * Requests that arrive while the model is busy (or within `batchWaitMs` of each other) are
+ * classified together, up to `maxBatch` images in one forward pass (the answer's `batch` says
+ * how many shared it). Bad requests get
  * a 4xx status and {"error": "..."} saying what was wrong and what to send instead.
  */
 import { createServer } from 'node:http';
@@ -24,13 +25,15 @@ export interface ServeOptions {
   topK: number;
   /** The most images classified in one forward pass. */
   maxBatch: number;
+  /** How long a batch waits for more requests after its first (0: only those already queued). */
+  batchWaitMs: number;
   /** The largest request body accepted, in bytes. */
   maxBytes: number;
   /** The most pixels a decoded image may have (see io.decodeImage's maxPixels). */
   maxPixels: number;
 }
 
-export const SERVE_DEFAULTS: ServeOptions = { host: '127.0.0.1', port: 8080, topK: 3, maxBatch: 64, maxBytes: 10 * 2 ** 20, maxPixels: 4096 * 4096 };
+export const SERVE_DEFAULTS: ServeOptions = { host: '127.0.0.1', port: 8080, topK: 3, maxBatch: 64, batchWaitMs: 0, maxBytes: 10 * 2 ** 20, maxPixels: 4096 * 4096 };
 
 interface Pending {
   image: io.Image;
@@ -40,16 +43,20 @@ interface Pending {
 }
 
 /**
- * Queues images and classifies what has queued up once the event loop is free, in batches of
- * at most maxBatch: one forward pass for many requests under load, no waiting when idle.
+ * Queues images and classifies them in batches of at most maxBatch: what has queued up once the
+ * event loop is free (one forward pass for the requests that arrived during the last one), or,
+ * with waitMs > 0, what arrives within waitMs of a batch's first request (more requests per
+ * pass, at up to waitMs more latency; TorchServe's max_batch_delay). A full batch goes at once.
  */
 export class Batcher {
   private queue: Pending[] = [];
-  private scheduled = false;
+  private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
 
   constructor(
     private readonly classifier: Pick<Classifier, 'classify'>,
     private readonly maxBatch: number,
+    private readonly waitMs = 0,
   ) {}
 
   classify(image: io.Image, topK: number): Promise<{ top: Top[]; batch: number }> {
@@ -60,20 +67,28 @@ export class Batcher {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.queue.length === 0) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      const batch = this.queue.splice(0, this.maxBatch);
-      try {
-        const k = Math.max(...batch.map((p) => p.topK));
-        const tops = this.classifier.classify(batch.map((p) => p.image), k);
-        for (const [i, p] of batch.entries()) p.resolve({ top: tops[i].slice(0, p.topK), batch: batch.length });
-      } catch (e) {
-        for (const p of batch) p.reject(e);
-      }
-      this.schedule();
-    });
+    if (this.immediate || this.queue.length === 0) return;
+    if (this.waitMs > 0 && this.queue.length < this.maxBatch) {
+      this.timer ??= setTimeout(() => this.flush(), this.waitMs);
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.immediate = setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.timer = null;
+    this.immediate = null;
+    const batch = this.queue.splice(0, this.maxBatch);
+    try {
+      const k = Math.max(...batch.map((p) => p.topK));
+      const tops = this.classifier.classify(batch.map((p) => p.image), k);
+      for (const [i, p] of batch.entries()) p.resolve({ top: tops[i].slice(0, p.topK), batch: batch.length });
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+    }
+    this.schedule();
   }
 }
 
@@ -129,7 +144,7 @@ function topKOf(url: URL, fallback: number, numClasses: number): number {
 /** Starts the server; resolves once it listens (its address() has the port). */
 export function serve(classifier: Classifier, options: Partial<ServeOptions> = {}): Promise<Server> {
   const o = { ...SERVE_DEFAULTS, ...options };
-  const batcher = new Batcher(classifier, o.maxBatch);
+  const batcher = new Batcher(classifier, o.maxBatch, o.batchWaitMs);
   const { desc } = classifier;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

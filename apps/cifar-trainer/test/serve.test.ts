@@ -181,6 +181,20 @@ describe('Batcher: requests waiting together share one forward pass', () => {
     expect((await b.classify(blank(3), 2)).batch).toBe(1);
   });
 
+  it('with waitMs, a batch waits for later requests, and goes at once when full', async () => {
+    const f = fake();
+    const b = new Batcher(f, 3, 1000);
+    const first = b.classify(blank(1), 1);
+    await new Promise((r) => setTimeout(r, 10));
+    const second = b.classify(blank(2), 1);
+    expect([(await first).batch, (await second).batch]).toEqual([2, 2]);
+    // A full batch does not wait out its minute (the test would time out).
+    const patient = new Batcher(f, 3, 60_000);
+    const full = await Promise.all([1, 2, 3].map((w) => patient.classify(blank(w), 1)));
+    expect(full.map((a) => a.batch)).toEqual([3, 3, 3]);
+    expect(f.calls).toEqual([2, 3]);
+  });
+
   it('a failing batch rejects its own requests only', async () => {
     const f = fake();
     const b = new Batcher(f, 2);
@@ -255,8 +269,8 @@ describe('cifar-trainer serve (the CLI, in a child process)', () => {
     expect(err()).toBe('');
   }, 60_000);
 
-  it('under load, requests that arrive while the model is busy share a forward pass (ResNet-18)', async () => {
-    const { child, url } = await startServe('--model-dir', resnetDir, '--max-batch', '8');
+  it('requests that arrive within --batch-wait-ms share a forward pass (ResNet-18, batches of at most 8)', async () => {
+    const { child, url } = await startServe('--model-dir', resnetDir, '--max-batch', '8', '--batch-wait-ms', '300');
     try {
       const resnet = new Classifier(resnetDir);
       const imgs = Array.from({ length: 32 }, (_, i) => image(50 + i));
