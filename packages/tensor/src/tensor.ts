@@ -390,6 +390,7 @@ export class Tensor {
   argmax(dim?: number, keepdim = false): Tensor { return ops.argmax(this, dim, keepdim); }
   argmin(dim?: number, keepdim = false): Tensor { return ops.argmin(this, dim, keepdim); }
   sort(dim = -1, descending = false): ops.ValuesIndices { return ops.sort(this, dim, descending); }
+  cumsum(dim: number): Tensor { return ops.cumsum(this, dim); }
   argsort(dim = -1, descending = false): Tensor { return ops.argsort(this, dim, descending); }
   topk(k: number, dim = -1, largest = true): ops.ValuesIndices { return ops.topk(this, k, dim, largest); }
   var(dim?: number | readonly number[], opts?: ops.VarOptions): Tensor { return ops.variance(this, dim, opts); }

@@ -381,6 +381,14 @@ export const OP_SPECS: readonly OpSpec[] = [
     ],
   },
   {
+    name: 'cumsum',
+    covers: ['cumsum'],
+    inputs: (g) => [gen([4, 6], g), ints(-5, 5, [3, 7], g), bools([2, 5], g)],
+    fn: (x, i, b) => [x.cumsum(1), x.cumsum(0), x.cumsum(-1).cumsum(0), i.cumsum(1), i.cumsum(0), b.cumsum(1), T.tensor(2.5).cumsum(0)],
+    grad: true,
+    errors: [expectError(() => (T.zeros([2]) as unknown as { cumsum(): Tensor }).cumsum(), 'ARGUMENT', /cumsum: dim must be given \(an integer\); got undefined/, 'no dim')],
+  },
+  {
     // Ties keep their order (stable), NaN above every number, every dtype, a 0-dim tensor.
     name: 'sort: ties, integers, NaN',
     covers: ['sort'],

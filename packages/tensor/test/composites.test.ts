@@ -111,3 +111,13 @@ describe('sort / argsort / topk', () => {
     expect(x.topk(0).values.shape).toEqual([2, 0]);
   });
 });
+
+describe('cumsum', () => {
+  it('running sums along a dim; integers and bools give int32, which wraps', () => {
+    expect(T.tensor([[1, 2, 3], [4, 5, 6]]).cumsum(1).toArray()).toEqual([[1, 3, 6], [4, 9, 15]]);
+    expect(T.tensor([[1, 2, 3], [4, 5, 6]]).cumsum(0).toArray()).toEqual([[1, 2, 3], [5, 7, 9]]);
+    const b = T.tensor([true, false, true, true]).cumsum(0);
+    expect([b.dtype, b.toArray()]).toEqual(['int32', [1, 1, 2, 3]]);
+    expect(T.tensor([2 ** 31 - 1, 1, 1], { dtype: 'int32' }).cumsum(0).toArray()).toEqual([2 ** 31 - 1, -(2 ** 31), -(2 ** 31) + 1]);
+  });
+});

@@ -20,7 +20,7 @@ const extreme: GradEntry<KernelAttrs['max']> = {
   },
 };
 
-export const reduceGrads: Table<'sum' | 'prod' | 'max' | 'min' | 'all' | 'any' | 'argmax' | 'argmin' | 'sort' | 'softmax' | 'logSoftmax'> = {
+export const reduceGrads: Table<'sum' | 'prod' | 'max' | 'min' | 'all' | 'any' | 'argmax' | 'argmin' | 'sort' | 'cumsum' | 'softmax' | 'logSoftmax'> = {
   sum: { backward: (c, [g]) => [spread(g!, c.inputShapes[0])] },
   // d prod / d x_i = prod / x_i (inputs containing zeros give NaN/inf here; see ARCHITECTURE.md)
   prod: { saveInputs: true, saveOutputs: true, backward: (c, [g]) => [div(mul(spread(g!, c.inputShapes[0]), c.outputs[0]), c.inputs[0]!)] },
@@ -30,6 +30,8 @@ export const reduceGrads: Table<'sum' | 'prod' | 'max' | 'min' | 'all' | 'any' |
   any: null,
   argmax: null,
   argmin: null,
+  // cumsum: y_k = sum_{i <= k} x_i, so dx_i = sum_{k >= i} g_k: a running sum from the end.
+  cumsum: { backward: (c, [g]) => [g!.flip(c.attrs.dim).cumsum(c.attrs.dim).flip(c.attrs.dim)] },
   // sort: each value's gradient goes back to the position it came from (indices: none).
   sort: {
     saveOutputs: true,

@@ -97,6 +97,8 @@ export interface KernelAttrs {
    * larger than every number (last ascending, first descending), as PyTorch sorts.
    */
   sort: { readonly dim: number; readonly descending: boolean };
+  /** ins [x float or int32], outs [y] x's shape and dtype: running sums along `dim` (int32 wraps). */
+  cumsum: { readonly dim: number };
   /** ins [x float], outs [y] same shape; numerically stable (subtract the max). */
   softmax: { readonly dim: number };
   logSoftmax: { readonly dim: number };

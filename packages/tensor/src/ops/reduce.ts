@@ -172,6 +172,24 @@ export function sort(x: Tensor, dim = -1, descending = false): ValuesIndices {
   return { values, indices };
 }
 
+/**
+ * torch.cumsum: running sums along `dim`. Float tensors keep their dtype (sums accumulated in
+ * float64); bool, uint8 and int32 ones give int32 (PyTorch: int64), wrapping past 2^31.
+ */
+export function cumsum(x: Tensor, dim: number): Tensor {
+  asTensor('cumsum', 'input', x);
+  if (typeof dim !== 'number') fail('ARGUMENT', 'cumsum', `dim must be given (an integer); got ${String(dim)}`, 'e.g. x.cumsum(0)');
+  const input = isFloating(x.dtype) ? x : cast(x, 'int32');
+  if (x.ndim === 0) {
+    normalizeDim('cumsum', dim, 1);
+    return input === x ? clone(x) : input;
+  }
+  const d = normalizeDim('cumsum', dim, x.ndim);
+  const out = dispatch('cumsum', [input], { dim: d }, [{ shape: x.shape, dtype: input.dtype }])[0];
+  if (input !== x) input.dispose();
+  return out;
+}
+
 /** torch.argsort: the int32 positions that sort x along `dim` (stable; see sort). */
 export function argsort(x: Tensor, dim = -1, descending = false): Tensor {
   const { values, indices } = sort(x, dim, descending);

@@ -155,6 +155,8 @@ void arg_reduce(const Ctx& c, bool is_max, const Tensor& x, const Tensor& y, int
 void softmax(const Ctx& c, bool log, const Tensor& x, const Tensor& y, int dim);
 // values and indices (int32) contiguous, x's shape: every line along dim sorted stably.
 void sort(const Ctx& c, const Tensor& x, const Tensor& values, const Tensor& indices, int dim, bool descending);
+// y x's shape and dtype (float or int32): running sums along dim, one thread per line.
+void cumsum(const Ctx& c, const Tensor& x, const Tensor& y, int dim);
 
 // loss.cu
 void cross_entropy(const Ctx& c, const Tensor& x, const Tensor& target, const Tensor* weight, const Tensor& loss,

@@ -632,6 +632,13 @@ void launch(int code, const double* P, size_t len) {
       L.dtype(2, "indices", kInt32);
       return sort(ctx, x, values, indices, L.dim_attr(0, x.rank), L.attr(1) != 0);
     }
+    case kOp_cumsum: {
+      L.operands({2}, 1);
+      const Tensor &x = L.t(0), &y = L.t(1);
+      L.same_shape(0, "x", 1, "y");
+      L.dtype(1, "y", x.dtype);
+      return cumsum(ctx, x, y, L.dim_attr(0, x.rank));
+    }
     case kOp_crossEntropy:
     case kOp_crossEntropyBackward:
       return launch_cross_entropy(L, ctx, code);

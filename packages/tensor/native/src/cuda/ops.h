@@ -7,7 +7,7 @@
   X(relu) X(gelu) X(erf) X(sign) X(floor) X(ceil) X(round) X(logicalNot) X(clamp)                   \
   X(add) X(sub) X(mul) X(div) X(pow) X(maximum) X(minimum) X(reluBackward)                          \
   X(eq) X(ne) X(lt) X(le) X(gt) X(ge) X(logicalAnd) X(logicalOr) X(where)                           \
-  X(sum) X(prod) X(max) X(min) X(all) X(any) X(argmax) X(argmin) X(sort) X(softmax) X(logSoftmax)           \
+  X(sum) X(prod) X(max) X(min) X(all) X(any) X(argmax) X(argmin) X(sort) X(cumsum) X(softmax) X(logSoftmax)           \
   X(crossEntropy) X(crossEntropyBackward) X(matmul)                                                 \
   X(conv2d) X(conv2dBackwardInput) X(conv2dBackwardWeight)                                          \
   X(maxPool2d) X(maxPool2dBackward) X(avgPool2d) X(avgPool2dBackward)                               \

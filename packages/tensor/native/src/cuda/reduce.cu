@@ -354,7 +354,41 @@ __global__ void __launch_bounds__(kBlock) sort_store(Iter<2> pos, int64_t len, i
   }
 }
 
+/** One thread per line: floats summed in double, int32 in int64 and wrapped on the store. */
+template <int DT>
+__global__ void __launch_bounds__(kBlock) cumsum_kernel(Iter<2> pos, int64_t len, int64_t sx, int64_t sy,
+                                                        const storage_t<DT>* x, storage_t<DT>* y) {
+  using T = storage_t<DT>;
+  DL_GRID_STRIDE(row, pos.numel) {
+    int64_t off[2];
+    iter_offsets(pos, row, off);
+    if constexpr (DT == kInt32) {
+      int64_t acc = 0;
+      for (int64_t k = 0; k < len; k++) {
+        acc += x[off[0] + k * sx];
+        y[off[1] + k * sy] = static_cast<T>(static_cast<uint32_t>(acc));
+      }
+    } else {
+      double acc = 0;
+      for (int64_t k = 0; k < len; k++) {
+        acc += static_cast<double>(x[off[0] + k * sx]);
+        y[off[1] + k * sy] = static_cast<T>(acc);
+      }
+    }
+  }
+}
+
 }  // namespace
+
+void cumsum(const Ctx& c, const Tensor& x, const Tensor& y, int dim) {
+  const Rows r = rows_of(x, y, dim);
+  if (r.pos.numel == 0 || r.len == 0) return;
+  DL_SWITCH_ALL("cumsum", DT, x.dtype, {
+    cumsum_kernel<DT><<<blocks_for(r.pos.numel), kBlock, 0, c.stream>>>(r.pos, r.len, r.sx, r.sy, x.as<const storage_t<DT>>(),
+                                                                        y.as<storage_t<DT>>());
+  })
+  DL_CUDA_CHECK_LAUNCH("cumsum_kernel");
+}
 
 void sort(const Ctx& c, const Tensor& x, const Tensor& values, const Tensor& indices, int dim, bool descending) {
   const Rows r = rows_of(x, values, dim);

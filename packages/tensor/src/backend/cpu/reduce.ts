@@ -346,6 +346,24 @@ const sortKernel: K<KernelAttrs['sort']> = (ins, outs, { dim, descending }) => {
   }
 };
 
+/** Running sums along the dim, accumulated in float64 (int32 outputs wrap as stores into an Int32Array do). */
+const cumsumKernel: K<KernelAttrs['cumsum']> = (ins, outs, { dim }) => {
+  const xa = ins[0];
+  const ya = outs[0];
+  const { w, len, sd, yd } = alongDim(xa, ya, dim);
+  const x = xa.buf;
+  const y = ya.buf;
+  for (let r = 0; r < w.rows; r++, w.next()) {
+    for (let j = 0, px = w.pos[0], py = w.pos[1]; j < w.n; j++, px += w.inner[0], py += w.inner[1]) {
+      let total = 0;
+      for (let k = 0, q = px, o = py; k < len; k++, q += sd, o += yd) {
+        total += x[q];
+        y[o] = total;
+      }
+    }
+  }
+};
+
 export const reduceKernels = {
   sum: reduceKernel('sum'),
   prod: reduceKernel('prod'),
@@ -356,6 +374,7 @@ export const reduceKernels = {
   argmax: argKernel(true) as K<KernelAttrs['argmax']>,
   argmin: argKernel(false) as K<KernelAttrs['argmin']>,
   sort: sortKernel,
+  cumsum: cumsumKernel,
   softmax: softmaxKernel(false) as K<KernelAttrs['softmax']>,
   logSoftmax: softmaxKernel(true) as K<KernelAttrs['logSoftmax']>,
 };

@@ -59,6 +59,7 @@ export const CUDA_ATTRS = {
   sum: ['dimMask'], prod: ['dimMask'], max: ['dimMask'], min: ['dimMask'], all: ['dimMask'], any: ['dimMask'],
   argmax: ['dim'], argmin: ['dim'],
   sort: ['dim', 'descending'],
+  cumsum: ['dim'],
   softmax: ['dim'], logSoftmax: ['dim'],
   // fused cross-entropy over dim 1 of (N, C) logits (see KernelAttrs); target values out of
   // range set the device error flag (reported by the next synchronising call)

@@ -88,6 +88,7 @@ export const ATTR_ENCODERS: { readonly [K in LaunchedOp]: (attrs: KernelAttrs[K]
   sum: dimMask, prod: dimMask, max: dimMask, min: dimMask, all: dimMask, any: dimMask,
   argmax: dim, argmin: dim,
   sort: (a) => [a.dim, flag(a.descending)],
+  cumsum: dim,
   softmax: dim, logSoftmax: dim,
   crossEntropy, crossEntropyBackward: crossEntropy,
   matmul: none,

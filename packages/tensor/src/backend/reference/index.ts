@@ -28,7 +28,7 @@ import {
 } from './nn.js';
 import { crossEntropy, crossEntropyBackward } from './loss.js';
 import { cast, cat, copy, fill, gather, indexAdd, indexSelect, pad, scatter, scatterAdd } from './movement.js';
-import { all, any, argmax, argmin, logSoftmax, max, min, prod, softmax, sort, sum } from './reduce.js';
+import { all, any, argmax, argmin, cumsum, logSoftmax, max, min, prod, softmax, sort, sum } from './reduce.js';
 
 const kernels: KernelTable<Float64Array> = {
   ...unaryKernels,
@@ -43,6 +43,7 @@ const kernels: KernelTable<Float64Array> = {
   any,
   argmax,
   sort,
+  cumsum,
   argmin,
   softmax,
   logSoftmax,

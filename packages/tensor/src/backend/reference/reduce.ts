@@ -111,6 +111,17 @@ function mapLinesAlong(x: Arg, y: Arg, dim: number, fn: (line: number[]) => numb
   writeAll(y, result);
 }
 
+/** Running sums along the dim. */
+export const cumsum: RefKernel<'cumsum'> = (ins, outs, { dim }) => {
+  mapLinesAlong(ins[0], outs[0], dim, (line) => {
+    let total = 0;
+    return line.map((v) => {
+      total += v;
+      return total;
+    });
+  });
+};
+
 /** Max-subtracted softmax: exp(x - m) / sum(exp(x - m)). */
 export const softmax: RefKernel<'softmax'> = (ins, outs, { dim }) => {
   mapLinesAlong(ins[0], outs[0], dim, (line) => {
