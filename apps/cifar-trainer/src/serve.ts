@@ -5,9 +5,9 @@
  *                   ?k=5 for another number of classes
  *   GET  /health    ->  {"status": "ok", "architecture", "classes", "device"}
  *
- * Requests that arrive while the model is busy (or within `batchWaitMs` of each other) are
- * classified together, up to `maxBatch` images in one forward pass (the answer's `batch` says
- * how many shared it). Bad requests get
+ * Requests are classified in batches of up to `maxBatch` images (the answer's `batch` says how
+ * many shared a forward pass): those already read when the model is free, or, with
+ * `batchWaitMs`, those that arrive within that long of a batch's first. Bad requests get
  * a 4xx status and {"error": "..."} saying what was wrong and what to send instead.
  */
 import { createServer } from 'node:http';
@@ -44,9 +44,9 @@ interface Pending {
 
 /**
  * Queues images and classifies them in batches of at most maxBatch: what has queued up once the
- * event loop is free (one forward pass for the requests that arrived during the last one), or,
- * with waitMs > 0, what arrives within waitMs of a batch's first request (more requests per
- * pass, at up to waitMs more latency; TorchServe's max_batch_delay). A full batch goes at once.
+ * event loop is free, or, with waitMs > 0, what arrives within waitMs of a batch's first request
+ * (more requests per pass, at up to waitMs more latency; TorchServe's max_batch_delay). A full
+ * batch goes at once.
  */
 export class Batcher {
   private queue: Pending[] = [];
