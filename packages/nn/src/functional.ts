@@ -11,6 +11,7 @@ import {
   avgPool2d as tAvgPool2d,
   bernoulli,
   conv2d as tConv2d,
+  conv2dBackwardInput,
   flatten as tFlatten,
   maxPool2d as tMaxPool2d,
   oneHot as tOneHot,
@@ -21,7 +22,7 @@ import {
 } from '@dl/tensor';
 import type { AvgPool2dOptions, Conv2dOptions, Generator, MaxPool2dOptions, PadMode } from '@dl/tensor';
 import { isGradEnabled, noGrad } from '@dl/autograd';
-import { checkFloat, checkTensor, fmtShape, poolOptions, probability } from './internal.js';
+import { checkFloat, checkTensor, fmt, fmtShape, pair, poolOptions, positiveInt, probability } from './internal.js';
 import type { IntOrPair } from './internal.js';
 
 export {
@@ -113,6 +114,49 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
 /** 2-D convolution (cross-correlation) of (N, C, H, W) or (C, H, W) inputs. */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   return tConv2d(x, weight, bias, opts);
+}
+
+export interface ConvTranspose2dOptions {
+  stride?: IntOrPair;
+  padding?: IntOrPair;
+  /** Rows and columns added at the bottom and right of the output (each < its stride). */
+  outputPadding?: IntOrPair;
+  dilation?: IntOrPair;
+  groups?: number;
+}
+
+/**
+ * 2-D transposed convolution of (N, Cin, H, W) or (Cin, H, W) inputs with weight
+ * [Cin, Cout / groups, kh, kw]: the gradient of conv2d with respect to its input, which is how it
+ * runs (conv2dBackwardInput), so every backend and autograd have it. Output size
+ * (H - 1) * stride - 2 * padding + dilation * (kh - 1) + outputPadding + 1 per spatial dim.
+ * outputPadding must be smaller than the stride (PyTorch also allows it below the dilation).
+ */
+export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
+  const op = 'convTranspose2d';
+  checkTensor(op, 'input', x);
+  checkTensor(op, 'weight', weight);
+  if (x.ndim === 3) return scope(() => convTranspose2d(x.unsqueeze(0), weight, bias, opts).squeeze(0));
+  if (x.ndim !== 4) throw new DLError('SHAPE', op, `expected a (N, C, H, W) or (C, H, W) input; got shape ${fmtShape(x.shape)}`);
+  const stride = pair(op, 'stride', opts.stride ?? 1, 1);
+  const padding = pair(op, 'padding', opts.padding ?? 0, 0);
+  const outputPadding = pair(op, 'outputPadding', opts.outputPadding ?? 0, 0);
+  const dilation = pair(op, 'dilation', opts.dilation ?? 1, 1);
+  const groups = positiveInt(op, 'groups', opts.groups ?? 1);
+  if (weight.ndim !== 4 || weight.shape[0] !== x.shape[1] || x.shape[1] % groups !== 0) {
+    throw new DLError('SHAPE', op, `weight must be [inChannels, outChannels / groups, kh, kw] with inChannels = the input's ${x.shape[1]} channels (divisible by groups ${groups}); got weight ${fmtShape(weight.shape)}`);
+  }
+  for (const i of [0, 1]) {
+    if (outputPadding[i] >= stride[i]) throw new DLError('ARGUMENT', op, `outputPadding ${fmt(outputPadding)} must be smaller than the stride ${fmt(stride)}`);
+  }
+  const cout = weight.shape[1] * groups;
+  if (bias != null && (bias.ndim !== 1 || bias.shape[0] !== cout)) throw new DLError('SHAPE', op, `bias must have shape [${cout}]; got ${fmtShape(bias.shape)}`);
+  const size = [0, 1].map((i) => (x.shape[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (weight.shape[2 + i] - 1) + outputPadding[i] + 1);
+  if (size.some((s) => s <= 0)) throw new DLError('SHAPE', op, `the output would be ${size.join('x')} for input ${fmtShape(x.shape)}, kernel ${weight.shape[2]}x${weight.shape[3]}, stride ${fmt(stride)}, padding ${fmt(padding)}`);
+  return scope(() => {
+    const y = conv2dBackwardInput(x, weight, [x.shape[0], cout, size[0], size[1]], { stride, padding, dilation, groups });
+    return bias != null ? y.add(bias.reshape([cout, 1, 1])) : y;
+  });
 }
 
 // ---------------------------------------------------------------- pooling

@@ -14,8 +14,8 @@ export { ModuleDict, ModuleList, Sequential } from './containers.js';
 
 export { Linear } from './layers/linear.js';
 export type { LinearOptions } from './layers/linear.js';
-export { Conv2d } from './layers/conv.js';
-export type { Conv2dOptions, PaddingMode } from './layers/conv.js';
+export { Conv2d, ConvTranspose2d } from './layers/conv.js';
+export type { Conv2dOptions, ConvTranspose2dOptions, PaddingMode } from './layers/conv.js';
 export { AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d } from './layers/pooling.js';
 export type { AdaptiveSize, AvgPool2dOptions, MaxPool2dOptions } from './layers/pooling.js';
 export { BatchNorm1d, BatchNorm2d, BatchNormBase, LayerNorm } from './layers/normalization.js';

@@ -9,6 +9,7 @@ import {
   BatchNorm1d,
   BatchNorm2d,
   Conv2d,
+  ConvTranspose2d,
   Dropout,
   Embedding,
   F,
@@ -165,6 +166,83 @@ describe('Conv2d', () => {
     expect(gradcheckModule(new Conv2d(4, 2, 2, { groups: 2, dilation: 2, bias: false }), randn([1, 4, 4, 4]))).toBe(true);
     expect(gradcheckModule(new Conv2d(1, 2, 2, { padding: 'same' }), randn([2, 1, 3, 3]))).toBe(true);
     expect(gradcheckModule(new Conv2d(1, 1, 3, { padding: 1, paddingMode: 'reflect' }), randn([1, 1, 3, 4]))).toBe(true);
+  });
+});
+
+/**
+ * The transposed convolution by its definition: each input pixel scatters its value times the
+ * kernel into the output, at stride steps, dilated taps, cropped by the padding (float64).
+ */
+function convTransposeReference(x: Tensor, w: Tensor, bias: Tensor | null, s: number[], p: number[], op: number[], d: number[], groups: number): { shape: number[]; data: number[] } {
+  const [n, cin, h, wd] = x.shape;
+  const [, coutG, kh, kw] = w.shape;
+  const cout = coutG * groups;
+  const oh = (h - 1) * s[0] - 2 * p[0] + d[0] * (kh - 1) + op[0] + 1;
+  const ow = (wd - 1) * s[1] - 2 * p[1] + d[1] * (kw - 1) + op[1] + 1;
+  const xv = values(x);
+  const wv = values(w);
+  const out = new Array<number>(n * cout * oh * ow).fill(0);
+  const cinG = cin / groups;
+  for (let b = 0; b < n; b++)
+    for (let ci = 0; ci < cin; ci++)
+      for (let iy = 0; iy < h; iy++)
+        for (let ix = 0; ix < wd; ix++)
+          for (let cg = 0; cg < coutG; cg++)
+            for (let ky = 0; ky < kh; ky++)
+              for (let kx = 0; kx < kw; kx++) {
+                const oy = iy * s[0] - p[0] + ky * d[0];
+                const ox = ix * s[1] - p[1] + kx * d[1];
+                if (oy < 0 || oy >= oh || ox < 0 || ox >= ow) continue;
+                const co = Math.floor(ci / cinG) * coutG + cg;
+                out[((b * cout + co) * oh + oy) * ow + ox] += xv[((b * cin + ci) * h + iy) * wd + ix] * wv[((ci * coutG + cg) * kh + ky) * kw + kx];
+              }
+  if (bias) {
+    const bv = values(bias);
+    for (let i = 0; i < out.length; i++) out[i] += bv[Math.floor(i / (oh * ow)) % cout];
+  }
+  return { shape: [n, cout, oh, ow], data: out };
+}
+
+describe('ConvTranspose2d', () => {
+  it('scatters each input pixel times the kernel, as the definition says (stride, padding, output padding, dilation, groups)', () => {
+    manualSeed(21);
+    const cases: [ConvTranspose2d, number[]][] = [
+      [new ConvTranspose2d(2, 3, 3, { stride: 2, padding: 1, outputPadding: 1 }), [2, 2, 4, 5]],
+      [new ConvTranspose2d(4, 6, [2, 3], { stride: [3, 2], groups: 2, dilation: [1, 2], bias: false }), [1, 4, 3, 3]],
+      [new ConvTranspose2d(3, 2, 4, { padding: 2 }), [1, 3, 5, 4]],
+    ];
+    for (const [layer, shape] of cases) {
+      const x = randn(shape);
+      const y = layer.forward(x);
+      const ref = convTransposeReference(x, layer.weight, layer.bias, layer.stride, layer.padding, layer.outputPadding, layer.dilation, layer.groups);
+      expect(y.shape).toEqual(ref.shape);
+      expect(round(values(y), 4)).toEqual(round(ref.data, 4));
+    }
+    // Unbatched input; the shapes PyTorch gives (a stride-2 upsampling doubles 16x16).
+    expect(new ConvTranspose2d(3, 8, 4, { stride: 2, padding: 1 }).forward(randn([3, 16, 16])).shape).toEqual([8, 32, 32]);
+  });
+
+  it('starts as PyTorch: weight [in, out/groups, kh, kw], |w| and |b| within 1/sqrt(out/groups * kh * kw)', () => {
+    manualSeed(22);
+    const layer = new ConvTranspose2d(6, 8, 3, { groups: 2 });
+    expect(layer.weight.shape).toEqual([6, 4, 3, 3]);
+    const bound = 1 / Math.sqrt(4 * 9);
+    for (const v of [...values(layer.weight), ...values(layer.bias!)]) expect(Math.abs(v)).toBeLessThanOrEqual(bound);
+    expect(Math.max(...values(layer.weight).map(Math.abs))).toBeGreaterThan(0.9 * bound);
+    expect(String(layer)).toBe('ConvTranspose2d(6, 8, kernelSize=[3, 3], stride=[1, 1], groups=2)');
+  });
+
+  it('passes gradcheck for input, weight and bias', () => {
+    manualSeed(23);
+    expect(gradcheckModule(new ConvTranspose2d(2, 3, 3, { stride: 2, padding: 1, outputPadding: 1 }), randn([1, 2, 3, 3]))).toBe(true);
+    expect(gradcheckModule(new ConvTranspose2d(4, 2, 2, { groups: 2, dilation: 2 }), randn([2, 4, 2, 3]))).toBe(true);
+  });
+
+  it('refuses what PyTorch refuses, saying why', () => {
+    expect(() => new ConvTranspose2d(2, 2, 3, { stride: 2, outputPadding: 2 })).toThrowError(/ConvTranspose2d: outputPadding \[2, 2\] must be smaller than the stride \[2, 2\]/);
+    expect(() => new ConvTranspose2d(3, 4, 3, { groups: 2 })).toThrowError(/inChannels \(3\) must be divisible by groups \(2\)/);
+    expect(() => new ConvTranspose2d(3, 4, 3).forward(randn([1, 2, 5, 5]))).toThrowError(/convTranspose2d: weight must be \[inChannels, outChannels \/ groups, kh, kw\] with inChannels = the input's 2 channels/);
+    expect(() => F.convTranspose2d(randn([1, 1, 1, 1]), randn([1, 1, 3, 3]), null, { padding: 2 })).toThrowError(/convTranspose2d: the output would be -1x-1/);
   });
 });
 

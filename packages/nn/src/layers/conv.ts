@@ -1,4 +1,4 @@
-/** Conv2d (torch.nn.Conv2d). */
+/** Conv2d and ConvTranspose2d (torch.nn.Conv2d, torch.nn.ConvTranspose2d). */
 import { DLError, zeros } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
 import * as F from '../functional.js';
@@ -108,6 +108,88 @@ export class Conv2d extends Module {
     if (this.groups !== 1) s += `, groups=${this.groups}`;
     if (this.bias === null) s += ', bias=false';
     if (this.paddingMode !== 'zeros') s += `, paddingMode=${fmt(this.paddingMode)}`;
+    return s;
+  }
+}
+
+export interface ConvTranspose2dOptions extends FactoryOptions {
+  stride?: IntOrPair;
+  padding?: IntOrPair;
+  /** Added to the bottom and right of the output (each < its stride). */
+  outputPadding?: IntOrPair;
+  dilation?: IntOrPair;
+  groups?: number;
+  bias?: boolean;
+}
+
+/**
+ * ConvTranspose2d(inChannels, outChannels, kernelSize, { stride = 1, padding = 0,
+ * outputPadding = 0, groups = 1, bias = true, dilation = 1 }) on (N, C, H, W) or (C, H, W)
+ * inputs (see F.convTranspose2d). weight [inChannels, outChannels / groups, kh, kw] and bias
+ * start as PyTorch's: U(-1/sqrt(fanIn), 1/sqrt(fanIn)) with fanIn = outChannels / groups * kh * kw
+ * (the weight's dim 1, as PyTorch computes it).
+ */
+export class ConvTranspose2d extends Module {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly outputPadding: [number, number];
+  readonly dilation: [number, number];
+  readonly groups: number;
+  weight: Parameter;
+  bias: Parameter | null;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: IntOrPair, opts: ConvTranspose2dOptions = {}) {
+    super();
+    const op = 'ConvTranspose2d';
+    this.inChannels = positiveInt(op, 'inChannels', inChannels);
+    this.outChannels = positiveInt(op, 'outChannels', outChannels);
+    this.kernelSize = pair(op, 'kernelSize', kernelSize, 1);
+    this.stride = pair(op, 'stride', opts.stride ?? 1, 1);
+    this.padding = pair(op, 'padding', opts.padding ?? 0, 0);
+    this.outputPadding = pair(op, 'outputPadding', opts.outputPadding ?? 0, 0);
+    this.dilation = pair(op, 'dilation', opts.dilation ?? 1, 1);
+    this.groups = positiveInt(op, 'groups', opts.groups ?? 1);
+    if (inChannels % this.groups !== 0) throw new DLError('ARGUMENT', op, `inChannels (${inChannels}) must be divisible by groups (${this.groups})`);
+    if (outChannels % this.groups !== 0) throw new DLError('ARGUMENT', op, `outChannels (${outChannels}) must be divisible by groups (${this.groups})`);
+    if (this.outputPadding.some((p, i) => p >= this.stride[i])) {
+      throw new DLError('ARGUMENT', op, `outputPadding ${fmt(this.outputPadding)} must be smaller than the stride ${fmt(this.stride)}`);
+    }
+    const factory = { dtype: opts.dtype, device: opts.device };
+    this.weight = ownParameter(zeros([inChannels, outChannels / this.groups, ...this.kernelSize], factory));
+    this.bias = (opts.bias ?? true) ? ownParameter(zeros([outChannels], factory)) : null;
+    this.resetParameters();
+  }
+
+  /** PyTorch's default initialisation (see the class comment). */
+  resetParameters(): void {
+    init.kaimingUniform_(this.weight, { a: Math.sqrt(5) });
+    if (this.bias) {
+      const { fanIn } = calculateFanInAndFanOut(this.weight);
+      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+      init.uniform_(this.bias, -bound, bound);
+    }
+  }
+
+  override forward(input: Tensor): Tensor {
+    return F.convTranspose2d(input, this.weight, this.bias, {
+      stride: this.stride,
+      padding: this.padding,
+      outputPadding: this.outputPadding,
+      dilation: this.dilation,
+      groups: this.groups,
+    });
+  }
+
+  override extraRepr(): string {
+    let s = `${this.inChannels}, ${this.outChannels}, kernelSize=${fmt(this.kernelSize)}, stride=${fmt(this.stride)}`;
+    if (this.padding.some((p) => p !== 0)) s += `, padding=${fmt(this.padding)}`;
+    if (this.outputPadding.some((p) => p !== 0)) s += `, outputPadding=${fmt(this.outputPadding)}`;
+    if (this.dilation.some((d) => d !== 1)) s += `, dilation=${fmt(this.dilation)}`;
+    if (this.groups !== 1) s += `, groups=${this.groups}`;
+    if (this.bias === null) s += ', bias=false';
     return s;
   }
 }
