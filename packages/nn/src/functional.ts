@@ -17,6 +17,7 @@ import {
   oneHot as tOneHot,
   pad as tPad,
   scope,
+  tensor,
   vectorNorm,
   where,
 } from '@dl/tensor';
@@ -196,6 +197,24 @@ export function dropout(x: Tensor, p = 0.5, training = true, opts: { generator?:
   });
 }
 
+/**
+ * dropout2d: zeroes whole channels of an (N, C, H, W) or (C, H, W) input, each with probability
+ * p, and scales the kept ones by 1 / (1 - p) (torch.nn.functional.dropout2d).
+ */
+export function dropout2d(x: Tensor, p = 0.5, training = true, opts: { generator?: Generator } = {}): Tensor {
+  checkTensor('dropout2d', 'input', x);
+  probability('dropout2d', 'dropout probability', p);
+  if (x.ndim !== 3 && x.ndim !== 4) throw new DLError('SHAPE', 'dropout2d', `expected an (N, C, H, W) or (C, H, W) input; got shape ${fmtShape(x.shape)}`);
+  if (!training || p === 0) return x;
+  checkFloat('dropout2d', 'input', x);
+  if (p === 1) return x.mul(0);
+  const maskShape = x.shape.map((s, i) => (i < x.ndim - 2 ? s : 1));
+  return scope(() => {
+    const mask = bernoulli(1 - p, { shape: maskShape, dtype: x.dtype, device: x.device, generator: opts.generator });
+    return x.mul(mask.mul(1 / (1 - p)));
+  });
+}
+
 // ---------------------------------------------------------------- normalization
 export interface BatchNormOptions {
   weight?: Tensor | null;
@@ -284,6 +303,108 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
     if (weight != null) y = y.mul(weight);
     if (bias != null) y = y.add(bias);
     return y;
+  });
+}
+
+/**
+ * group_norm: the C channels of an (N, C, *) input in `numGroups` groups, each normalised over
+ * its channels and positions per sample (biased variance), then the per-channel affine.
+ */
+export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  const op = 'groupNorm';
+  checkTensor(op, 'input', x);
+  checkFloat(op, 'input', x);
+  positiveInt(op, 'numGroups', numGroups);
+  if (x.ndim < 2 || x.shape[1] % numGroups !== 0) {
+    throw new DLError('SHAPE', op, `expected an input of shape (N, C, *) with C divisible by numGroups ${numGroups}; got ${fmtShape(x.shape)}`);
+  }
+  const c = x.shape[1];
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t == null) continue;
+    checkTensor(op, name, t);
+    if (t.ndim !== 1 || t.shape[0] !== c) throw new DLError('SHAPE', op, `${name} must have shape [${c}]; got ${fmtShape(t.shape)}`);
+  }
+  const bshape = x.shape.map((s, i) => (i === 1 ? s : 1));
+  return scope(() => {
+    const g = x.reshape([x.shape[0], numGroups, -1]);
+    const mean = g.mean(2, true);
+    const centred = g.sub(mean);
+    const variance = centred.mul(centred).mean(2, true);
+    let y = centred.mul(variance.add(eps).rsqrt()).reshape(x.shape);
+    if (weight != null) y = y.mul(weight.reshape(bshape));
+    if (bias != null) y = y.add(bias.reshape(bshape));
+    return y;
+  });
+}
+
+// ---------------------------------------------------------------- resampling
+export interface InterpolateOptions {
+  /** The output's spatial size (H, W); or give scaleFactor. */
+  size?: IntOrPair;
+  /** Integer or fractional scale per spatial dim; the size is floor(input size * factor). */
+  scaleFactor?: number | readonly [number, number];
+  /** 'nearest' (default) or 'bilinear'. */
+  mode?: 'nearest' | 'bilinear';
+  /** bilinear: align the corner pixels' centres (default false, as PyTorch). */
+  alignCorners?: boolean;
+}
+
+/**
+ * interpolate (torch.nn.functional.interpolate) of (N, C, H, W) inputs, 'nearest' or
+ * 'bilinear', written with indexSelect and elementwise ops (separable: rows, then columns), so
+ * its gradient and every backend come for free. Sizes and source coordinates follow PyTorch:
+ * nearest takes floor(dst * in / out); bilinear samples (dst + 0.5) * in / out - 0.5 clamped at 0,
+ * or dst * (in - 1) / (out - 1) with alignCorners.
+ */
+export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
+  const op = 'interpolate';
+  checkTensor(op, 'input', x);
+  if (x.ndim !== 4) throw new DLError('SHAPE', op, `expected an (N, C, H, W) input; got shape ${fmtShape(x.shape)}`);
+  const mode = opts.mode ?? 'nearest';
+  if (mode !== 'nearest' && mode !== 'bilinear') throw new DLError('ARGUMENT', op, `mode must be 'nearest' or 'bilinear'; got ${JSON.stringify(mode)}`);
+  if ((opts.size === undefined) === (opts.scaleFactor === undefined)) throw new DLError('ARGUMENT', op, 'give exactly one of size and scaleFactor');
+  let size: [number, number];
+  let scales: [number, number] | null = null;
+  if (opts.size !== undefined) size = pair(op, 'size', opts.size, 1);
+  else {
+    const f = opts.scaleFactor as number | readonly [number, number];
+    scales = typeof f === 'number' ? [f, f] : [f[0], f[1]];
+    if (!scales.every((v) => typeof v === 'number' && v > 0 && Number.isFinite(v))) throw new DLError('ARGUMENT', op, `scaleFactor must be positive; got ${JSON.stringify(f)}`);
+    size = [Math.floor(x.shape[2] * scales[0]), Math.floor(x.shape[3] * scales[1])];
+    if (size.some((s) => s < 1)) throw new DLError('SHAPE', op, `scaleFactor ${JSON.stringify(f)} gives an empty output for input ${fmtShape(x.shape)}`);
+  }
+  const align = opts.alignCorners ?? false;
+  if (align && mode === 'nearest') throw new DLError('ARGUMENT', op, "alignCorners only applies to mode 'bilinear'");
+  if (mode === 'bilinear') checkFloat(op, 'input', x);
+  return scope(() => {
+    let y = x;
+    for (const dim of [2, 3]) {
+      const inSize = x.shape[dim];
+      const outSize = size[dim - 2];
+      // PyTorch's source scale: in / out, or 1 / scaleFactor when one was given.
+      const ratio = scales ? 1 / scales[dim - 2] : inSize / outSize;
+      const device = x.device;
+      if (mode === 'nearest') {
+        const idx = Int32Array.from({ length: outSize }, (_, o) => Math.min(Math.floor(o * ratio), inSize - 1));
+        y = y.indexSelect(dim, tensor(idx, { dtype: 'int32', device }));
+        continue;
+      }
+      const lo = new Int32Array(outSize);
+      const hi = new Int32Array(outSize);
+      const frac = new Float64Array(outSize);
+      for (let o = 0; o < outSize; o++) {
+        const src = align ? (outSize > 1 ? (o * (inSize - 1)) / (outSize - 1) : 0) : Math.max(0, (o + 0.5) * ratio - 0.5);
+        lo[o] = Math.min(Math.floor(src), inSize - 1);
+        hi[o] = Math.min(lo[o] + 1, inSize - 1);
+        frac[o] = src - lo[o];
+      }
+      const shape = y.shape.map((_, i) => (i === dim ? outSize : 1));
+      const w = tensor(frac, { dtype: x.dtype, device }).reshape(shape);
+      const a = y.indexSelect(dim, tensor(lo, { dtype: 'int32', device }));
+      const b = y.indexSelect(dim, tensor(hi, { dtype: 'int32', device }));
+      y = a.add(b.sub(a).mul(w));
+    }
+    return y === x ? x.clone() : y;
   });
 }
 

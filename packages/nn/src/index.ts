@@ -18,13 +18,13 @@ export { Conv2d, ConvTranspose2d } from './layers/conv.js';
 export type { Conv2dOptions, ConvTranspose2dOptions, PaddingMode } from './layers/conv.js';
 export { AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d } from './layers/pooling.js';
 export type { AdaptiveSize, AvgPool2dOptions, MaxPool2dOptions } from './layers/pooling.js';
-export { BatchNorm1d, BatchNorm2d, BatchNormBase, LayerNorm } from './layers/normalization.js';
-export type { BatchNormOptions, LayerNormOptions } from './layers/normalization.js';
+export { BatchNorm1d, BatchNorm2d, BatchNormBase, GroupNorm, LayerNorm } from './layers/normalization.js';
+export type { BatchNormOptions, GroupNormOptions, LayerNormOptions } from './layers/normalization.js';
 export { GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh } from './layers/activation.js';
-export { Dropout } from './layers/dropout.js';
+export { Dropout, Dropout2d } from './layers/dropout.js';
 export { Embedding } from './layers/embedding.js';
 export type { EmbeddingOptions } from './layers/embedding.js';
-export { Flatten, Identity, Unflatten } from './layers/misc.js';
+export { Flatten, Identity, Unflatten, Upsample } from './layers/misc.js';
 
 export { BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss } from './losses.js';
 export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, NLLOptions, Reduction, ReductionOptions } from './losses.js';

@@ -24,6 +24,7 @@ import {
   Dropout,
   Embedding,
   Flatten,
+  GroupNorm,
   GELU,
   L1Loss,
   LayerNorm,
@@ -41,6 +42,7 @@ import {
   Softmax,
   Tanh,
   Unflatten,
+  Upsample,
 } from '../src/index.js';
 
 const { status, gpu, needsGpu, withoutGpu } = cudaTestNames();
@@ -157,6 +159,8 @@ const LAYERS: LayerCase[] = [
   { name: 'AdaptiveMaxPool2d', make: () => new AdaptiveMaxPool2d([2, 3]), inputs: (g) => [x4(g, [2, 3, 7, 5])] },
   { name: 'BatchNorm2d (train)', make: () => new BatchNorm2d(3), inputs: (g) => [x4(g, [4, 3, 5, 5])] },
   { name: 'BatchNorm1d (train)', make: () => new BatchNorm1d(4), inputs: (g) => [x4(g, [6, 4])] },
+  { name: 'GroupNorm', make: () => new GroupNorm(2, 4), inputs: (g) => [x4(g, [3, 4, 5])] },
+  { name: 'Upsample bilinear', make: () => new Upsample({ size: [5, 7], mode: 'bilinear' }), inputs: (g) => [x4(g, [2, 3, 3, 4])] },
   { name: 'LayerNorm', make: () => new LayerNorm([5]), inputs: (g) => [x4(g, [3, 4, 5])] },
   { name: 'ReLU', make: () => new ReLU(), inputs: (g) => [x4(g, [3, 7])] },
   { name: 'LeakyReLU', make: () => new LeakyReLU(0.1), inputs: (g) => [x4(g, [3, 7])] },

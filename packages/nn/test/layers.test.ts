@@ -11,10 +11,12 @@ import {
   Conv2d,
   ConvTranspose2d,
   Dropout,
+  Dropout2d,
   Embedding,
   F,
   Flatten,
   GELU,
+  GroupNorm,
   Identity,
   LayerNorm,
   LeakyReLU,
@@ -28,6 +30,7 @@ import {
   Softmax,
   Tanh,
   Unflatten,
+  Upsample,
   utils,
 } from '../src/index.js';
 
@@ -243,6 +246,67 @@ describe('ConvTranspose2d', () => {
     expect(() => new ConvTranspose2d(3, 4, 3, { groups: 2 })).toThrowError(/inChannels \(3\) must be divisible by groups \(2\)/);
     expect(() => new ConvTranspose2d(3, 4, 3).forward(randn([1, 2, 5, 5]))).toThrowError(/convTranspose2d: weight must be \[inChannels, outChannels \/ groups, kh, kw\] with inChannels = the input's 2 channels/);
     expect(() => F.convTranspose2d(randn([1, 1, 1, 1]), randn([1, 1, 3, 3]), null, { padding: 2 })).toThrowError(/convTranspose2d: the output would be -1x-1/);
+  });
+});
+
+describe('GroupNorm / Dropout2d / Upsample', () => {
+  // x[n, c, h, w] = sin(((n * 3 + c) * 3 + h) * 4 + w), float64: the input of the PyTorch lines below.
+  const sinInput = () => arange(0, 72, 1, { dtype: 'float64' }).sin().reshape([2, 3, 3, 4]);
+
+  it('GroupNorm normalises each group per sample (float64 definition, and PyTorch 1.13)', () => {
+    const x = sinInput();
+    const gn = new GroupNorm(3, 3).double();
+    gn.loadStateDict({ weight: tensor([1, 2, 3], { dtype: 'float64' }), bias: tensor([0, 0.5, -1], { dtype: 'float64' }) });
+    const y = values(gn.forward(x));
+    const xv = values(x);
+    // By definition: group (n, c) holds 12 values; (v - mean) / sqrt(biased var + eps) * w[c] + b[c].
+    const w = [1, 2, 3];
+    const b = [0, 0.5, -1];
+    for (let g = 0; g < 6; g++) {
+      const vs = xv.slice(g * 12, g * 12 + 12);
+      const mean = vs.reduce((a, v) => a + v, 0) / 12;
+      const variance = vs.reduce((a, v) => a + (v - mean) ** 2, 0) / 12;
+      for (const [i, v] of vs.entries()) expect(y[g * 12 + i]).toBeCloseTo(((v - mean) / Math.sqrt(variance + 1e-5)) * w[g % 3] + b[g % 3], 10);
+    }
+    // torch.nn.functional.group_norm(x, 3, weight, bias)[1].flatten()[:5] with PyTorch 1.13:
+    expect(round(y.slice(36, 41), 8)).toEqual(round([-1.4364180119693661, -0.9467412782762397, 0.37490326871153973, 1.3134017275695136, 1.0059029433310516], 8));
+    expect(gradcheckModule(new GroupNorm(2, 4), randn([2, 4, 3]))).toBe(true);
+    expect(() => new GroupNorm(3, 4)).toThrowError(/numChannels \(4\) must be divisible by numGroups \(3\)/);
+  });
+
+  it('Dropout2d zeroes whole channels and scales the rest; the identity in eval mode', () => {
+    manualSeed(31);
+    const d = new Dropout2d(0.5);
+    const x = ones([8, 16, 3, 3]);
+    const y = values(d.forward(x));
+    let zeroed = 0;
+    for (let ch = 0; ch < 8 * 16; ch++) {
+      const plane = y.slice(ch * 9, ch * 9 + 9);
+      expect(new Set(plane).size).toBe(1);
+      expect([0, 2]).toContain(plane[0]);
+      if (plane[0] === 0) zeroed++;
+    }
+    expect(zeroed).toBeGreaterThan(40);
+    expect(zeroed).toBeLessThan(88);
+    d.eval();
+    expect(d.forward(x)).toBe(x);
+  });
+
+  it('Upsample / interpolate: nearest and bilinear as PyTorch (sizes, scale factors, alignCorners)', () => {
+    const x = sinInput();
+    const at = (t: Tensor, n: number, c: number) => values(t.select(0, n).select(0, c));
+    // PyTorch 1.13: F.interpolate(x, size=(5, 7), mode=...)[1, 2].flatten() (first entries).
+    expect(round(at(new Upsample({ size: [5, 7], mode: 'bilinear' }).forward(x), 1, 2).slice(0, 6), 8)).toEqual(round([-0.3048106211022167, -0.5409917457115653, -0.9188815450865231, -0.8526492333288078, -0.6744280968669352, -0.1564072986086323], 8));
+    expect(round(at(F.interpolate(x, { size: [5, 7], mode: 'bilinear', alignCorners: true }), 1, 2).slice(0, 6), 8)).toEqual(round([-0.3048106211022167, -0.6354641955553049, -0.9661177700083929, -0.8526492333288078, -0.7391806966492228, -0.28591249817320796], 8));
+    expect(round(at(F.interpolate(x, { size: [5, 7] }), 1, 2).slice(0, 8), 8)).toEqual(round([-0.3048106211022167, -0.3048106211022167, -0.9661177700083929, -0.9661177700083929, -0.7391806966492228, -0.7391806966492228, 0.16735570030280691, -0.3048106211022167], 8));
+    const up = F.interpolate(x, { scaleFactor: 1.5, mode: 'bilinear' });
+    expect(up.shape).toEqual([2, 3, 4, 6]);
+    expect(round(at(up, 0, 1).slice(0, 6), 8)).toEqual(round([-0.5365729180004349, -0.05820294058689704, 0.5152404233046791, 0.895533969216832, 0.8204475979259935, 0.6502878401571168], 8));
+    // Nearest by an integer factor repeats each pixel (hand-worked).
+    expect(F.interpolate(tensor([[[[1, 2], [3, 4]]]]), { scaleFactor: 2 }).toArray()).toEqual([[[[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]]]]);
+    expect(gradcheck((t: Tensor) => F.interpolate(t, { size: [4, 5], mode: 'bilinear' }), [randn([1, 2, 3, 3], { dtype: 'float64' }).requiresGrad_()])).toBe(true);
+    expect(() => F.interpolate(x, { size: 4, scaleFactor: 2 })).toThrowError(/interpolate: give exactly one of size and scaleFactor/);
+    expect(String(new Upsample({ scaleFactor: 2 }))).toBe("Upsample(scaleFactor=2, mode='nearest')");
   });
 });
 

@@ -1,4 +1,4 @@
-/** Dropout (torch.nn.Dropout). */
+/** Dropout and Dropout2d (torch.nn.Dropout, torch.nn.Dropout2d). */
 import type { Tensor } from '@dl/tensor';
 import * as F from '../functional.js';
 import { probability } from '../internal.js';
@@ -17,6 +17,24 @@ export class Dropout extends Module {
   }
   override forward(input: Tensor): Tensor {
     return F.dropout(input, this.p, this.training);
+  }
+  override extraRepr(): string {
+    return `p=${this.p}`;
+  }
+}
+
+/**
+ * Dropout2d(p = 0.5): in training, zero whole channels of (N, C, H, W) or (C, H, W) inputs with
+ * probability p and scale the others by 1 / (1 - p); in eval mode, the identity.
+ */
+export class Dropout2d extends Module {
+  readonly p: number;
+  constructor(p = 0.5) {
+    super();
+    this.p = probability('Dropout2d', 'dropout probability', p);
+  }
+  override forward(input: Tensor): Tensor {
+    return F.dropout2d(input, this.p, this.training);
   }
   override extraRepr(): string {
     return `p=${this.p}`;

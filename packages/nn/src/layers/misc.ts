@@ -1,6 +1,7 @@
-/** Shape layers: Flatten, Unflatten, Identity. */
+/** Shape layers: Flatten, Unflatten, Identity, Upsample. */
 import { DLError } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
+import * as F from '../functional.js';
 import { fmt } from '../internal.js';
 import { Module } from '../module.js';
 
@@ -46,5 +47,24 @@ export class Identity extends Module {
   }
   override forward<T>(input: T): T {
     return input;
+  }
+}
+
+/**
+ * Upsample({ size | scaleFactor, mode = 'nearest', alignCorners }) of (N, C, H, W) inputs: the
+ * module form of F.interpolate.
+ */
+export class Upsample extends Module {
+  readonly options: F.InterpolateOptions;
+  constructor(options: F.InterpolateOptions) {
+    super();
+    this.options = { ...options };
+  }
+  override forward(input: Tensor): Tensor {
+    return F.interpolate(input, this.options);
+  }
+  override extraRepr(): string {
+    const o = this.options;
+    return `${o.size !== undefined ? `size=${fmt(o.size)}` : `scaleFactor=${fmt(o.scaleFactor)}`}, mode=${fmt(o.mode ?? 'nearest')}`;
   }
 }

@@ -159,3 +159,51 @@ export class LayerNorm extends Module {
     return `${fmt(this.normalizedShape)}, eps=${this.eps}, elementwiseAffine=${this.elementwiseAffine}`;
   }
 }
+
+export interface GroupNormOptions extends FactoryOptions {
+  eps?: number;
+  /** Learnable per-channel weight and bias (default true). */
+  affine?: boolean;
+}
+
+/**
+ * GroupNorm(numGroups, numChannels, { eps = 1e-5, affine = true }): per sample, normalise each
+ * group of numChannels / numGroups channels over its channels and positions, then a per-channel
+ * weight (ones) and bias (zeros). No running statistics: the same in training and eval.
+ */
+export class GroupNorm extends Module {
+  readonly numGroups: number;
+  readonly numChannels: number;
+  readonly eps: number;
+  readonly affine: boolean;
+  weight: Parameter | null;
+  bias: Parameter | null;
+
+  constructor(numGroups: number, numChannels: number, opts: GroupNormOptions = {}) {
+    super();
+    this.numGroups = positiveInt('GroupNorm', 'numGroups', numGroups);
+    this.numChannels = positiveInt('GroupNorm', 'numChannels', numChannels);
+    if (numChannels % numGroups !== 0) throw new DLError('ARGUMENT', 'GroupNorm', `numChannels (${numChannels}) must be divisible by numGroups (${numGroups})`);
+    this.eps = opts.eps ?? 1e-5;
+    this.affine = opts.affine ?? true;
+    const factory = { dtype: opts.dtype, device: opts.device };
+    this.weight = this.affine ? ownParameter(ones([numChannels], factory)) : null;
+    this.bias = this.affine ? ownParameter(zeros([numChannels], factory)) : null;
+  }
+
+  resetParameters(): void {
+    if (this.weight) init.ones_(this.weight);
+    if (this.bias) init.zeros_(this.bias);
+  }
+
+  override forward(input: Tensor): Tensor {
+    if (input.ndim < 2 || input.shape[1] !== this.numChannels) {
+      throw new DLError('SHAPE', 'GroupNorm', `expected an input of shape (N, ${this.numChannels}, *); got ${fmtShape(input.shape)}`);
+    }
+    return F.groupNorm(input, this.numGroups, this.weight, this.bias, this.eps);
+  }
+
+  override extraRepr(): string {
+    return `${this.numGroups}, ${this.numChannels}, eps=${this.eps}, affine=${this.affine}`;
+  }
+}
