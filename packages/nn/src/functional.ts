@@ -61,6 +61,70 @@ export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): T
   });
 }
 
+/** elu: x where x > 0, else alpha * (exp(x) - 1) (exp of min(x, 0): no overflow in the unused branch). */
+export function elu(x: Tensor, alpha = 1): Tensor {
+  checkTensor('elu', 'input', x);
+  checkFloat('elu', 'input', x);
+  return scope(() => where(x.gt(0), x, x.clamp(null, 0).exp().sub(1).mul(alpha)));
+}
+
+/**
+ * softplus: log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold (as PyTorch),
+ * computed as max(bx, 0) + log(1 + exp(-|bx|)) so that no exp overflows.
+ */
+export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
+  checkTensor('softplus', 'input', x);
+  checkFloat('softplus', 'input', x);
+  return scope(() => {
+    const bx = x.mul(beta);
+    const smooth = bx.clamp(0).add(bx.abs().neg().exp().add(1).log()).div(beta);
+    return where(bx.gt(threshold), x, smooth);
+  });
+}
+
+/** hardtanh: x clamped to [minVal, maxVal]. */
+export function hardtanh(x: Tensor, minVal = -1, maxVal = 1): Tensor {
+  checkTensor('hardtanh', 'input', x);
+  if (!(minVal < maxVal)) throw new DLError('ARGUMENT', 'hardtanh', `minVal must be below maxVal; got ${minVal} and ${maxVal}`);
+  return x.clamp(minVal, maxVal);
+}
+
+/** relu6: x clamped to [0, 6]. */
+export function relu6(x: Tensor): Tensor {
+  return hardtanh(x, 0, 6);
+}
+
+/** hardsigmoid: relu6(x + 3) / 6. */
+export function hardsigmoid(x: Tensor): Tensor {
+  checkTensor('hardsigmoid', 'input', x);
+  return scope(() => x.add(3).clamp(0, 6).div(6));
+}
+
+/** hardswish: x * relu6(x + 3) / 6. */
+export function hardswish(x: Tensor): Tensor {
+  checkTensor('hardswish', 'input', x);
+  return scope(() => x.mul(x.add(3).clamp(0, 6)).div(6));
+}
+
+/** mish: x * tanh(softplus(x)). */
+export function mish(x: Tensor): Tensor {
+  return scope(() => x.mul(softplus(x).tanh()));
+}
+
+/** prelu: x where x >= 0, else weight * x; weight has 1 entry or one per channel (dim 1). */
+export function prelu(x: Tensor, weight: Tensor): Tensor {
+  checkTensor('prelu', 'input', x);
+  checkTensor('prelu', 'weight', weight);
+  const c = x.ndim >= 2 ? x.shape[1] : 1;
+  if (weight.ndim !== 1 || (weight.shape[0] !== 1 && weight.shape[0] !== c)) {
+    throw new DLError('SHAPE', 'prelu', `weight must have 1 entry or one per channel (${c} for input ${fmtShape(x.shape)}); got ${fmtShape(weight.shape)}`);
+  }
+  return scope(() => {
+    const w = weight.shape[0] === 1 || x.ndim < 2 ? weight : weight.reshape(x.shape.map((s, i) => (i === 1 ? s : 1)));
+    return where(x.ge(0), x, x.mul(w));
+  });
+}
+
 /** SiLU (swish): x * sigmoid(x). */
 export function silu(x: Tensor): Tensor {
   checkTensor('silu', 'input', x);

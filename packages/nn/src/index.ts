@@ -20,7 +20,7 @@ export { AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d } from './la
 export type { AdaptiveSize, AvgPool2dOptions, MaxPool2dOptions } from './layers/pooling.js';
 export { BatchNorm1d, BatchNorm2d, BatchNormBase, GroupNorm, LayerNorm } from './layers/normalization.js';
 export type { BatchNormOptions, GroupNormOptions, LayerNormOptions } from './layers/normalization.js';
-export { GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh } from './layers/activation.js';
+export { ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU, ReLU6, SiLU, Sigmoid, Softmax, Softplus, Tanh } from './layers/activation.js';
 export { Dropout, Dropout2d } from './layers/dropout.js';
 export { Embedding } from './layers/embedding.js';
 export type { EmbeddingOptions } from './layers/embedding.js';

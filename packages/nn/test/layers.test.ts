@@ -12,22 +12,30 @@ import {
   ConvTranspose2d,
   Dropout,
   Dropout2d,
+  ELU,
   Embedding,
   F,
   Flatten,
   GELU,
   GroupNorm,
+  Hardsigmoid,
+  Hardswish,
+  Hardtanh,
   Identity,
   LayerNorm,
   LeakyReLU,
   Linear,
   LogSoftmax,
   MaxPool2d,
+  Mish,
   type Module,
+  PReLU,
   ReLU,
+  ReLU6,
   SiLU,
   Sigmoid,
   Softmax,
+  Softplus,
   Tanh,
   Unflatten,
   Upsample,
@@ -487,9 +495,35 @@ describe('activations and shape layers', () => {
     expect(() => new Softmax(undefined as unknown as number)).toThrowError(/dim must be an integer/);
   });
 
+  it('ELU, Softplus, Hardtanh, ReLU6, Hardsigmoid, Hardswish, Mish and PReLU match their formulas', () => {
+    const v = [-30, -2, -0.5, 0, 0.5, 3, 30];
+    const t = tensor(v, { dtype: 'float64' });
+    const sp = (a: number, beta = 1) => Math.log1p(Math.exp(beta * a)) / beta;
+    const relu6 = (a: number) => Math.min(Math.max(a, 0), 6);
+    expect(round(values(new ELU(0.7).forward(t)), 10)).toEqual(round(v.map((a) => (a > 0 ? a : 0.7 * Math.expm1(a))), 10));
+    expect(round(values(new Softplus().forward(t)), 10)).toEqual(round(v.map((a) => (a > 20 ? a : sp(a))), 10));
+    expect(round(values(new Softplus(2, 5).forward(t)), 10)).toEqual(round(v.map((a) => (2 * a > 5 ? a : sp(a, 2))), 10));
+    expect(values(new Hardtanh(-1, 2).forward(t))).toEqual(v.map((a) => Math.min(Math.max(a, -1), 2)));
+    expect(values(new ReLU6().forward(t))).toEqual(v.map(relu6));
+    expect(round(values(new Hardsigmoid().forward(t)), 12)).toEqual(round(v.map((a) => relu6(a + 3) / 6), 12));
+    expect(round(values(new Hardswish().forward(t)), 12)).toEqual(round(v.map((a) => (a * relu6(a + 3)) / 6), 12));
+    expect(round(values(new Mish().forward(t)), 10)).toEqual(round(v.map((a) => a * Math.tanh(sp(a))), 10));
+    const prelu = new PReLU(3).double();
+    prelu.loadStateDict({ weight: tensor([0.1, 0.2, 0.3], { dtype: 'float64' }) });
+    expect(values(prelu.forward(tensor([[-1, -1, -1], [2, -2, 0]], { dtype: 'float64' })))).toEqual([-0.1, -0.2, -0.3, 2, -0.4, 0]);
+    expect(values(new PReLU().forward(tensor([-4, 4])))).toEqual([-1, 4]);
+    // float32 at large |x|: no overflow to Infinity or NaN, in values or gradients.
+    const big = tensor([-200, 200], { requiresGrad: true });
+    const out = F.elu(big).add(F.softplus(big)).add(F.mish(big)).sum();
+    out.backward();
+    expect(values(big.grad!).every(Number.isFinite)).toBe(true);
+    expect(() => new PReLU(2).forward(randn([1, 3, 2]))).toThrowError(/prelu: weight must have 1 entry or one per channel \(3 for input \[1, 3, 2\]\); got \[2\]/);
+    expect(() => new Hardtanh(1, 1)).toThrowError(/Hardtanh: minVal must be below maxVal; got 1 and 1/);
+  });
+
   it('pass gradcheck', () => {
     const g = tensor([-1.3, -0.2, 0.4, 2.1], { dtype: 'float64' });
-    for (const m of [new GELU(), new GELU({ approximate: 'tanh' }), new LeakyReLU(0.2), new SiLU(), new Sigmoid(), new Tanh(), new ReLU()]) {
+    for (const m of [new GELU(), new GELU({ approximate: 'tanh' }), new LeakyReLU(0.2), new SiLU(), new Sigmoid(), new Tanh(), new ReLU(), new ELU(), new Softplus(2), new Mish(), new Hardswish(), new Hardsigmoid(), new ReLU6(), new Hardtanh(-1, 1.5), new PReLU()]) {
       expect(gradcheckModule(m, g.clone())).toBe(true);
     }
     manualSeed(13);

@@ -1,9 +1,14 @@
-/** Activation layers: ReLU, LeakyReLU, GELU, SiLU, Sigmoid, Tanh, Softmax, LogSoftmax. */
-import { DLError } from '@dl/tensor';
+/**
+ * Activation layers: ReLU, LeakyReLU, GELU, SiLU, Sigmoid, Tanh, Softmax, LogSoftmax, ELU,
+ * Softplus, Hardtanh, ReLU6, Hardsigmoid, Hardswish, Mish, PReLU.
+ */
+import { DLError, full } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
 import * as F from '../functional.js';
-import { fmt } from '../internal.js';
+import { fmt, positiveInt } from '../internal.js';
+import type { FactoryOptions } from '../internal.js';
 import { Module } from '../module.js';
+import { type Parameter, ownParameter } from '../parameter.js';
 
 export class ReLU extends Module {
   override forward(input: Tensor): Tensor {
@@ -93,5 +98,89 @@ export class LogSoftmax extends Module {
   }
   override extraRepr(): string {
     return `dim=${this.dim}`;
+  }
+}
+
+export class ELU extends Module {
+  constructor(readonly alpha = 1) {
+    super();
+  }
+  override forward(input: Tensor): Tensor {
+    return F.elu(input, this.alpha);
+  }
+  override extraRepr(): string {
+    return `alpha=${this.alpha}`;
+  }
+}
+
+export class Softplus extends Module {
+  constructor(
+    readonly beta = 1,
+    readonly threshold = 20,
+  ) {
+    super();
+  }
+  override forward(input: Tensor): Tensor {
+    return F.softplus(input, this.beta, this.threshold);
+  }
+  override extraRepr(): string {
+    return `beta=${this.beta}, threshold=${this.threshold}`;
+  }
+}
+
+export class Hardtanh extends Module {
+  constructor(
+    readonly minVal = -1,
+    readonly maxVal = 1,
+  ) {
+    super();
+    if (!(minVal < maxVal)) throw new DLError('ARGUMENT', 'Hardtanh', `minVal must be below maxVal; got ${minVal} and ${maxVal}`);
+  }
+  override forward(input: Tensor): Tensor {
+    return F.hardtanh(input, this.minVal, this.maxVal);
+  }
+  override extraRepr(): string {
+    return `minVal=${this.minVal}, maxVal=${this.maxVal}`;
+  }
+}
+
+export class ReLU6 extends Module {
+  override forward(input: Tensor): Tensor {
+    return F.relu6(input);
+  }
+}
+
+export class Hardsigmoid extends Module {
+  override forward(input: Tensor): Tensor {
+    return F.hardsigmoid(input);
+  }
+}
+
+export class Hardswish extends Module {
+  override forward(input: Tensor): Tensor {
+    return F.hardswish(input);
+  }
+}
+
+export class Mish extends Module {
+  override forward(input: Tensor): Tensor {
+    return F.mish(input);
+  }
+}
+
+/** PReLU(numParameters = 1, { init = 0.25 }): a learnt slope for x < 0, one or one per channel. */
+export class PReLU extends Module {
+  readonly numParameters: number;
+  weight: Parameter;
+  constructor(numParameters = 1, opts: FactoryOptions & { init?: number } = {}) {
+    super();
+    this.numParameters = positiveInt('PReLU', 'numParameters', numParameters);
+    this.weight = ownParameter(full([numParameters], opts.init ?? 0.25, { dtype: opts.dtype, device: opts.device }));
+  }
+  override forward(input: Tensor): Tensor {
+    return F.prelu(input, this.weight);
+  }
+  override extraRepr(): string {
+    return `numParameters=${this.numParameters}`;
   }
 }
