@@ -11,6 +11,21 @@ import { type Parameter, ownParameter } from '../parameter.js';
 
 export type PaddingMode = 'zeros' | 'reflect' | 'replicate' | 'circular';
 
+/** PyTorch's reset_parameters of its convolutions: kaiming_uniform(a = sqrt(5)), bias U(+-1/sqrt(fanIn)). */
+function resetConvParameters(weight: Parameter, bias: Parameter | null): void {
+  init.kaimingUniform_(weight, { a: Math.sqrt(5) });
+  if (bias) {
+    const { fanIn } = calculateFanInAndFanOut(weight);
+    const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+    init.uniform_(bias, -bound, bound);
+  }
+}
+
+function checkGroups(op: string, inChannels: number, outChannels: number, groups: number): void {
+  if (inChannels % groups !== 0) throw new DLError('ARGUMENT', op, `inChannels (${inChannels}) must be divisible by groups (${groups})`);
+  if (outChannels % groups !== 0) throw new DLError('ARGUMENT', op, `outChannels (${outChannels}) must be divisible by groups (${groups})`);
+}
+
 export interface Conv2dOptions extends FactoryOptions {
   stride?: IntOrPair;
   /** An int, a pair, 'valid' (no padding) or 'same' (output size = input size; stride 1 only). */
@@ -55,8 +70,7 @@ export class Conv2d extends Module {
     if (!['zeros', 'reflect', 'replicate', 'circular'].includes(this.paddingMode)) {
       throw new DLError('ARGUMENT', op, `paddingMode must be 'zeros', 'reflect', 'replicate' or 'circular'; got ${JSON.stringify(this.paddingMode)}`);
     }
-    if (inChannels % this.groups !== 0) throw new DLError('ARGUMENT', op, `inChannels (${inChannels}) must be divisible by groups (${this.groups})`);
-    if (outChannels % this.groups !== 0) throw new DLError('ARGUMENT', op, `outChannels (${outChannels}) must be divisible by groups (${this.groups})`);
+    checkGroups(op, inChannels, outChannels, this.groups);
     if (this.padding === 'same' && this.stride.some((s) => s !== 1)) {
       throw new DLError('ARGUMENT', op, "padding='same' is not supported for strided convolutions", 'use stride 1 or explicit padding');
     }
@@ -68,12 +82,7 @@ export class Conv2d extends Module {
 
   /** PyTorch's default initialisation (see the class comment). */
   resetParameters(): void {
-    init.kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    if (this.bias) {
-      const { fanIn } = calculateFanInAndFanOut(this.weight);
-      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-      init.uniform_(this.bias, -bound, bound);
-    }
+    resetConvParameters(this.weight, this.bias);
   }
 
   /** (left, right, top, bottom) padding for the non-zero padding modes. */
@@ -152,8 +161,7 @@ export class ConvTranspose2d extends Module {
     this.outputPadding = pair(op, 'outputPadding', opts.outputPadding ?? 0, 0);
     this.dilation = pair(op, 'dilation', opts.dilation ?? 1, 1);
     this.groups = positiveInt(op, 'groups', opts.groups ?? 1);
-    if (inChannels % this.groups !== 0) throw new DLError('ARGUMENT', op, `inChannels (${inChannels}) must be divisible by groups (${this.groups})`);
-    if (outChannels % this.groups !== 0) throw new DLError('ARGUMENT', op, `outChannels (${outChannels}) must be divisible by groups (${this.groups})`);
+    checkGroups(op, inChannels, outChannels, this.groups);
     if (this.outputPadding.some((p, i) => p >= this.stride[i])) {
       throw new DLError('ARGUMENT', op, `outputPadding ${fmt(this.outputPadding)} must be smaller than the stride ${fmt(this.stride)}`);
     }
@@ -165,12 +173,7 @@ export class ConvTranspose2d extends Module {
 
   /** PyTorch's default initialisation (see the class comment). */
   resetParameters(): void {
-    init.kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    if (this.bias) {
-      const { fanIn } = calculateFanInAndFanOut(this.weight);
-      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-      init.uniform_(this.bias, -bound, bound);
-    }
+    resetConvParameters(this.weight, this.bias);
   }
 
   override forward(input: Tensor): Tensor {
