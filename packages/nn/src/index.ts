@@ -9,7 +9,7 @@ import '@dl/autograd';
 
 export { Parameter } from './parameter.js';
 export { Module } from './module.js';
-export type { LoadStateDictResult, NamedOptions, StateDict } from './module.js';
+export type { ForwardHook, ForwardPreHook, LoadStateDictResult, NamedOptions, RemovableHandle, StateDict } from './module.js';
 export { ModuleDict, ModuleList, Sequential } from './containers.js';
 
 export { Linear } from './layers/linear.js';

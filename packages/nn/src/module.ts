@@ -58,16 +58,79 @@ function checkName(op: string, name: unknown): asserts name is string {
   }
 }
 
+/**
+ * Called before forward with the module and its inputs; returning an array (or one value)
+ * replaces the inputs, returning nothing keeps them.
+ */
+export type ForwardPreHook = (module: Module, inputs: unknown[]) => unknown;
+/** Called after forward with the module, its inputs and output; returning a value replaces the output. */
+export type ForwardHook = (module: Module, inputs: unknown[], output: unknown) => unknown;
+
+/** What registerForwardHook / registerForwardPreHook return: `remove()` unregisters the hook. */
+export interface RemovableHandle {
+  remove(): void;
+}
+
 export class Module {
   /** Training mode (true) or evaluation mode (false); set with train()/eval(). */
   training = true;
   readonly #buffers = new Map<string, Tensor | null>();
   readonly #nonPersistent = new Set<string>();
+  readonly #preHooks = new Map<symbol, ForwardPreHook>();
+  readonly #hooks = new Map<symbol, ForwardHook>();
 
   /**
    * The computation. Subclasses define it (with `override` under
    * noImplicitOverride); `module.forward(x)` is PyTorch's `module(x)`.
    */
+  /**
+   * Runs `hook(module, inputs)` before every forward of this module, in registration order
+   * (torch's register_forward_pre_hook). Hooks see every call of `forward`, from user code or
+   * from a parent module, since while any is registered `forward` is wrapped on the instance.
+   */
+  registerForwardPreHook(hook: ForwardPreHook): RemovableHandle {
+    return this.#addHook(this.#preHooks, hook, 'registerForwardPreHook');
+  }
+
+  /** Runs `hook(module, inputs, output)` after every forward (torch's register_forward_hook). */
+  registerForwardHook(hook: ForwardHook): RemovableHandle {
+    return this.#addHook(this.#hooks, hook, 'registerForwardHook');
+  }
+
+  #addHook<H>(hooks: Map<symbol, H>, hook: H, op: string): RemovableHandle {
+    if (typeof hook !== 'function') throw new DLError('ARGUMENT', op, `hook must be a function; got ${typeof hook}`);
+    const key = Symbol(op);
+    hooks.set(key, hook);
+    if (!Object.hasOwn(this, 'forward')) {
+      const original = this.forward;
+      // An own, non-enumerable property: invisible to the reflection that finds parameters and children.
+      Object.defineProperty(this, 'forward', {
+        configurable: true,
+        writable: true,
+        enumerable: false,
+        value: (...args: unknown[]) => {
+          let inputs = args;
+          for (const pre of [...this.#preHooks.values()]) {
+            const r = pre(this, inputs);
+            if (r !== undefined) inputs = Array.isArray(r) ? r : [r];
+          }
+          let output = original.apply(this, inputs);
+          for (const post of [...this.#hooks.values()]) {
+            const r = post(this, inputs, output);
+            if (r !== undefined) output = r;
+          }
+          return output;
+        },
+      });
+    }
+    return {
+      remove: () => {
+        hooks.delete(key);
+        if (this.#preHooks.size === 0 && this.#hooks.size === 0) delete (this as { forward?: unknown }).forward;
+      },
+    };
+  }
+
   // biome-ignore lint/suspicious/noExplicitAny: subclasses narrow the signature.
   forward(..._inputs: any[]): any {
     throw new DLError('ARGUMENT', `${this.constructor.name}.forward`, `module [${this.constructor.name}] is missing the required forward() method`, 'define forward(...) in your subclass');

@@ -363,6 +363,49 @@ describe('containers', () => {
   });
 });
 
+describe('forward hooks', () => {
+  it('see every forward of a submodule, can replace its inputs or output, and come off with remove()', () => {
+    manualSeed(41);
+    const net = new Sequential(new Linear(3, 4), new ReLU(), new Linear(4, 2));
+    const params = net.namedParameters().map(([k]) => k);
+    const x = randn([5, 3]);
+    const plain = values(net.forward(x));
+    // Feature extraction: the hidden activations, as PyTorch users take them with a hook.
+    const seen: Tensor[] = [];
+    const order: string[] = [];
+    const h1 = net.get(1).registerForwardHook((m, inputs, out) => {
+      expect(m).toBe(net.get(1));
+      expect(inputs[0]).toBeInstanceOf(Tensor);
+      seen.push(out as Tensor);
+      order.push('post');
+    });
+    const h0 = net.get(1).registerForwardPreHook(() => {
+      order.push('pre');
+    });
+    expect(values(net.forward(x))).toEqual(plain);
+    expect(order).toEqual(['pre', 'post']);
+    expect(values(seen[0])).toEqual(values(net.get(0).forward(x).relu()));
+    // Hooks are not children, parameters or state.
+    expect(net.namedParameters().map(([k]) => k)).toEqual(params);
+    expect(Object.keys(net.get(1))).not.toContain('forward');
+    // A pre-hook that doubles the input, a hook that negates the output.
+    const pre = net.get(0).registerForwardPreHook((_m, inputs) => [(inputs[0] as Tensor).mul(2)]);
+    const post = net.registerForwardHook((_m, _inputs, out) => (out as Tensor).neg());
+    const hooked = values(net.forward(x));
+    pre.remove();
+    post.remove();
+    expect(hooked).toEqual(values(net.forward(x.mul(2))).map((v) => -v));
+    expect(hooked).not.toEqual(plain.map((v) => -v));
+    for (const h of [h0, h1]) h.remove();
+    expect(Object.hasOwn(net.get(1), 'forward')).toBe(false);
+    expect(Object.hasOwn(net, 'forward')).toBe(false);
+    seen.length = 0;
+    expect(values(net.forward(x))).toEqual(plain);
+    expect(seen).toHaveLength(0);
+    expect(() => net.registerForwardHook(42 as never)).toThrowError(/registerForwardHook: hook must be a function; got number/);
+  });
+});
+
 describe('utils.functionalCall', () => {
   it('runs a module with replacement parameters (gradcheck of a whole Sequential)', () => {
     manualSeed(3);
