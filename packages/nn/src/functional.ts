@@ -35,6 +35,8 @@ export {
   nllLoss,
 } from './losses.js';
 export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, NLLOptions, ReductionOptions } from './losses.js';
+export { scaledDotProductAttention } from './layers/attention.js';
+export type { ScaledDotProductAttentionOptions } from './layers/attention.js';
 
 // ---------------------------------------------------------------- activations
 export function relu(x: Tensor): Tensor {

@@ -25,6 +25,10 @@ export { Dropout, Dropout2d } from './layers/dropout.js';
 export { Embedding } from './layers/embedding.js';
 export type { EmbeddingOptions } from './layers/embedding.js';
 export { Flatten, Identity, Unflatten, Upsample } from './layers/misc.js';
+export { MultiheadAttention } from './layers/attention.js';
+export type { MultiheadAttentionForwardOptions, MultiheadAttentionOptions } from './layers/attention.js';
+export { TransformerEncoder, TransformerEncoderLayer } from './layers/transformer.js';
+export type { TransformerEncoderLayerOptions, TransformerEncoderOptions, TransformerForwardOptions } from './layers/transformer.js';
 
 export { BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss } from './losses.js';
 export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, NLLOptions, Reduction, ReductionOptions } from './losses.js';

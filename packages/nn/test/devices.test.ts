@@ -35,9 +35,11 @@ import {
   LogSoftmax,
   MaxPool2d,
   Mish,
-  type Module,
+  Module,
   MSELoss,
+  MultiheadAttention,
   NLLLoss,
+  TransformerEncoderLayer,
   PReLU,
   ReLU,
   Sequential,
@@ -149,7 +151,17 @@ interface LayerCase {
 }
 
 const x4 = (g: Generator, shape: number[]) => randn(shape, { generator: g });
+/** MultiheadAttention as self-attention, returning the output only (forwardBackward takes one tensor). */
+class SelfAttention extends Module {
+  attn = new MultiheadAttention(8, 2, { addBiasKv: true });
+  override forward(x: Tensor, keyPaddingMask: Tensor): Tensor {
+    return this.attn.forward(x, x, x, { keyPaddingMask })[0];
+  }
+}
+
 const LAYERS: LayerCase[] = [
+  { name: 'MultiheadAttention, key padding mask, addBiasKv', make: () => new SelfAttention(), inputs: (g) => [x4(g, [4, 2, 8]), tensor([[false, false, true, true], [false, false, false, false]])] },
+  { name: 'TransformerEncoderLayer, pre-norm, gelu', make: () => new TransformerEncoderLayer(8, 2, { dimFeedforward: 16, dropout: 0, activation: 'gelu', normFirst: true }), inputs: (g) => [x4(g, [5, 2, 8])] },
   { name: 'Linear', make: () => new Linear(5, 3), inputs: (g) => [x4(g, [4, 5])] },
   { name: 'Conv2d stride 2 padding 1', make: () => new Conv2d(3, 4, 3, { stride: 2, padding: 1 }), inputs: (g) => [x4(g, [2, 3, 7, 7])] },
   { name: 'Conv2d groups 2 dilation 2 no bias', make: () => new Conv2d(4, 4, 3, { groups: 2, dilation: 2, bias: false }), inputs: (g) => [x4(g, [1, 4, 8, 8])] },
