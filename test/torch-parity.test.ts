@@ -75,6 +75,17 @@ describe.skipIf(!python)('same seed, same numbers as PyTorch 1.13 on the CPU (sk
     expect(seeded(17, () => values(functional.dropout(ones([40]), 0.3)))).toEqual(ref.dropout);
   });
 
+  it('truncNormal_ equals trunc_normal_ within 1e-6 (the inverse CDF in float64 against PyTorch\'s float32), inside the bounds', () => {
+    const [shifted, standard] = ref.truncNormal as number[][];
+    manualSeed(18);
+    const ours = [values(init.truncNormal_(zeros([2000]), 0.5, 2, -1, 3)), values(init.truncNormal_(zeros([2000])))];
+    for (const [k, expected] of [shifted, standard].entries()) {
+      expect(Math.max(...ours[k].map((v, i) => Math.abs(v - expected[i])))).toBeLessThan(1e-6);
+    }
+    expect(Math.min(...ours[0])).toBeGreaterThanOrEqual(-1);
+    expect(Math.max(...ours[0])).toBeLessThanOrEqual(3);
+  });
+
   it("DataLoader(shuffle: true) gives PyTorch's batches, without a generator and with one, epoch after epoch", async () => {
     const range = (n: number) => ({ length: n, getItem: (i: number) => i });
     const epochs = async (loader: DataLoader<number, Tensor>) => {

@@ -4,7 +4,7 @@
  * @dl/tensor (manualSeed makes them repeatable) unless a generator is given.
  * Each returns the tensor it filled.
  */
-import { DLError } from '@dl/tensor';
+import { DLError, scope, tensor, where } from '@dl/tensor';
 import type { Generator, Tensor } from '@dl/tensor';
 import { noGrad } from '@dl/autograd';
 
@@ -92,6 +92,35 @@ export function uniform_<T extends Tensor>(t: T, a = 0, b = 1, opts: InitOptions
 /** Fill with samples from N(mean, std^2). */
 export function normal_<T extends Tensor>(t: T, mean = 0, std = 1, opts: InitOptions = {}): T {
   return noGrad(() => t.normal_(mean, std, { generator: opts.generator }));
+}
+
+/**
+ * Fill with N(mean, std^2) truncated to [a, b] (absolute bounds, default [-2, 2] as PyTorch's
+ * trunc_normal_). PyTorch's method: uniform draws between the normal CDF at a and at b, mapped
+ * back through the inverse CDF, so the same seed gives PyTorch's values up to float rounding.
+ * The inverse is computed in float64: Newton's method on erf from Winitzki's approximation.
+ */
+export function truncNormal_<T extends Tensor>(t: T, mean = 0, std = 1, a = -2, b = 2, opts: InitOptions = {}): T {
+  const op = 'truncNormal_';
+  if (!(std > 0) || !Number.isFinite(std)) throw new DLError('VALUE', op, `std must be a positive number; got ${std}`);
+  if (!(a < b)) throw new DLError('VALUE', op, `the bounds must satisfy a < b; got a = ${a}, b = ${b}`);
+  if (!Number.isFinite(mean)) throw new DLError('VALUE', op, `mean must be finite; got ${mean}`);
+  return noGrad(() =>
+    scope(() => {
+      const [lo, hi] = tensor([(a - mean) / std, (b - mean) / std], { dtype: 'float64' }).div(Math.SQRT2).erf().dataSync();
+      t.uniform_(lo, hi, { generator: opts.generator }); // 2 * cdf - 1 = erf(z / sqrt 2): PyTorch's draws
+      const x = t.to('float64');
+      // erfinv(x): Winitzki's closed form (relative error < 2e-3), then Newton steps on erf.
+      const ln = x.mul(x).neg().add(1).log();
+      const c = ln.div(2).add(2 / (Math.PI * 0.147));
+      let y = c.mul(c).sub(ln.div(0.147)).sqrt().sub(c).sqrt().mul(x.sign());
+      for (let i = 0; i < 3; i++) y = y.sub(y.erf().sub(x).div(y.mul(y).neg().exp().mul(2 / Math.sqrt(Math.PI))));
+      // |x| = 1 (a bound at a CDF of exactly 0 or 1) is +-infinity before the clamp, as erfinv.
+      y = where(x.abs().eq(1), x.mul(Number.POSITIVE_INFINITY), y);
+      t.copy_(y.mul(std * Math.SQRT2).add(mean).clamp(a, b));
+      return t;
+    }),
+  );
 }
 
 export function constant_<T extends Tensor>(t: T, value: number): T {

@@ -7,7 +7,7 @@ const values = (t: Tensor) => Array.from(t.dataSync());
 function stats(xs: number[]): { maxAbs: number; mean: number; std: number } {
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
   const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length);
-  return { maxAbs: Math.max(...xs.map(Math.abs)), mean, std };
+  return { maxAbs: xs.reduce((m, x) => Math.max(m, Math.abs(x)), 0), mean, std };
 }
 const param = (shape: number[]) => new Parameter(zeros(shape));
 
@@ -67,6 +67,23 @@ describe('init', () => {
     expect(new Set(values(t))).toEqual(new Set([0]));
     init.ones_(t);
     expect(new Set(values(t))).toEqual(new Set([1]));
+  });
+
+  it("truncNormal_ has the truncated normal's moments and stays inside [a, b]", () => {
+    manualSeed(11);
+    // Standard normal truncated to [-2, 2]: mean 0, variance 1 - 2 * 2 * phi(2) / (Phi(2) - Phi(-2)).
+    const phi2 = Math.exp(-2) / Math.sqrt(2 * Math.PI);
+    const mass = 0.9544997361036416; // Phi(2) - Phi(-2) = erf(sqrt 2)
+    const s = stats(values(init.truncNormal_(param([200000]))));
+    expect(s.maxAbs).toBeLessThanOrEqual(2);
+    expect(Math.abs(s.mean)).toBeLessThan(0.01);
+    expect(s.std).toBeCloseTo(Math.sqrt(1 - (4 * phi2) / mass), 2);
+    // One-sided: N(3, 1) cut to [3, 100] is the half normal, mean 3 + sqrt(2 / pi).
+    const half = stats(values(init.truncNormal_(param([200000]), 3, 1, 3, 100)));
+    expect(half.mean).toBeCloseTo(3 + Math.sqrt(2 / Math.PI), 2);
+    expect(Math.min(...values(init.truncNormal_(param([1000]), 3, 1, 3, 100)))).toBeGreaterThanOrEqual(3);
+    expect(() => init.truncNormal_(param([3]), 0, 0)).toThrow(/std must be a positive number; got 0/);
+    expect(() => init.truncNormal_(param([3]), 0, 1, 2, -2)).toThrow(/a < b; got a = 2, b = -2/);
   });
 
   it('a given generator makes fills repeatable and leaves the default stream alone', () => {
