@@ -30,11 +30,14 @@ export {
   binaryCrossEntropy,
   binaryCrossEntropyWithLogits,
   crossEntropy,
+  huberLoss,
+  klDiv,
   l1Loss,
   mseLoss,
   nllLoss,
+  smoothL1Loss,
 } from './losses.js';
-export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, NLLOptions, ReductionOptions } from './losses.js';
+export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, HuberOptions, KLDivOptions, KLDivReduction, NLLOptions, ReductionOptions, SmoothL1Options } from './losses.js';
 export { scaledDotProductAttention } from './layers/attention.js';
 export type { ScaledDotProductAttentionOptions } from './layers/attention.js';
 
@@ -226,6 +229,83 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
   });
 }
 
+/**
+ * The length L of the (N, C, L) or unbatched (C, L) floating input of a 1-d op (`twoD` is the
+ * op to name for 4-D images).
+ */
+function length1d(op: string, x: Tensor, twoD: string): number {
+  checkTensor(op, 'input', x);
+  checkFloat(op, 'input', x);
+  if (x.ndim !== 2 && x.ndim !== 3) {
+    const hint = x.ndim === 4 ? `for (N, C, H, W) inputs use ${twoD}` : x.ndim === 1 ? 'a single channel is (1, L): x.unsqueeze(0)' : undefined;
+    throw new DLError('SHAPE', op, `expected a 3-D (N, C, L) or 2-D unbatched (C, L) input; got shape ${fmtShape(x.shape)}`, hint);
+  }
+  return x.shape[x.ndim - 1];
+}
+
+/**
+ * The 2-d op `fn` on x viewed as (N, C, 1, L), the result viewed back as (N, C', L'), as PyTorch
+ * runs its 1-d convolutions and pools: every backend and autograd have them.
+ */
+function on2dView(x: Tensor, fn: (x4: Tensor) => Tensor): Tensor {
+  return scope(() => fn(x.unsqueeze(-2)).squeeze(-2));
+}
+
+/** A window of `kernelSize` taps `dilation` apart must fit the input length padded on both sides. */
+function checkSpan(op: string, length: number, kernelSize: number, padding: number, dilation: number): void {
+  const span = dilation * (kernelSize - 1) + 1;
+  if (length + 2 * padding < span) {
+    throw new DLError(
+      'SHAPE',
+      op,
+      `the input length ${length}${padding ? ` padded to ${length + 2 * padding}` : ''} is shorter than the kernel's span ${span} (kernelSize ${kernelSize}, dilation ${dilation})`,
+      'use a longer input, more padding or a smaller kernel',
+    );
+  }
+}
+
+export interface Conv1dOptions {
+  stride?: number;
+  /** An int, 'valid' (no padding) or 'same' (output length = input length; stride 1 only). */
+  padding?: number | 'same' | 'valid';
+  dilation?: number;
+  groups?: number;
+}
+
+/**
+ * 1-D convolution (cross-correlation) of (N, Cin, L) or (Cin, L) inputs with weight
+ * [Cout, Cin / groups, k]: output length floor((L + 2 padding - dilation (k - 1) - 1) / stride) + 1.
+ * Runs as conv2d of the (N, Cin, 1, L) view with a [Cout, Cin / groups, 1, k] kernel.
+ */
+export function conv1d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv1dOptions = {}): Tensor {
+  const op = 'conv1d';
+  const length = length1d(op, x, 'conv2d');
+  checkTensor(op, 'weight', weight);
+  if (bias != null) checkTensor(op, 'bias', bias);
+  const stride = positiveInt(op, 'stride', opts.stride ?? 1);
+  const dilation = positiveInt(op, 'dilation', opts.dilation ?? 1);
+  const groups = positiveInt(op, 'groups', opts.groups ?? 1);
+  const padding = opts.padding ?? 0;
+  if (padding !== 'same' && padding !== 'valid' && !(Number.isInteger(padding) && padding >= 0)) {
+    throw new DLError('ARGUMENT', op, `padding must be an integer >= 0, 'same' or 'valid'; got ${JSON.stringify(padding)}`);
+  }
+  if (padding === 'same' && stride !== 1) throw new DLError('ARGUMENT', op, "padding='same' is not supported for strided convolutions", 'use stride 1 or explicit padding');
+  if (weight.ndim !== 3) {
+    throw new DLError('SHAPE', op, `weight must be 3-D [outChannels, inChannels / groups, kernelSize]; got shape ${fmtShape(weight.shape)}`, weight.ndim === 4 ? 'a 4-D weight is a conv2d kernel' : undefined);
+  }
+  const [cout, cinPerGroup, k] = weight.shape;
+  const cin = x.shape[x.ndim - 2];
+  if (cin !== cinPerGroup * groups) {
+    throw new DLError('SHAPE', op, `expected an input with ${cinPerGroup * groups} channels (weight ${fmtShape(weight.shape)}, groups ${groups}); got ${cin} channels in input of shape ${fmtShape(x.shape)}`);
+  }
+  if (cout % groups !== 0) throw new DLError('SHAPE', op, `outChannels (weight.shape[0] = ${cout}) must be divisible by groups (${groups})`);
+  if (bias != null && (bias.ndim !== 1 || bias.shape[0] !== cout)) throw new DLError('SHAPE', op, `bias must have shape [${cout}]; got ${fmtShape(bias.shape)}`);
+  if (padding !== 'same') checkSpan(op, length, k, padding === 'valid' ? 0 : padding, dilation);
+  return on2dView(x, (x4) =>
+    tConv2d(x4, weight.unsqueeze(2), bias, { stride: [1, stride], padding: typeof padding === 'number' ? [0, padding] : padding, dilation: [1, dilation], groups }),
+  );
+}
+
 // ---------------------------------------------------------------- pooling
 /** max_pool2d(x, kernelSize, stride | { stride, padding, dilation, ceilMode }). */
 export function maxPool2d(x: Tensor, kernelSize: IntOrPair, strideOrOpts?: IntOrPair | MaxPool2dOptions): Tensor {
@@ -243,6 +323,76 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: IntOrPair | readonly [n
 
 export function adaptiveMaxPool2d(x: Tensor, outputSize: IntOrPair | readonly [number | null, number | null]): Tensor {
   return tAdaptiveMaxPool2d(x, outputSize);
+}
+
+export interface MaxPool1dOptions {
+  /** Defaults to kernelSize. */
+  stride?: number | null;
+  /** Implicit -infinity on both sides; at most half the kernel size. */
+  padding?: number;
+  dilation?: number;
+  /** Round the output length up, not down: a last, partial window, where it starts inside the input or its left padding. */
+  ceilMode?: boolean;
+}
+
+export interface AvgPool1dOptions {
+  /** Defaults to kernelSize. */
+  stride?: number | null;
+  /** Implicit zeros on both sides; at most half the kernel size. */
+  padding?: number;
+  /** As MaxPool1dOptions.ceilMode. */
+  ceilMode?: boolean;
+  /** Count the zero padding in the average (default true). */
+  countIncludePad?: boolean;
+}
+
+/** The checked kernelSize, stride, padding and dilation of a 1-d pool over inputs of this length. */
+function poolWindow(op: string, length: number, kernelSize: number, opts: MaxPool1dOptions): { k: number; s: number; p: number; d: number } {
+  const k = positiveInt(op, 'kernelSize', kernelSize);
+  const s = positiveInt(op, 'stride', opts.stride ?? k);
+  const p = positiveInt(op, 'padding', opts.padding ?? 0, 0);
+  const d = positiveInt(op, 'dilation', opts.dilation ?? 1);
+  if (p > Math.floor(k / 2)) throw new DLError('ARGUMENT', op, `padding should be at most half of the kernel size; got padding ${p} for kernelSize ${k}`, `use padding <= ${Math.floor(k / 2)}`);
+  checkSpan(op, length, k, p, d);
+  return { k, s, p, d };
+}
+
+/**
+ * max_pool1d(x, kernelSize, stride | { stride = kernelSize, padding, dilation, ceilMode }) of
+ * (N, C, L) or (C, L) inputs, as maxPool2d of the (N, C, 1, L) view.
+ */
+export function maxPool1d(x: Tensor, kernelSize: number, strideOrOpts?: number | MaxPool1dOptions): Tensor {
+  const op = 'maxPool1d';
+  const opts = poolOptions<MaxPool1dOptions>(strideOrOpts);
+  const { k, s, p, d } = poolWindow(op, length1d(op, x, 'maxPool2d'), kernelSize, opts);
+  return on2dView(x, (x4) => tMaxPool2d(x4, [1, k], { stride: [1, s], padding: [0, p], dilation: [1, d], ceilMode: opts.ceilMode ?? false }));
+}
+
+/**
+ * avg_pool1d(x, kernelSize, stride | { stride = kernelSize, padding, ceilMode, countIncludePad = true })
+ * of (N, C, L) or (C, L) inputs, as avgPool2d of the (N, C, 1, L) view.
+ */
+export function avgPool1d(x: Tensor, kernelSize: number, strideOrOpts?: number | AvgPool1dOptions): Tensor {
+  const op = 'avgPool1d';
+  const opts = poolOptions<AvgPool1dOptions>(strideOrOpts);
+  const { k, s, p } = poolWindow(op, length1d(op, x, 'avgPool2d'), kernelSize, opts);
+  return on2dView(x, (x4) => tAvgPool2d(x4, [1, k], { stride: [1, s], padding: [0, p], ceilMode: opts.ceilMode ?? false, countIncludePad: opts.countIncludePad ?? true }));
+}
+
+/** adaptive_avg_pool1d: output i averages input [floor(i L / n), ceil((i + 1) L / n)) of each (N, C, L) or (C, L) row. */
+export function adaptiveAvgPool1d(x: Tensor, outputSize: number): Tensor {
+  const op = 'adaptiveAvgPool1d';
+  length1d(op, x, 'adaptiveAvgPool2d');
+  const n = positiveInt(op, 'outputSize', outputSize);
+  return on2dView(x, (x4) => tAdaptiveAvgPool2d(x4, [1, n]));
+}
+
+/** adaptive_max_pool1d: the maxima over adaptiveAvgPool1d's windows. */
+export function adaptiveMaxPool1d(x: Tensor, outputSize: number): Tensor {
+  const op = 'adaptiveMaxPool1d';
+  length1d(op, x, 'adaptiveMaxPool2d');
+  const n = positiveInt(op, 'outputSize', outputSize);
+  return on2dView(x, (x4) => tAdaptiveMaxPool2d(x4, [1, n]));
 }
 
 // ---------------------------------------------------------------- dropout

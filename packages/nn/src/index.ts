@@ -14,10 +14,10 @@ export { ModuleDict, ModuleList, Sequential } from './containers.js';
 
 export { Linear } from './layers/linear.js';
 export type { LinearOptions } from './layers/linear.js';
-export { Conv2d, ConvTranspose2d } from './layers/conv.js';
-export type { Conv2dOptions, ConvTranspose2dOptions, PaddingMode } from './layers/conv.js';
-export { AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d } from './layers/pooling.js';
-export type { AdaptiveSize, AvgPool2dOptions, MaxPool2dOptions } from './layers/pooling.js';
+export { Conv1d, Conv2d, ConvTranspose2d } from './layers/conv.js';
+export type { Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, PaddingMode } from './layers/conv.js';
+export { AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d } from './layers/pooling.js';
+export type { AdaptiveSize, AvgPool1dOptions, AvgPool2dOptions, MaxPool1dOptions, MaxPool2dOptions } from './layers/pooling.js';
 export { BatchNorm1d, BatchNorm2d, BatchNormBase, GroupNorm, LayerNorm } from './layers/normalization.js';
 export type { BatchNormOptions, GroupNormOptions, LayerNormOptions } from './layers/normalization.js';
 export { ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU, ReLU6, SiLU, Sigmoid, Softmax, Softplus, Tanh } from './layers/activation.js';
@@ -30,8 +30,8 @@ export type { MultiheadAttentionForwardOptions, MultiheadAttentionOptions } from
 export { TransformerEncoder, TransformerEncoderLayer } from './layers/transformer.js';
 export type { TransformerEncoderLayerOptions, TransformerEncoderOptions, TransformerForwardOptions } from './layers/transformer.js';
 
-export { BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss } from './losses.js';
-export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, NLLOptions, Reduction, ReductionOptions } from './losses.js';
+export { BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss } from './losses.js';
+export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, HuberOptions, KLDivOptions, KLDivReduction, NLLOptions, Reduction, ReductionOptions, SmoothL1Options } from './losses.js';
 
 export * as functional from './functional.js';
 export * as F from './functional.js';

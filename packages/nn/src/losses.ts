@@ -38,6 +38,26 @@ export interface BCEWithLogitsOptions extends BCEOptions {
   posWeight?: Tensor | null;
 }
 
+export interface SmoothL1Options extends ReductionOptions {
+  /** Where the loss turns from quadratic to linear (default 1; 0 gives the L1 loss). */
+  beta?: number;
+}
+
+export interface HuberOptions extends ReductionOptions {
+  /** Where the loss turns from quadratic to linear (default 1; must be > 0). */
+  delta?: number;
+}
+
+/** klDiv's reductions: PyTorch's, and 'batchmean' (the sum over the batch size). */
+export type KLDivReduction = Reduction | 'batchmean';
+
+export interface KLDivOptions {
+  /** 'mean' (the default, as PyTorch's; see klDiv), 'batchmean', 'sum' or 'none'. */
+  reduction?: KLDivReduction;
+  /** The target holds log-probabilities rather than probabilities (default false). */
+  logTarget?: boolean;
+}
+
 function reduce(l: Tensor, reduction: Reduction): Tensor {
   return reduction === 'none' ? l : reduction === 'sum' ? l.sum() : l.mean();
 }
@@ -224,6 +244,91 @@ export function l1Loss(input: Tensor, target: Tensor, opts: ReductionOptions = {
   return scope(() => reduce(input.sub(target).abs(), reduction));
 }
 
+/** A threshold option: a number >= 0 (> 0 where `positive`); Infinity is allowed, as PyTorch. */
+function threshold(op: string, name: string, v: unknown, positive: boolean, hint?: string): number {
+  if (typeof v !== 'number' || Number.isNaN(v) || v < 0 || (positive && v === 0)) {
+    throw new DLError('ARGUMENT', op, `${name} must be a number ${positive ? '> 0' : '>= 0'}; got ${typeof v === 'number' ? v : JSON.stringify(v)}`, hint);
+  }
+  return v;
+}
+
+const checkBeta = (op: string, v: unknown) => threshold(op, 'beta', v, false, 'beta = 0 is the L1 loss');
+const checkDelta = (op: string, v: unknown) => threshold(op, 'delta', v, true, 'for delta -> 0, huberLoss / delta tends to the L1 loss: use l1Loss');
+
+/**
+ * smooth_l1_loss: with d = input - target, 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta.
+ * Its gradient, d / beta inside and sign(d) outside, is +-1 at |d| = beta from both sides (as
+ * PyTorch's), and 0 at d = 0. beta = 0 is l1Loss, gradient 0 at d = 0 included, as PyTorch since
+ * pytorch/pytorch#97022 (1.13 gave -1 there, to the input and the target alike). Shapes must be equal.
+ */
+export function smoothL1Loss(input: Tensor, target: Tensor, opts: SmoothL1Options = {}): Tensor {
+  const op = 'smoothL1Loss';
+  checkSameShape(op, input, target);
+  const reduction = checkReduction(op, opts.reduction ?? 'mean');
+  const beta = checkBeta(op, opts.beta ?? 1);
+  if (beta === 0) return l1Loss(input, target, { reduction });
+  return scope(() => {
+    const d = input.sub(target);
+    const a = d.abs();
+    return reduce(where(a.lt(beta), d.mul(d).mul(0.5).div(beta), a.sub(0.5 * beta)), reduction);
+  });
+}
+
+/**
+ * huber_loss: with d = input - target, 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta):
+ * delta times smoothL1Loss with beta = delta. Its gradient, d inside and delta sign(d) outside,
+ * is +-delta at |d| = delta from both sides (as PyTorch's). Shapes must be equal.
+ */
+export function huberLoss(input: Tensor, target: Tensor, opts: HuberOptions = {}): Tensor {
+  const op = 'huberLoss';
+  checkSameShape(op, input, target);
+  const reduction = checkReduction(op, opts.reduction ?? 'mean');
+  const delta = checkDelta(op, opts.delta ?? 1);
+  return scope(() => {
+    const d = input.sub(target);
+    const a = d.abs();
+    return reduce(where(a.lt(delta), d.mul(d).mul(0.5), a.sub(0.5 * delta).mul(delta)), reduction);
+  });
+}
+
+function checkKLDivOptions(op: string, opts: KLDivOptions): { reduction: KLDivReduction; logTarget: boolean } {
+  const reduction = opts.reduction ?? 'mean';
+  if (!['mean', 'batchmean', 'sum', 'none'].includes(reduction)) {
+    throw new DLError('ARGUMENT', op, `reduction must be 'mean', 'batchmean', 'sum' or 'none'; got ${JSON.stringify(reduction)}`);
+  }
+  const logTarget = opts.logTarget ?? false;
+  if (typeof logTarget !== 'boolean') throw new DLError('ARGUMENT', op, `logTarget must be true or false; got ${JSON.stringify(logTarget)}`);
+  return { reduction, logTarget };
+}
+
+/**
+ * kl_div(input, target): the input holds log-probabilities log q, the target probabilities p
+ * (log-probabilities with logTarget). Pointwise p (log p - log q), computed as PyTorch's
+ * xlogy(p, p) - p input, which is 0 where p = 0 (0 log 0 = 0, so no NaN; the input's gradient
+ * there is 0 too); with logTarget, exp(t) (t - input). Shapes must be equal.
+ *
+ * The reductions give PyTorch's values: 'batchmean' (the sum over input.shape[0]) is the
+ * mathematically right one, the KL divergence averaged over the batch; 'mean', the default as in
+ * PyTorch (which warns about it), divides by every element, so by the support size too, and is
+ * not the KL divergence; 'sum'; 'none'.
+ */
+export function klDiv(input: Tensor, target: Tensor, opts: KLDivOptions = {}): Tensor {
+  const op = 'klDiv';
+  checkSameShape(op, input, target);
+  const { reduction, logTarget } = checkKLDivOptions(op, opts);
+  return scope(() => {
+    let l: Tensor;
+    if (logTarget) l = target.exp().mul(target.sub(input));
+    else {
+      const zero = target.eq(0);
+      // log 1 in place of log 0, so that the unused branch has no 0 * -inf gradient.
+      l = where(zero, 0, target.mul(where(zero, 1, target).log())).sub(target.mul(input));
+    }
+    if (reduction !== 'batchmean') return reduce(l, reduction);
+    return input.ndim === 0 ? l.sum() : l.sum().div(input.shape[0]);
+  });
+}
+
 /** log(1 + exp(z)) without overflow: max(z, 0) + log(1 + exp(-|z|)); its derivative at 0 is 1/2. */
 function softplus(z: Tensor): Tensor {
   return z.maximum(0).add(z.abs().neg().exp().add(1).log());
@@ -363,6 +468,53 @@ export class BCEWithLogitsLoss extends Module {
 
   override forward(input: Tensor, target: Tensor): Tensor {
     return binaryCrossEntropyWithLogits(input, target, { weight: this.weight, posWeight: this.posWeight, reduction: this.reduction });
+  }
+}
+
+/** SmoothL1Loss({ reduction = 'mean', beta = 1 }); see smoothL1Loss. */
+export class SmoothL1Loss extends Module {
+  readonly reduction: Reduction;
+  readonly beta: number;
+  constructor(opts: SmoothL1Options = {}) {
+    super();
+    this.reduction = checkReduction('SmoothL1Loss', opts.reduction ?? 'mean');
+    this.beta = checkBeta('SmoothL1Loss', opts.beta ?? 1);
+  }
+  override forward(input: Tensor, target: Tensor): Tensor {
+    return smoothL1Loss(input, target, { reduction: this.reduction, beta: this.beta });
+  }
+}
+
+/** HuberLoss({ reduction = 'mean', delta = 1 }); see huberLoss. */
+export class HuberLoss extends Module {
+  readonly reduction: Reduction;
+  readonly delta: number;
+  constructor(opts: HuberOptions = {}) {
+    super();
+    this.reduction = checkReduction('HuberLoss', opts.reduction ?? 'mean');
+    this.delta = checkDelta('HuberLoss', opts.delta ?? 1);
+  }
+  override forward(input: Tensor, target: Tensor): Tensor {
+    return huberLoss(input, target, { reduction: this.reduction, delta: this.delta });
+  }
+}
+
+/**
+ * KLDivLoss({ reduction = 'mean', logTarget = false }) of log-probabilities against a target
+ * distribution; see klDiv ('batchmean' is the KL divergence; 'mean', the default as in PyTorch,
+ * also divides by the support size).
+ */
+export class KLDivLoss extends Module {
+  readonly reduction: KLDivReduction;
+  readonly logTarget: boolean;
+  constructor(opts: KLDivOptions = {}) {
+    super();
+    const { reduction, logTarget } = checkKLDivOptions('KLDivLoss', opts);
+    this.reduction = reduction;
+    this.logTarget = logTarget;
+  }
+  override forward(input: Tensor, target: Tensor): Tensor {
+    return klDiv(input, target, { reduction: this.reduction, logTarget: this.logTarget });
   }
 }
 

@@ -1,4 +1,4 @@
-/** Conv2d and ConvTranspose2d (torch.nn.Conv2d, torch.nn.ConvTranspose2d). */
+/** Conv1d, Conv2d and ConvTranspose2d (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.ConvTranspose2d). */
 import { DLError, zeros } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
 import * as F from '../functional.js';
@@ -24,6 +24,118 @@ function resetConvParameters(weight: Parameter, bias: Parameter | null): void {
 function checkGroups(op: string, inChannels: number, outChannels: number, groups: number): void {
   if (inChannels % groups !== 0) throw new DLError('ARGUMENT', op, `inChannels (${inChannels}) must be divisible by groups (${groups})`);
   if (outChannels % groups !== 0) throw new DLError('ARGUMENT', op, `outChannels (${outChannels}) must be divisible by groups (${groups})`);
+}
+
+/** Conv1d's and Conv2d's checks of paddingMode and of padding='same' (stride 1 only); returns the mode. */
+function checkPadding(op: string, padding: unknown, stride: readonly number[], paddingMode: PaddingMode): PaddingMode {
+  if (!['zeros', 'reflect', 'replicate', 'circular'].includes(paddingMode)) {
+    throw new DLError('ARGUMENT', op, `paddingMode must be 'zeros', 'reflect', 'replicate' or 'circular'; got ${JSON.stringify(paddingMode)}`);
+  }
+  if (padding === 'same' && stride.some((s) => s !== 1)) {
+    throw new DLError('ARGUMENT', op, "padding='same' is not supported for strided convolutions", 'use stride 1 or explicit padding');
+  }
+  return paddingMode;
+}
+
+/**
+ * The padding per spatial dim as F.pad takes it: (before, after) pairs from the last dim back;
+ * 'same' puts the odd one after (as PyTorch).
+ */
+function borderPads(padding: readonly number[] | 'same' | 'valid', kernelSize: readonly number[], dilation: readonly number[]): number[] {
+  const pads: number[] = [];
+  for (let i = kernelSize.length - 1; i >= 0; i--) {
+    if (padding === 'valid') pads.push(0, 0);
+    else if (padding === 'same') {
+      const total = dilation[i] * (kernelSize[i] - 1);
+      const before = Math.floor(total / 2);
+      pads.push(before, total - before);
+    } else pads.push(padding[i], padding[i]);
+  }
+  return pads;
+}
+
+/**
+ * A convolution with PyTorch's padding modes: 'zeros' hands `padding` to `conv`; the others pad
+ * the border by `pads` (see borderPads) first, then convolve unpadded.
+ */
+function convolvePadded<P>(input: Tensor, mode: PaddingMode, padding: P, pads: number[], conv: (x: Tensor, padding: P | 0) => Tensor): Tensor {
+  if (mode === 'zeros') return conv(input, padding);
+  const padded = F.pad(input, pads, mode);
+  const y = conv(padded, 0);
+  if (padded !== input) padded.dispose();
+  return y;
+}
+
+/** The repr of Conv1d and Conv2d: the sizes, then the options that differ from their defaults (as PyTorch's). */
+function convRepr(c: Conv1d | Conv2d): string {
+  const all = (v: number | readonly number[], d: number) => (typeof v === 'number' ? [v] : v).every((x) => x === d);
+  let s = `${c.inChannels}, ${c.outChannels}, kernelSize=${fmt(c.kernelSize)}, stride=${fmt(c.stride)}`;
+  if (typeof c.padding === 'string' || !all(c.padding, 0)) s += `, padding=${fmt(c.padding)}`;
+  if (!all(c.dilation, 1)) s += `, dilation=${fmt(c.dilation)}`;
+  if (c.groups !== 1) s += `, groups=${c.groups}`;
+  if (c.bias === null) s += ', bias=false';
+  if (c.paddingMode !== 'zeros') s += `, paddingMode=${fmt(c.paddingMode)}`;
+  return s;
+}
+
+export interface Conv1dOptions extends F.Conv1dOptions, FactoryOptions {
+  bias?: boolean;
+  /** How the border is padded (default 'zeros'). */
+  paddingMode?: PaddingMode;
+}
+
+/**
+ * Conv1d(inChannels, outChannels, kernelSize, { stride = 1, padding = 0, dilation = 1,
+ * groups = 1, bias = true, paddingMode = 'zeros' }) on (N, C, L) or (C, L) inputs (see
+ * F.conv1d). weight [outChannels, inChannels / groups, kernelSize] and bias start as PyTorch's:
+ * U(-1/sqrt(fanIn), 1/sqrt(fanIn)), fanIn = inChannels / groups * kernelSize. The sizes are plain
+ * numbers (PyTorch also takes 1-tuples).
+ */
+export class Conv1d extends Module {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: number;
+  readonly stride: number;
+  readonly padding: number | 'same' | 'valid';
+  readonly dilation: number;
+  readonly groups: number;
+  readonly paddingMode: PaddingMode;
+  weight: Parameter;
+  bias: Parameter | null;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: number, opts: Conv1dOptions = {}) {
+    super();
+    const op = 'Conv1d';
+    this.inChannels = positiveInt(op, 'inChannels', inChannels);
+    this.outChannels = positiveInt(op, 'outChannels', outChannels);
+    this.kernelSize = positiveInt(op, 'kernelSize', kernelSize);
+    this.stride = positiveInt(op, 'stride', opts.stride ?? 1);
+    const padding = opts.padding ?? 0;
+    this.padding = padding === 'same' || padding === 'valid' ? padding : positiveInt(op, 'padding', padding, 0);
+    this.dilation = positiveInt(op, 'dilation', opts.dilation ?? 1);
+    this.groups = positiveInt(op, 'groups', opts.groups ?? 1);
+    this.paddingMode = checkPadding(op, this.padding, [this.stride], opts.paddingMode ?? 'zeros');
+    checkGroups(op, inChannels, outChannels, this.groups);
+    const factory = { dtype: opts.dtype, device: opts.device };
+    this.weight = ownParameter(zeros([outChannels, inChannels / this.groups, this.kernelSize], factory));
+    this.bias = (opts.bias ?? true) ? ownParameter(zeros([outChannels], factory)) : null;
+    this.resetParameters();
+  }
+
+  /** PyTorch's default initialisation (see the class comment). */
+  resetParameters(): void {
+    resetConvParameters(this.weight, this.bias);
+  }
+
+  override forward(input: Tensor): Tensor {
+    const opts = { stride: this.stride, dilation: this.dilation, groups: this.groups };
+    const pads = borderPads(typeof this.padding === 'number' ? [this.padding] : this.padding, [this.kernelSize], [this.dilation]);
+    return convolvePadded(input, this.paddingMode, this.padding, pads, (x, padding) => F.conv1d(x, this.weight, this.bias, { ...opts, padding }));
+  }
+
+  override extraRepr(): string {
+    return convRepr(this);
+  }
 }
 
 export interface Conv2dOptions extends FactoryOptions {
@@ -66,14 +178,8 @@ export class Conv2d extends Module {
     this.padding = padding === 'same' || padding === 'valid' ? padding : pair(op, 'padding', padding, 0);
     this.dilation = pair(op, 'dilation', opts.dilation ?? 1, 1);
     this.groups = positiveInt(op, 'groups', opts.groups ?? 1);
-    this.paddingMode = opts.paddingMode ?? 'zeros';
-    if (!['zeros', 'reflect', 'replicate', 'circular'].includes(this.paddingMode)) {
-      throw new DLError('ARGUMENT', op, `paddingMode must be 'zeros', 'reflect', 'replicate' or 'circular'; got ${JSON.stringify(this.paddingMode)}`);
-    }
+    this.paddingMode = checkPadding(op, this.padding, this.stride, opts.paddingMode ?? 'zeros');
     checkGroups(op, inChannels, outChannels, this.groups);
-    if (this.padding === 'same' && this.stride.some((s) => s !== 1)) {
-      throw new DLError('ARGUMENT', op, "padding='same' is not supported for strided convolutions", 'use stride 1 or explicit padding');
-    }
     const factory = { dtype: opts.dtype, device: opts.device };
     this.weight = ownParameter(zeros([outChannels, inChannels / this.groups, ...this.kernelSize], factory));
     this.bias = (opts.bias ?? true) ? ownParameter(zeros([outChannels], factory)) : null;
@@ -85,39 +191,14 @@ export class Conv2d extends Module {
     resetConvParameters(this.weight, this.bias);
   }
 
-  /** (left, right, top, bottom) padding for the non-zero padding modes. */
-  #explicitPads(): number[] {
-    if (this.padding === 'valid') return [0, 0, 0, 0];
-    if (this.padding === 'same') {
-      const out: number[] = [];
-      for (const i of [1, 0]) {
-        const total = this.dilation[i] * (this.kernelSize[i] - 1);
-        const before = Math.floor(total / 2);
-        out.push(before, total - before);
-      }
-      return out;
-    }
-    const [ph, pw] = this.padding;
-    return [pw, pw, ph, ph];
-  }
-
   override forward(input: Tensor): Tensor {
     const opts = { stride: this.stride, dilation: this.dilation, groups: this.groups };
-    if (this.paddingMode === 'zeros') return F.conv2d(input, this.weight, this.bias, { ...opts, padding: this.padding });
-    const padded = F.pad(input, this.#explicitPads(), this.paddingMode);
-    const y = F.conv2d(padded, this.weight, this.bias, { ...opts, padding: 0 });
-    if (padded !== input) padded.dispose();
-    return y;
+    const pads = borderPads(this.padding, this.kernelSize, this.dilation);
+    return convolvePadded(input, this.paddingMode, this.padding, pads, (x, padding) => F.conv2d(x, this.weight, this.bias, { ...opts, padding }));
   }
 
   override extraRepr(): string {
-    let s = `${this.inChannels}, ${this.outChannels}, kernelSize=${fmt(this.kernelSize)}, stride=${fmt(this.stride)}`;
-    if (typeof this.padding === 'string' || this.padding.some((p) => p !== 0)) s += `, padding=${fmt(this.padding)}`;
-    if (this.dilation.some((d) => d !== 1)) s += `, dilation=${fmt(this.dilation)}`;
-    if (this.groups !== 1) s += `, groups=${this.groups}`;
-    if (this.bias === null) s += ', bias=false';
-    if (this.paddingMode !== 'zeros') s += `, paddingMode=${fmt(this.paddingMode)}`;
-    return s;
+    return convRepr(this);
   }
 }
 
