@@ -24,6 +24,8 @@ export { ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, Mis
 export { Dropout, Dropout2d } from './layers/dropout.js';
 export { Embedding } from './layers/embedding.js';
 export type { EmbeddingOptions } from './layers/embedding.js';
+export { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase } from './layers/recurrent.js';
+export type { GRUCellOptions, GRUOptions, LSTMCellOptions, LSTMOptions, RNNBaseOptions, RNNCellBaseOptions, RNNCellOptions, RNNMode, RNNNonlinearity, RNNOptions } from './layers/recurrent.js';
 export { Flatten, Identity, Unflatten, Upsample } from './layers/misc.js';
 export { MultiheadAttention } from './layers/attention.js';
 export type { MultiheadAttentionForwardOptions, MultiheadAttentionOptions } from './layers/attention.js';

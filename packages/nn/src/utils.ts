@@ -106,3 +106,38 @@ export function functionalCall(module: Module, tensors: Record<string, Tensor> |
     for (const r of restore.reverse()) r();
   }
 }
+
+type StateDictLike = Record<string, Tensor> | ReadonlyMap<string, Tensor>;
+
+function renameKeys(op: string, sd: StateDictLike, rename: (key: string) => string): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  const from: Record<string, string> = {};
+  for (const [key, t] of sd instanceof Map ? sd : Object.entries(sd as Record<string, Tensor>)) {
+    const k = rename(key);
+    if (k in out) throw new DLError('VALUE', op, `keys '${from[k]}' and '${key}' both become '${k}'`, 'rename one of them before converting');
+    out[k] = t;
+    from[k] = key;
+  }
+  return out;
+}
+
+/**
+ * A state dict saved by PyTorch with dl's key names: PyTorch's snake_case attribute names in
+ * camelCase (running_mean -> runningMean, in_proj_weight -> inProjWeight, weight_ih_l0_reverse ->
+ * weightIhL0Reverse), so `model.loadStateDict(utils.stateDictFromPyTorch(loadSafetensors(f)))`
+ * loads weights trained in PyTorch into the same architecture. An underscore before a letter or
+ * digit is dropped and that character upper-cased; the tensors are the same objects.
+ */
+export function stateDictFromPyTorch(stateDict: StateDictLike): Record<string, Tensor> {
+  return renameKeys('stateDictFromPyTorch', stateDict, (k) => k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
+}
+
+/**
+ * dl's state dict with PyTorch's key names (runningMean -> running_mean, weightIhL0 ->
+ * weight_ih_l0), for PyTorch's `load_state_dict` after safetensors' `load_file`: an upper-case
+ * letter becomes an underscore and its lower case. The inverse of stateDictFromPyTorch except for
+ * PyTorch names with an underscore before a digit (layer_1 -> layer1 -> layer1).
+ */
+export function stateDictToPyTorch(stateDict: StateDictLike): Record<string, Tensor> {
+  return renameKeys('stateDictToPyTorch', stateDict, (k) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+}

@@ -106,7 +106,7 @@ function closeness(actual: unknown, expected: unknown, atol = 1e-12, rtol = 1e-1
   return Math.max(0, ...a.map((x, i) => Math.abs(x - b[i]) / (atol + rtol * Math.abs(b[i]))));
 }
 
-const sinSeq = (shape: number[], a = 0.37, b = 0.11): Tensor => {
+const sinSeq = (shape: readonly number[], a = 0.37, b = 0.11): Tensor => {
   const n = shape.reduce((x, y) => x * y, 1);
   return tensor(Float32Array.from({ length: n }, (_, i) => Math.sin(a * i + b)), { shape });
 };
@@ -323,12 +323,10 @@ type Case = { output: number[]; weights: number[] | null; inputGrads: number[][]
 const ref: Record<string, unknown> = python
   ? JSON.parse(spawnSync(python, [join(import.meta.dirname, 'fixtures', 'torch_attention.py')], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout)
   : {};
-/** PyTorch's state-dict names in camelCase: in_proj_weight -> inProjWeight. */
-const camel = (name: string) => name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-
+/** Our state dict under PyTorch's names (in_proj_weight for inProjWeight) equals PyTorch's. */
 function expectState(m: Module, torchState: unknown): void {
-  const ours = Object.fromEntries(Object.entries(m.stateDict()).map(([k, t]) => [k, Array.from(t.dataSync())]));
-  expect(ours).toEqual(Object.fromEntries(Object.entries(torchState as Record<string, number[]>).map(([k, v]) => [camel(k), v])));
+  const ours = Object.fromEntries(Object.entries(utils.stateDictToPyTorch(m.stateDict())).map(([k, t]) => [k, Array.from(t.dataSync())]));
+  expect(ours).toEqual(torchState);
 }
 
 /** Forward and backward as the fixture's run(): loss = sum(out * seq) (+ sum(weights * seq)). */
@@ -343,8 +341,9 @@ function runCase(m: Module, inputs: Tensor[], call: (...xs: Tensor[]) => Tensor 
   near(out, expected.output, 'output');
   if (w) near(w, expected.weights as number[], 'weights');
   for (const [i, t] of inputs.entries()) near(t.grad as Tensor, expected.inputGrads[i], `input ${i} gradient`);
-  const grads = Object.fromEntries(m.namedParameters().map(([n, p]) => [n, p.grad as Tensor]));
-  for (const [name, g] of Object.entries(expected.paramGrads)) near(grads[camel(name)], g, `${name} gradient`);
+  const grads = utils.stateDictToPyTorch(Object.fromEntries(m.namedParameters().map(([n, p]) => [n, p.grad as Tensor])));
+  expect(Object.keys(grads)).toEqual(Object.keys(expected.paramGrads));
+  for (const [name, g] of Object.entries(expected.paramGrads)) near(grads[name], g, `${name} gradient`);
 }
 
 describe.skipIf(!python)('the same as PyTorch 1.13 (skipped only where python3 with torch is missing)', () => {

@@ -7,7 +7,7 @@
  */
 
 import { noGrad } from '@dl/autograd';
-import { type Device, DLError, encodeState, Generator, isFloating, manualSeed, randint, randn, scope, type Tensor, tensor } from '@dl/tensor';
+import { cat, type Device, DLError, encodeState, Generator, isFloating, manualSeed, randint, randn, scope, type Tensor, tensor } from '@dl/tensor';
 import { assertClose, cudaTestNames } from '@dl/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -31,6 +31,7 @@ import {
   Flatten,
   GELU,
   GroupNorm,
+  GRU,
   Hardswish,
   HuberLoss,
   KLDivLoss,
@@ -39,6 +40,7 @@ import {
   LeakyReLU,
   Linear,
   LogSoftmax,
+  LSTM,
   MaxPool1d,
   MaxPool2d,
   Mish,
@@ -49,6 +51,7 @@ import {
   TransformerEncoderLayer,
   PReLU,
   ReLU,
+  RNN,
   Sequential,
   Sigmoid,
   SiLU,
@@ -159,6 +162,18 @@ interface LayerCase {
 }
 
 const x4 = (g: Generator, shape: number[]) => randn(shape, { generator: g });
+/** A recurrent layer whose output and final states come out as one flat tensor (forwardBackward takes one tensor). */
+class FlatRecurrent extends Module {
+  rnn: Module;
+  constructor(rnn: Module) {
+    super();
+    this.rnn = rnn;
+  }
+  override forward(...inputs: Tensor[]): Tensor {
+    const outs = [this.rnn.forward(...inputs)].flat(2) as Tensor[];
+    return cat(outs.map((t) => t.flatten()));
+  }
+}
 /** MultiheadAttention as self-attention, returning the output only (forwardBackward takes one tensor). */
 class SelfAttention extends Module {
   attn = new MultiheadAttention(8, 2, { addBiasKv: true });
@@ -203,6 +218,9 @@ const LAYERS: LayerCase[] = [
   { name: 'Softmax', make: () => new Softmax(1), inputs: (g) => [x4(g, [3, 7])] },
   { name: 'LogSoftmax', make: () => new LogSoftmax(1), inputs: (g) => [x4(g, [3, 7])] },
   { name: 'Flatten / Unflatten', make: () => new Sequential(new Flatten(), new Unflatten(1, [5, 4])), inputs: (g) => [x4(g, [2, 4, 5])] },
+  { name: 'RNN relu, 2 layers, bidirectional, batchFirst', make: () => new FlatRecurrent(new RNN(3, 4, { nonlinearity: 'relu', numLayers: 2, bidirectional: true, batchFirst: true })), inputs: (g) => [x4(g, [2, 5, 3])] },
+  { name: 'LSTM, 2 layers, bidirectional, projSize 2', make: () => new FlatRecurrent(new LSTM(3, 4, { numLayers: 2, bidirectional: true, projSize: 2 })), inputs: (g) => [x4(g, [5, 2, 3])] },
+  { name: 'GRU, 2 layers, bidirectional, given hx', make: () => new FlatRecurrent(new GRU(3, 4, { numLayers: 2, bidirectional: true })), inputs: (g) => [x4(g, [5, 2, 3]), x4(g, [4, 2, 4])] },
   { name: 'Embedding', make: () => new Embedding(10, 4, { paddingIdx: 0 }), inputs: (g) => [randint(0, 10, [3, 5], { generator: g })] },
   { name: 'CrossEntropyLoss, label smoothing', make: () => new CrossEntropyLoss({ labelSmoothing: 0.1 }), inputs: (g) => [x4(g, [6, 5]), randint(0, 5, [6], { generator: g })] },
   { name: 'CrossEntropyLoss, weight and ignoreIndex', make: () => new CrossEntropyLoss({ weight: tensor([1, 2, 0.5, 1, 3]), ignoreIndex: 1 }), inputs: (g) => [x4(g, [6, 5]), randint(0, 5, [6], { generator: g })] },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Generator, manualSeed, rand, tensor, zeros } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
-import { Linear, Parameter, init, utils } from '../src/index.js';
+import { BatchNorm2d, Linear, Parameter, init, utils } from '../src/index.js';
 
 const values = (t: Tensor) => Array.from(t.dataSync());
 function stats(xs: number[]): { maxAbs: number; mean: number; std: number } {
@@ -133,6 +133,21 @@ describe('utils', () => {
     const ps = withGrads([[-3, 0.5, 2]]);
     utils.clipGradValue_(ps, 1);
     expect(values(ps[0].grad!)).toEqual([-1, 0.5, 1]);
+  });
+
+  it("stateDictFromPyTorch / stateDictToPyTorch convert PyTorch's snake_case keys, and refuse collisions", () => {
+    const bn = new BatchNorm2d(3);
+    const torchKeys = ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'];
+    const theirs = Object.fromEntries(torchKeys.map((k, i) => [`layer1.0.bn_1.${k}`, i === 4 ? tensor(7, { dtype: 'int32' }) : tensor([i, i + 1, i + 2])]));
+    const ours = utils.stateDictFromPyTorch(theirs);
+    expect(Object.keys(ours)).toEqual(['layer1.0.bn1.weight', 'layer1.0.bn1.bias', 'layer1.0.bn1.runningMean', 'layer1.0.bn1.runningVar', 'layer1.0.bn1.numBatchesTracked']);
+    const prefix = 'layer1.0.bn1.';
+    bn.loadStateDict(Object.fromEntries(Object.entries(ours).map(([k, t]) => [k.slice(prefix.length), t])));
+    expect(values(bn.runningVar as Tensor)).toEqual([3, 4, 5]);
+    expect(Object.keys(utils.stateDictToPyTorch(bn.stateDict()))).toEqual(torchKeys);
+    expect(Object.keys(utils.stateDictToPyTorch({ weightIhL0Reverse: tensor(1) }))).toEqual(['weight_ih_l0_reverse']);
+    expect(Object.keys(utils.stateDictFromPyTorch(new Map([['in_proj_weight', tensor(1)]])))).toEqual(['inProjWeight']);
+    expect(() => utils.stateDictFromPyTorch({ running_mean: tensor(1), runningMean: tensor(2) })).toThrow(/keys 'running_mean' and 'runningMean' both become 'runningMean'/);
   });
 
   it('parametersToVector and vectorToParameters round-trip', () => {
