@@ -70,6 +70,9 @@ export const CASES = [
   // ResNet-9 (batch norm, 3x3 convolutions up to 512 channels): SGD with Nesterov momentum and
   // weight decay, as the device benchmark, at a batch the 2-core machine takes in about half a second.
   { id: 'resnet9-train-32', kind: 'resnet9Train', params: { n: 32 }, shape: 'ResNet-9, batch 32', unit: 'images/s', work: 32 },
+  // The Vision Transformer (@dl/vision's defaults: 65 tokens of 192, 6 pre-norm layers, 3 heads):
+  // attention and the transformer layers rather than convolutions. SGD with momentum.
+  { id: 'vit-train-32', kind: 'vitTrain', params: { n: 32 }, shape: 'ViT (6x192, patch 4), batch 32', unit: 'images/s', work: 32 },
   { id: 'convnet-eval-100', kind: 'convnetEval', params: { n: 100 }, shape: 'tutorial ConvNet, batch 100', unit: 'images/s', work: 100 },
   { id: 'convnet-eval-1000', kind: 'convnetEval', params: { n: 1000 }, shape: 'tutorial ConvNet, batch 1000', unit: 'images/s', work: 1000 },
   // The training input pipeline: CIFAR-10 samples -> batches of 128 (collate) -> flip, random
@@ -143,6 +146,11 @@ export const KERNELS = {
   resnet9Train(dl, { n }) {
     const net = new dl.vision.models.ResNet9();
     const opt = new dl.optim.SGD(net.parameters(), { lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+    return trainStep(dl, net, opt, n);
+  },
+  vitTrain(dl, { n }) {
+    const net = new dl.vision.models.VisionTransformer();
+    const opt = new dl.optim.SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });
     return trainStep(dl, net, opt, n);
   },
   convnetEval(dl, { n }) {

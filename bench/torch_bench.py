@@ -108,6 +108,34 @@ def k_resnet9_train(p):
     return train_step(net, opt, p["n"])
 
 
+class VisionTransformer(torch.nn.Module):
+    """packages/vision's VisionTransformer, layer for layer (its defaults)."""
+
+    def __init__(self, image_size=32, patch=4, layers=6, heads=3, dim=192, mlp=384, classes=10):
+        super().__init__()
+        self.conv_proj = torch.nn.Conv2d(3, dim, patch, stride=patch)
+        self.class_token = torch.nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embedding = torch.nn.Parameter(torch.randn(1, (image_size // patch) ** 2 + 1, dim) * 0.02)
+        self.layers = torch.nn.ModuleList(
+            torch.nn.TransformerEncoderLayer(dim, heads, mlp, 0.0, "gelu", 1e-6, batch_first=True, norm_first=True)
+            for _ in range(layers)
+        )
+        self.ln = torch.nn.LayerNorm(dim, eps=1e-6)
+        self.head = torch.nn.Linear(dim, classes)
+
+    def forward(self, x):
+        z = self.conv_proj(x).flatten(2).transpose(1, 2)
+        z = torch.cat([self.class_token.expand(x.shape[0], -1, -1), z], 1) + self.pos_embedding
+        for layer in self.layers:
+            z = layer(z)
+        return self.head(self.ln(z)[:, 0])
+
+
+def k_vit_train(p):
+    net = VisionTransformer()
+    return train_step(net, torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9), p["n"])
+
+
 def k_convnet_eval(p):
     net = TutorialNet().eval()
     x = torch.randn(p["n"], 3, 32, 32)
@@ -161,6 +189,7 @@ KERNELS = {
     "pipeline": k_pipeline,
     "convnetTrain": k_convnet_train,
     "resnet9Train": k_resnet9_train,
+    "vitTrain": k_vit_train,
     "convnetEval": k_convnet_eval,
     "matmul": k_matmul,
     "conv2d": k_conv2d,
