@@ -1,6 +1,6 @@
 /** Training configuration: the recipes and the flags that override them. */
 
-export const MODEL_NAMES = ['tutorial', 'resnet9', 'resnet18'] as const;
+export const MODEL_NAMES = ['tutorial', 'resnet9', 'resnet18', 'vit'] as const;
 export const OPTIMIZERS = ['sgd', 'adam', 'adamw'] as const;
 export const SCHEDULERS = ['none', 'onecycle', 'cosine', 'step'] as const;
 export const AUGMENTS = ['none', 'flip', 'flip-crop', 'flip-crop-cutout'] as const;

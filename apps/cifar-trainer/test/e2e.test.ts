@@ -57,6 +57,18 @@ describe('cifar-trainer end to end (shared CIFAR-10, a few thousand images)', ()
     expect(dropped.err).not.toMatch(/3\/3 batches/);
   }, 300_000);
 
+  it('--model vit: the Vision Transformer trains with AdamW, and eval loads it', async () => {
+    const dir = join(tmp, 'vit');
+    const r = await cli('train', '--model', 'vit', '--epochs', '1', '--batch-size', '32', '--limit-train', '128', '--limit-test', '64', '--optimizer', 'adamw', '--lr', '0.001', '--scheduler', 'none', '--data-dir', dataDir, '--out-dir', dir);
+    expect(r.err).not.toMatch(/cifar-trainer:/);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).architecture).toBe('vit');
+    expect(Object.keys(loadSafetensors(join(dir, 'model.safetensors')).tensors)).toContain('layers.5.selfAttn.inProjWeight');
+    const e = await cli('eval', '--model-dir', dir, '--data-dir', dataDir, '--limit-test', '64');
+    expect(e.code).toBe(0);
+    expect(e.out).toMatch(/accuracy: [\d.]+% on 64 test images/);
+  }, 300_000);
+
   it('eval prints accuracy, per-class accuracy and the confusion matrix', async () => {
     const r = await cli('eval', '--model-dir', out, '--data-dir', dataDir, '--limit-test', '500');
     expect(r.code).toBe(0);
@@ -164,7 +176,7 @@ describe('bad input: one clear line, non-zero exit, nothing half-written', () =>
     expect(a.err).toMatch(/unknown option '--epoch'[\s\S]*Did you mean --epochs\?/);
     const b = await cli('train', '--model', 'vgg');
     expect(b.code).toBe(2);
-    expect(b.err).toMatch(/argument 'vgg' is invalid\. Allowed choices are tutorial, resnet9, resnet18/);
+    expect(b.err).toMatch(/argument 'vgg' is invalid\. Allowed choices are tutorial, resnet9, resnet18, vit/);
     const c = await cli('train', '--epochs', '0', '--data-dir', dataDir, '--out-dir', join(tmp, 'never'));
     expect(c.code).toBe(1);
     expect(c.err).toBe("cifar-trainer: --epochs: expected an integer >= 1; got '0'\n");
