@@ -32,19 +32,26 @@ export function buildOptimizer(cfg: TrainConfig, model: Module): Optimizer {
   }
 }
 
-/** The scheduler and whether it steps per batch (onecycle) or per epoch. */
-export function buildScheduler(cfg: TrainConfig, opt: Optimizer, stepsPerEpoch: number): { scheduler: LRScheduler | null; perBatch: boolean } {
+/**
+ * The scheduler and when it steps: after every batch (onecycle), after every epoch (cosine, step),
+ * or after every epoch's evaluation with the test loss (plateau: ReduceLROnPlateau, factor 0.1,
+ * patience 2).
+ */
+export type SchedulerStep = 'batch' | 'epoch' | 'metric';
+export function buildScheduler(cfg: TrainConfig, opt: Optimizer, stepsPerEpoch: number): { scheduler: LRScheduler | null; stepsOn: SchedulerStep } {
   switch (cfg.scheduler) {
     case 'none':
-      return { scheduler: null, perBatch: false };
+      return { scheduler: null, stepsOn: 'epoch' };
     case 'onecycle':
       return {
         scheduler: new lrScheduler.OneCycleLR(opt, { maxLr: cfg.lr, totalSteps: cfg.epochs * stepsPerEpoch, cycleMomentum: cfg.optimizer === 'sgd' && cfg.momentum > 0 }),
-        perBatch: true,
+        stepsOn: 'batch',
       };
     case 'cosine':
-      return { scheduler: new lrScheduler.CosineAnnealingLR(opt, { tMax: cfg.epochs }), perBatch: false };
+      return { scheduler: new lrScheduler.CosineAnnealingLR(opt, { tMax: cfg.epochs }), stepsOn: 'epoch' };
     case 'step':
-      return { scheduler: new lrScheduler.StepLR(opt, { stepSize: Math.max(1, Math.round(cfg.epochs / 3)), gamma: 0.1 }), perBatch: false };
+      return { scheduler: new lrScheduler.StepLR(opt, { stepSize: Math.max(1, Math.round(cfg.epochs / 3)), gamma: 0.1 }), stepsOn: 'epoch' };
+    case 'plateau':
+      return { scheduler: new lrScheduler.ReduceLROnPlateau(opt, { factor: 0.1, patience: 2 }), stepsOn: 'metric' };
   }
 }

@@ -7,7 +7,7 @@ import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Module } from '@dl/nn';
 import { CrossEntropyLoss } from '@dl/nn';
-import type { LRScheduler, Optimizer, OptimizerStateDict } from '@dl/optim';
+import type { LRScheduler, Optimizer, OptimizerStateDict, lrScheduler } from '@dl/optim';
 import { DLError, Generator, defaultGenerator, loadState, manualSeed, saveState, scope } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
 import { FILES, saveModel } from './artifacts.js';
@@ -109,7 +109,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
   manualSeed(cfg.seed);
   const model: Module = buildModel(cfg.model, classes.length).to(cfg.device);
   const optimizer: Optimizer = buildOptimizer(cfg, model);
-  const { scheduler, perBatch } = buildScheduler(cfg, optimizer, stepsPerEpoch);
+  const { scheduler, stepsOn } = buildScheduler(cfg, optimizer, stepsPerEpoch);
   const criterion = new CrossEntropyLoss({ labelSmoothing: cfg.labelSmoothing });
   const augment = new Generator(cfg.seed + 2);
 
@@ -178,7 +178,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
           optimizer.zeroGrad();
           loss.backward();
           optimizer.step();
-          if (perBatch) scheduler?.step();
+          if (stepsOn === 'batch') scheduler?.step();
           pending.push(loss, logits, y);
           partial.seen += y.shape[0];
         });
@@ -207,8 +207,9 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
       }
       bar.stop();
       pending.flush(partial, true);
-      if (!perBatch) scheduler?.step();
+      if (stepsOn === 'epoch') scheduler?.step();
       const test = evaluate(model, testSet, { batchSize: cfg.testBatchSize, mean: cfg.mean, std: cfg.std, device: cfg.device });
+      if (stepsOn === 'metric') (scheduler as lrScheduler.ReduceLROnPlateau).step(test.loss);
       const m: EpochMetrics = {
         epoch: epoch + 1,
         trainLoss: partial.lossSum / partial.seen,

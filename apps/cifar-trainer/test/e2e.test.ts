@@ -121,6 +121,18 @@ describe('resume', () => {
   }, 300_000);
 });
 
+describe('--scheduler plateau', () => {
+  it("lowers the lr tenfold once the test loss has not improved for more than 2 epochs (PyTorch's ReduceLROnPlateau)", async () => {
+    // lr 1e-6: the test loss moves by far less than the 1e-4 relative threshold, so epochs 2, 3
+    // and 4 are bad ones; the third of them (3 > patience 2) lowers the lr.
+    const cfg = small({ model: 'tutorial', scheduler: 'plateau', lr: 1e-6, augment: 'none', epochs: 4, limitTrain: 256, limitTest: 100 });
+    const r = await train(cfg, { dataDir, outDir: join(tmp, 'plateau'), resume: false, log: quiet });
+    const lrs = r.history.map((h) => h.lr);
+    expect(lrs.slice(0, 3)).toEqual([1e-6, 1e-6, 1e-6]);
+    expect(lrs[3]).toBeCloseTo(1e-7, 20);
+  }, 300_000);
+});
+
 describe('worker threads and Ctrl-C', () => {
   it('--workers 2 trains to the same weights as --workers 0 (same batch order, augmentation on the main thread)', async () => {
     const cfg = small({ epochs: 1, limitTrain: 512, limitTest: 50 });
