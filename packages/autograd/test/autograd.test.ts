@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Tensor, conv2d, crossEntropyWithLse, memoryStats, ones, randn, scope, tensor, zeros, Generator } from '@dl/tensor';
+import { type Tensor, conv2d, crossEntropyWithLse, memoryStats, ones, profile, randn, scope, tensor, zeros, Generator } from '@dl/tensor';
 import { defineFunction, enableGrad, grad, gradcheck, inferenceMode, isGradEnabled, noGrad } from '../src/index.js';
 
 const leaf = (data: number[] | number[][]) => tensor(data, { requiresGrad: true });
@@ -251,5 +251,18 @@ describe('memory', () => {
     expect(after.liveBytes).toBe(before.liveBytes);
     expect(last).toBeLessThan(1e-6);
     expect(w.toArray()).toEqual(Array.from({ length: 8 }, () => [expect.closeTo(1, 3)]));
+  });
+});
+
+describe('profile sees backward', () => {
+  it("backward's gradient ops are dispatched ops too: x * y then tanh costs a tanh, and muls for the gradients", () => {
+    const x = leaf([[1, 2], [3, 4]]);
+    const y = leaf([[0.5, -1], [2, 0]]);
+    const prof = profile(() => scope(() => x.mul(y).tanh().sum().backward()));
+    const ops = prof.events.map((e) => e.op);
+    // Forward: mul, tanh, sum. Backward: sum's expand, tanh's 1 - y^2 (mul, sub, mul), mul's x * g and y * g.
+    expect(ops.slice(0, 3)).toEqual(['mul', 'tanh', 'sum']);
+    expect(ops.filter((op) => op === 'mul').length).toBeGreaterThanOrEqual(4);
+    expect(prof.keyAverages().find((r) => r.op === 'tanh')?.calls).toBe(1);
   });
 });

@@ -28,6 +28,8 @@ export type { MemoryStats } from './memory.js';
 export { registerBackend, markUnavailable, listBackends, canonicalDevice } from './device.js';
 export type { Device } from './device.js';
 export { dispatch, dispatchView, dispatchCopyInto, registerDispatchLayer, isViewOp } from './dispatch.js';
+export { Profile, profile } from './profiler.js';
+export type { ProfileEvent, ProfileOptions, ProfileRow, ProfileSortKey, ProfileTableOptions } from './profiler.js';
 export type { OpCall, DispatchLayer, Next, ViewOp, ViewAttrs, AnyOp, OutMeta } from './dispatch.js';
 export type { Backend, KernelAttrs, KernelTable, Kernel, OpName, TensorArg, DeviceType, UnaryOp, BinaryOp, ReduceOp, Conv2dAttrs, Pool2dAttrs, AvgPool2dAttrs, SgdStepAttrs, AdamStepAttrs, OptimizerKernels } from './backend/types.js';
 export * from './io/index.js';
