@@ -249,6 +249,22 @@ describe('ConvTranspose2d', () => {
     expect(gradcheckModule(new ConvTranspose2d(4, 2, 2, { groups: 2, dilation: 2 }), randn([2, 4, 2, 3]))).toBe(true);
   });
 
+  it("outputSize picks the output padding per call (PyTorch's output_size): undoing a stride-2 convolution of an even size", () => {
+    manualSeed(4);
+    const up = new ConvTranspose2d(3, 2, 3, { stride: 2, padding: 1 });
+    const x = randn([1, 3, 6, 7]);
+    // A 3x3 stride-2 padding-1 convolution maps both 12 and 11 rows to 6: 11 is the default, 12 asks for padding 1.
+    expect(up.forward(x).shape).toEqual([1, 2, 11, 13]);
+    const y = up.forward(x, [1, 2, 12, 13]);
+    expect(y.shape).toEqual([1, 2, 12, 13]);
+    const padded = new ConvTranspose2d(3, 2, 3, { stride: 2, padding: 1, outputPadding: [1, 0] });
+    padded.loadStateDict(up.stateDict());
+    expect(Array.from(y.dataSync())).toEqual(Array.from(padded.forward(x).dataSync()));
+    expect(up.forward(x, [12, 14]).shape).toEqual([1, 2, 12, 14]);
+    expect(() => up.forward(x, [13, 13])).toThrowError(/ConvTranspose2d: requested an output height of 13, but for an input of shape \[1, 3, 6, 7\] it can only be 11 to 12/);
+    expect(() => up.forward(x, [12])).toThrowError(/outputSize must be \[H, W\] or the full output shape \(4 numbers\); got \[12\]/);
+  });
+
   it('refuses what PyTorch refuses, saying why', () => {
     expect(() => new ConvTranspose2d(2, 2, 3, { stride: 2, outputPadding: 2 })).toThrowError(/ConvTranspose2d: outputPadding \[2, 2\] must be smaller than the stride \[2, 2\]/);
     expect(() => new ConvTranspose2d(3, 4, 3, { groups: 2 })).toThrowError(/inChannels \(3\) must be divisible by groups \(2\)/);

@@ -4,7 +4,7 @@ import type { Tensor } from '@dl/tensor';
 import * as F from '../functional.js';
 import * as init from '../init.js';
 import { calculateFanInAndFanOut } from '../init.js';
-import { fmt, pair, positiveInt } from '../internal.js';
+import { fmt, fmtShape, pair, positiveInt } from '../internal.js';
 import type { FactoryOptions, IntOrPair } from '../internal.js';
 import { Module } from '../module.js';
 import { type Parameter, ownParameter } from '../parameter.js';
@@ -257,14 +257,31 @@ export class ConvTranspose2d extends Module {
     resetConvParameters(this.weight, this.bias);
   }
 
-  override forward(input: Tensor): Tensor {
-    return F.convTranspose2d(input, this.weight, this.bias, {
-      stride: this.stride,
-      padding: this.padding,
-      outputPadding: this.outputPadding,
-      dilation: this.dilation,
-      groups: this.groups,
+  /**
+   * outputSize ([H, W], or the whole [N, C, H, W] / [C, H, W] shape) picks the output size among
+   * those a strided convolution could have come from, as PyTorch's output_size: it sets the
+   * output padding for this call (otherwise outputPadding).
+   */
+  override forward(input: Tensor, outputSize?: readonly number[]): Tensor {
+    const outputPadding = outputSize === undefined ? this.outputPadding : this.#paddingFor(input, outputSize);
+    return F.convTranspose2d(input, this.weight, this.bias, { stride: this.stride, padding: this.padding, outputPadding, dilation: this.dilation, groups: this.groups });
+  }
+
+  #paddingFor(input: Tensor, outputSize: readonly number[]): [number, number] {
+    const op = 'ConvTranspose2d';
+    const hw = Array.isArray(outputSize) && (outputSize.length === 2 || outputSize.length === input.ndim) ? outputSize.slice(-2) : null;
+    if (!hw || !hw.every((v) => Number.isInteger(v))) {
+      throw new DLError('ARGUMENT', op, `outputSize must be [H, W] or the full output shape (${input.ndim} numbers); got ${JSON.stringify(outputSize)}`);
+    }
+    const pad = [0, 1].map((i) => {
+      const smallest = (input.shape[input.ndim - 2 + i] - 1) * this.stride[i] - 2 * this.padding[i] + this.dilation[i] * (this.kernelSize[i] - 1) + 1;
+      const largest = smallest + this.stride[i] - 1;
+      if (hw[i] < smallest || hw[i] > largest) {
+        throw new DLError('VALUE', op, `requested an output ${i === 0 ? 'height' : 'width'} of ${hw[i]}, but for an input of shape ${fmtShape(input.shape)} it can only be ${smallest === largest ? smallest : `${smallest} to ${largest}`}`, 'pass a size in that range, or change stride, padding or the input size');
+      }
+      return hw[i] - smallest;
     });
+    return [pad[0], pad[1]];
   }
 
   override extraRepr(): string {
