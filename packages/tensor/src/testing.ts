@@ -65,6 +65,24 @@ const unarySpecs: OpSpec[] = (
   grad: !['sign', 'floor', 'ceil', 'round'].includes(op),
 }));
 
+/**
+ * NaN, +-inf, +-0, tiny and huge magnitudes, the region boundaries of erf (|x| = 1, 6) and
+ * gelu (|x| = sqrt(2), 6 sqrt(2)) and gelu's negative tail, exp's float32 range (88, -87,
+ * -100 subnormal, +-1000 past it), round's ties. No x in (88.8, 709.8): exp's reference value
+ * there is a finite double past float32's range.
+ */
+const UNARY_EDGES = [
+  Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, -0, 1e-30, -1e-30, 0.5, -0.5, 1, -1, 1.5, -2.5, 2.5, Math.SQRT2, -Math.SQRT2,
+  6, -6, 8.4, -8.4, 6 * Math.SQRT2, -6 * Math.SQRT2, -8.6, -9, -12, 20, -20, 88, -87, -100, 1000, -1000, 1e30, -1e30,
+];
+const edgeOps = ['exp', 'log', 'sin', 'cos', 'tanh', 'sigmoid', 'gelu', 'erf', 'sign', 'floor', 'ceil', 'round'] as const;
+const unaryEdgeSpec: OpSpec = {
+  name: 'unary ops at special values',
+  covers: edgeOps,
+  inputs: () => [T.tensor(UNARY_EDGES)],
+  fn: (x: Tensor) => edgeOps.map((op) => (x as unknown as Record<string, () => Tensor>)[op]()),
+};
+
 const binarySpecs: OpSpec[] = (['add', 'sub', 'mul', 'div', 'maximum', 'minimum'] as const).flatMap((op) => [
   {
     name: `${op} broadcast`,
@@ -103,6 +121,7 @@ function reduceSpec(op: keyof typeof REDUCERS, covers: OpName): OpSpec[] {
 
 export const OP_SPECS: readonly OpSpec[] = [
   ...unarySpecs,
+  unaryEdgeSpec,
   {
     name: 'logicalNot',
     covers: ['logicalNot'],

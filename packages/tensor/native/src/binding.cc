@@ -601,7 +601,10 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
       dl::unary<double>(op, it, at<const double>(x, o[1]), at<double>(y, o[0]));
       break;
     case napi_int32_array:
-      if (op == dl::kSqrt || op == dl::kRsqrt) throw_type(env, "unary: sqrt and rsqrt take floats");
+      if (op != dl::kRelu && op != dl::kNeg && op != dl::kAbs && op != dl::kSign && op != dl::kFloor && op != dl::kCeil &&
+          op != dl::kRound) {
+        throw_type(env, "unary: only relu, neg, abs, sign, floor, ceil and round take int32");
+      }
       dl::unary<std::int32_t>(op, it, at<const std::int32_t>(x, o[1]), at<std::int32_t>(y, o[0]));
       break;
     default:

@@ -12,7 +12,10 @@ namespace dl {
 
 enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kMaximum, kMinimum, kReluBackward, kBinaryOps };
 enum CompareOp : int { kEq = 0, kNe, kLt, kLe, kGt, kGe, kCompareOps };
-enum UnaryOp : int { kRelu = 0, kNeg, kAbs, kSqrt, kRsqrt, kUnaryOps };
+enum UnaryOp : int {
+  kRelu = 0, kNeg, kAbs, kSqrt, kRsqrt, kExp, kLog, kSin, kCos, kTanh, kSigmoid, kGelu, kErf, kSign, kFloor, kCeil, kRound,
+  kUnaryOps
+};
 
 constexpr int kMaxDims = 16;
 
@@ -41,8 +44,12 @@ void where(const Strided& it, const std::uint8_t* c, const T* a, const T* b, T* 
 
 /**
  * y = op(x), as the TypeScript kernels compute it: relu = max(x, 0) with NaN kept and -0 made 0
- * (Math.max); neg and abs wrap on int32; sqrt and rsqrt (float only) in double, then rounded
- * once (1 / Math.sqrt), so both backends give the same bits. T: float, double, int32.
+ * (Math.max); neg and abs wrap on int32; sqrt and rsqrt in double, then rounded once
+ * (1 / Math.sqrt), so both backends give the same bits. exp ... round are evaluated in double
+ * too and rounded once, with the TypeScript kernels' special values (sigmoid never overflows,
+ * gelu and erf by the fit of backend/cpu/erf.ts, sign(-0) = 0, round half to even); on int32
+ * sign is -1, 0 or 1 and floor, ceil, round copy. T: float, double, int32 (relu, neg, abs,
+ * sign, floor, ceil, round only).
  */
 template <typename T>
 void unary(int op, const Strided& it, const T* x, T* y);

@@ -64,7 +64,7 @@ export interface NativeAddon {
   binary(op: number, a: TypedArray, b: TypedArray, y: TypedArray, P: Float64Array): void;
   compare(op: number, a: TypedArray, b: TypedArray, y: TypedArray, P: Float64Array): void;
   where(c: TypedArray, a: TypedArray, b: TypedArray, y: TypedArray, P: Float64Array): void;
-  /** relu, neg, abs, sqrt, rsqrt (codes 0-4) over the strided layout of binary(). */
+  /** The unary ops of native/src/elementwise.h's UnaryOp (relu ... round, codes 0-16) over the strided layout of binary(). */
   unary(op: number, x: TypedArray, y: TypedArray, P: Float64Array): void;
   sum(x: TypedArray, y: TypedArray, P: Float64Array): void;
   softmax(x: TypedArray, y: TypedArray, P: Float64Array, log: boolean): void;

@@ -283,12 +283,17 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
     addon.where(c.buf, a.buf, b.buf, y.buf, P);
   };
 
-  const UNARY: Partial<Record<UnaryOp, number>> = { relu: 0, neg: 1, abs: 2, sqrt: 3, rsqrt: 4 };
+  // dl::UnaryOp of elementwise.h. Every unary op but logicalNot; uint8 and bool inputs go to the TypeScript kernels.
+  const UNARY: Partial<Record<UnaryOp, number>> = {
+    relu: 0, neg: 1, abs: 2, sqrt: 3, rsqrt: 4, exp: 5, log: 6, sin: 7, cos: 8, tanh: 9, sigmoid: 10, gelu: 11, erf: 12,
+    sign: 13, floor: 14, ceil: 15, round: 16,
+  };
+  const INT_UNARY: ReadonlySet<UnaryOp> = new Set<UnaryOp>(['relu', 'neg', 'abs', 'sign', 'floor', 'ceil', 'round']);
 
   function unaryKernel(op: UnaryOp): K<NoAttrs> {
     const fallback = ts[op] as K<NoAttrs>;
     const code = UNARY[op] as number;
-    const takesInt = op === 'relu' || op === 'neg' || op === 'abs';
+    const takesInt = INT_UNARY.has(op);
     return (ins, outs, attrs) => {
       const x = ins[0];
       const y = outs[0];
@@ -405,7 +410,8 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
 /** The ops that have native kernels (for doctor and tests). */
 export const NATIVE_OPS: readonly OpName[] = [
   'matmul', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward',
-  'add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'reluBackward', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where', 'relu', 'neg', 'abs', 'sqrt', 'rsqrt',
+  'add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'reluBackward', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where',
+  'relu', 'neg', 'abs', 'sqrt', 'rsqrt', 'exp', 'log', 'sin', 'cos', 'tanh', 'sigmoid', 'gelu', 'erf', 'sign', 'floor', 'ceil', 'round',
   'sum', 'softmax', 'logSoftmax',
   'crossEntropy', 'crossEntropyBackward',
 ];
