@@ -1,8 +1,8 @@
 /**
  * Recurrent layers: RNN (tanh or relu), LSTM (with optional projections), GRU and their
  * one-step cells RNNCell, LSTMCell, GRUCell, as torch.nn defines them: the same arguments,
- * parameter names and shapes (so a PyTorch state dict loads by key), gate order and default
- * initialisation (every weight and bias U(-1/sqrt(hiddenSize), 1/sqrt(hiddenSize)), drawn in
+ * parameters (named in camelCase, weight_ih_l0 as weightIhL0: utils.stateDictFromPyTorch
+ * converts a PyTorch state dict), gate order and default initialisation (every weight and bias U(-1/sqrt(hiddenSize), 1/sqrt(hiddenSize)), drawn in
  * PyTorch's parameter order).
  *
  * Built from tensor ops, so autograd and every backend work as they are. A layer projects the
