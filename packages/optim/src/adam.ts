@@ -1,7 +1,7 @@
 /** Adam and AdamW (torch.optim.Adam, torch.optim.AdamW). */
 import { fusedAdamStep, zerosLike } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
-import { Optimizer, checkBool, checkHyper, fitsFused, fusableParams, resolveOptions } from './optimizer.js';
+import { Optimizer, checkBetas, checkBool, checkHyper, fitsFused, fusableParams, resolveOptions } from './optimizer.js';
 import type { ParamState } from './optimizer.js';
 import type { ParamGroup, Params } from './optimizer.js';
 
@@ -48,12 +48,7 @@ export class Adam extends Optimizer<AdamOptions> {
     const op = this.name;
     checkHyper(op, 'learning rate', group.lr, (x) => x >= 0, 'lr >= 0');
     checkHyper(op, 'epsilon value', group.eps, (x) => x >= 0, 'eps >= 0');
-    const betas = group.betas as unknown;
-    if (!Array.isArray(betas) || betas.length !== 2) {
-      this.fail('VALUE', `invalid betas: ${Array.isArray(betas) ? `[${betas.join(', ')}]` : String(betas)}; expected two numbers [beta1, beta2]`);
-    }
-    checkHyper(op, 'beta parameter at index 0', betas[0], (x) => x >= 0 && x < 1, '0 <= betas[0] < 1');
-    checkHyper(op, 'beta parameter at index 1', betas[1], (x) => x >= 0 && x < 1, '0 <= betas[1] < 1');
+    checkBetas(op, group.betas);
     checkHyper(op, 'weightDecay value', group.weightDecay, (x) => x >= 0, 'weightDecay >= 0');
     checkBool(op, 'amsgrad', group.amsgrad);
     checkBool(op, 'maximize', group.maximize);

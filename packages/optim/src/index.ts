@@ -10,6 +10,16 @@ export { Adam, AdamW } from './adam.js';
 export type { AdamOptions, AdamWOptions } from './adam.js';
 export { RMSprop } from './rmsprop.js';
 export type { RMSpropOptions } from './rmsprop.js';
+export { Adagrad } from './adagrad.js';
+export type { AdagradOptions } from './adagrad.js';
+export { Adadelta } from './adadelta.js';
+export type { AdadeltaOptions } from './adadelta.js';
+export { Adamax } from './adamax.js';
+export type { AdamaxOptions } from './adamax.js';
+export { NAdam } from './nadam.js';
+export type { NAdamOptions } from './nadam.js';
+export { RAdam } from './radam.js';
+export type { RAdamOptions } from './radam.js';
 
 /**
  * The learning-rate schedulers, as torch.optim.lr_scheduler: `new lrScheduler.StepLR(opt, { stepSize: 10 })`.

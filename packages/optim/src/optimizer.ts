@@ -367,6 +367,15 @@ export function checkHyper(op: string, what: string, value: unknown, ok: (x: num
   }
 }
 
+/** Check Adam-style betas: two numbers, each in [0, 1). */
+export function checkBetas(op: string, betas: unknown): void {
+  if (!Array.isArray(betas) || betas.length !== 2) {
+    throw new DLError('VALUE', op, `invalid betas: ${Array.isArray(betas) ? `[${betas.join(', ')}]` : String(betas)}; expected two numbers [beta1, beta2]`);
+  }
+  checkHyper(op, 'beta parameter at index 0', betas[0], (x) => x >= 0 && x < 1, '0 <= betas[0] < 1');
+  checkHyper(op, 'beta parameter at index 1', betas[1], (x) => x >= 0 && x < 1, '0 <= betas[1] < 1');
+}
+
 /** Check a boolean option. */
 export function checkBool(op: string, key: string, value: unknown): void {
   if (typeof value !== 'boolean') throw new DLError('VALUE', op, `invalid ${key}: ${String(value)}; expected true or false`);
