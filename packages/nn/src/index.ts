@@ -29,8 +29,8 @@ export type { GRUCellOptions, GRUOptions, LSTMCellOptions, LSTMOptions, RNNBaseO
 export { Flatten, Identity, Unflatten, Upsample } from './layers/misc.js';
 export { MultiheadAttention } from './layers/attention.js';
 export type { MultiheadAttentionForwardOptions, MultiheadAttentionOptions } from './layers/attention.js';
-export { TransformerEncoder, TransformerEncoderLayer } from './layers/transformer.js';
-export type { TransformerEncoderLayerOptions, TransformerEncoderOptions, TransformerForwardOptions } from './layers/transformer.js';
+export { Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer } from './layers/transformer.js';
+export type { TransformerActivation, TransformerDecoderForwardOptions, TransformerDecoderLayerOptions, TransformerDecoderOptions, TransformerEncoderLayerOptions, TransformerEncoderOptions, TransformerForwardOptions, TransformerModelForwardOptions, TransformerOptions } from './layers/transformer.js';
 
 export { BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss } from './losses.js';
 export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, HuberOptions, KLDivOptions, KLDivReduction, NLLOptions, Reduction, ReductionOptions, SmoothL1Options } from './losses.js';

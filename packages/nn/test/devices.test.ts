@@ -48,6 +48,7 @@ import {
   MSELoss,
   MultiheadAttention,
   NLLLoss,
+  TransformerDecoderLayer,
   TransformerEncoderLayer,
   PReLU,
   ReLU,
@@ -185,6 +186,7 @@ class SelfAttention extends Module {
 const LAYERS: LayerCase[] = [
   { name: 'MultiheadAttention, key padding mask, addBiasKv', make: () => new SelfAttention(), inputs: (g) => [x4(g, [4, 2, 8]), tensor([[false, false, true, true], [false, false, false, false]])] },
   { name: 'TransformerEncoderLayer, pre-norm, gelu', make: () => new TransformerEncoderLayer(8, 2, { dimFeedforward: 16, dropout: 0, activation: 'gelu', normFirst: true }), inputs: (g) => [x4(g, [5, 2, 8])] },
+  { name: 'TransformerDecoderLayer, post-norm, relu', make: () => new TransformerDecoderLayer(8, 2, { dimFeedforward: 16, dropout: 0 }), inputs: (g) => [x4(g, [4, 2, 8]), x4(g, [5, 2, 8])] },
   { name: 'Linear', make: () => new Linear(5, 3), inputs: (g) => [x4(g, [4, 5])] },
   { name: 'Conv2d stride 2 padding 1', make: () => new Conv2d(3, 4, 3, { stride: 2, padding: 1 }), inputs: (g) => [x4(g, [2, 3, 7, 7])] },
   { name: 'Conv2d groups 2 dilation 2 no bias', make: () => new Conv2d(4, 4, 3, { groups: 2, dilation: 2, bias: false }), inputs: (g) => [x4(g, [1, 4, 8, 8])] },

@@ -270,7 +270,7 @@ export class ConvTranspose2d extends Module {
   #paddingFor(input: Tensor, outputSize: readonly number[]): [number, number] {
     const op = 'ConvTranspose2d';
     const hw = Array.isArray(outputSize) && (outputSize.length === 2 || outputSize.length === input.ndim) ? outputSize.slice(-2) : null;
-    if (!hw || !hw.every((v) => Number.isInteger(v))) {
+    if (!hw?.every((v) => Number.isInteger(v))) {
       throw new DLError('ARGUMENT', op, `outputSize must be [H, W] or the full output shape (${input.ndim} numbers); got ${JSON.stringify(outputSize)}`);
     }
     const pad = [0, 1].map((i) => {
