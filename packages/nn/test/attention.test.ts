@@ -10,86 +10,13 @@ import { Generator, defaultGenerator, manualSeed, rand, randn, tensor } from '@d
 import type { Tensor } from '@dl/tensor';
 import { gradcheck, noGrad } from '@dl/autograd';
 import { F, LayerNorm, type Module, MultiheadAttention, TransformerEncoder, TransformerEncoderLayer, utils } from '@dl/nn';
-
-// ------------------------------------------------------------------ float64 definition
-type Mat = number[][];
-const matmul = (a: Mat, b: Mat): Mat => a.map((r) => b[0].map((_, j) => r.reduce((s, x, k) => s + x * b[k][j], 0)));
-const transpose = (a: Mat): Mat => a[0].map((_, j) => a.map((r) => r[j]));
-/** x [T, in] W^T + b, W [out, in]. */
-const linear = (x: Mat, w: Mat, b?: number[] | null): Mat => matmul(x, transpose(w)).map((r) => r.map((v, j) => v + (b ? b[j] : 0)));
-
-/** softmax(q k^T * scale + add) v with blocked pairs left out; a row with no key left gives zeros. */
-function attention(q: Mat, k: Mat, v: Mat, opts: { scale?: number; blocked?: (i: number, j: number) => boolean; add?: (i: number, j: number) => number } = {}): { out: Mat; w: Mat } {
-  const scale = opts.scale ?? 1 / Math.sqrt(q[0].length);
-  const w = q.map((qi, i) => {
-    const s = k.map((kj, j) => (opts.blocked?.(i, j) ? Number.NEGATIVE_INFINITY : qi.reduce((a, x, d) => a + x * kj[d], 0) * scale + (opts.add?.(i, j) ?? 0)));
-    const m = Math.max(...s);
-    if (m === Number.NEGATIVE_INFINITY) return s.map(() => 0);
-    const e = s.map((x) => Math.exp(x - m));
-    const z = e.reduce((a, b) => a + b, 0);
-    return e.map((x) => x / z);
-  });
-  return { out: matmul(w, v), w };
-}
-
-const layerNorm = (x: Mat, g: number[], b: number[], eps = 1e-5): Mat =>
-  x.map((r) => {
-    const mean = r.reduce((a, c) => a + c, 0) / r.length;
-    const variance = r.reduce((a, c) => a + (c - mean) ** 2, 0) / r.length;
-    return r.map((c, j) => ((c - mean) / Math.sqrt(variance + eps)) * g[j] + b[j]);
-  });
-const erf = (x: number) => {
-  // Abramowitz-Stegun 7.1.26 is too coarse; integrate the series instead (converges for |x| < 6).
-  let term = x;
-  let sum = x;
-  for (let n = 1; n < 200; n++) {
-    term *= (-x * x) / n;
-    sum += term / (2 * n + 1);
-  }
-  return (2 / Math.sqrt(Math.PI)) * sum;
-};
-const relu = (x: number) => Math.max(x, 0);
-const gelu = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
-
-const arr = (t: Tensor) => t.to('float64').toArray() as never;
-type P = Record<string, Tensor>;
-
-/** MultiheadAttention for one sample: q [L, E], k [S, kdim], v [S, vdim]. */
-function mhaRef(
-  p: P,
-  h: number,
-  q: Mat,
-  k: Mat,
-  v: Mat,
-  opts: { blocked?: (head: number, i: number, j: number) => boolean; add?: (i: number, j: number) => number; zeroAttn?: boolean } = {},
-): { out: Mat; w: Mat[] } {
-  const e = q[0].length;
-  const [wq, wk, wv]: Mat[] = p.inProjWeight ? [0, 1, 2].map((i) => (arr(p.inProjWeight) as Mat).slice(i * e, (i + 1) * e)) : [arr(p.qProjWeight), arr(p.kProjWeight), arr(p.vProjWeight)];
-  const b: number[][] | null[] = p.inProjBias ? [0, 1, 2].map((i) => (arr(p.inProjBias) as number[]).slice(i * e, (i + 1) * e)) : [null, null, null];
-  const Q = linear(q, wq, b[0]);
-  let K = linear(k, wk, b[1]);
-  let V = linear(v, wv, b[2]);
-  if (p.biasK) {
-    K = [...K, (arr(p.biasK) as Mat[])[0][0]];
-    V = [...V, (arr(p.biasV) as Mat[])[0][0]];
-  }
-  const d = e / h;
-  const heads = [...Array(h).keys()].map((hh) => {
-    const cols = (m: Mat) => m.map((r) => r.slice(hh * d, (hh + 1) * d));
-    const zero = opts.zeroAttn ? [new Array(d).fill(0)] : [];
-    return attention(cols(Q), [...cols(K), ...zero], [...cols(V), ...zero], { blocked: opts.blocked && ((i, j) => opts.blocked?.(hh, i, j) ?? false), add: opts.add });
-  });
-  const concat = Q.map((_, i) => heads.flatMap((hd) => hd.out[i]));
-  return { out: linear(concat, arr(p['outProj.weight']), p['outProj.bias'] ? arr(p['outProj.bias']) : null), w: heads.map((hd) => hd.w) };
-}
+import { type Mat, type P, add, arr, attention, closeness, gelu, layerNorm, linear, mhaRef, params, relu, sinSeq, sub } from './attention-reference.js';
 
 /** TransformerEncoderLayer for one sample x [L, E]. */
 function encoderLayerRef(p: P, prefix: string, h: number, x: Mat, opts: { normFirst?: boolean; act?: (x: number) => number; blocked?: (i: number, j: number) => boolean }): Mat {
-  const sub = Object.fromEntries(Object.entries(p).filter(([k]) => k.startsWith(`${prefix}selfAttn.`)).map(([k, t]) => [k.slice(`${prefix}selfAttn.`.length), t]));
-  const attn = (y: Mat) => mhaRef(sub, h, y, y, y, { blocked: opts.blocked && ((_, i, j) => opts.blocked?.(i, j) ?? false) }).out;
+  const attn = (y: Mat) => mhaRef(sub(p, `${prefix}selfAttn`), h, y, y, y, { blocked: opts.blocked && ((_, i, j) => opts.blocked?.(i, j) ?? false) }).out;
   const ln = (y: Mat, n: string) => layerNorm(y, arr(p[`${prefix}${n}.weight`]), arr(p[`${prefix}${n}.bias`]));
   const ff = (y: Mat) => linear(linear(y, arr(p[`${prefix}linear1.weight`]), arr(p[`${prefix}linear1.bias`])).map((r) => r.map(opts.act ?? relu)), arr(p[`${prefix}linear2.weight`]), arr(p[`${prefix}linear2.bias`]));
-  const add = (a: Mat, b: Mat) => a.map((r, i) => r.map((c, j) => c + b[i][j]));
   if (opts.normFirst) {
     const y = add(x, attn(ln(x, 'norm1')));
     return add(y, ff(ln(y, 'norm2')));
@@ -97,20 +24,6 @@ function encoderLayerRef(p: P, prefix: string, h: number, x: Mat, opts: { normFi
   const y = ln(add(x, attn(x)), 'norm1');
   return ln(add(y, ff(y)), 'norm2');
 }
-
-/** Largest |a - b| / (atol + rtol |b|) over two nested arrays; at most 1 passes. */
-function closeness(actual: unknown, expected: unknown, atol = 1e-12, rtol = 1e-10): number {
-  const a = (actual as number[]).flat(Number.POSITIVE_INFINITY) as number[];
-  const b = (expected as number[]).flat(Number.POSITIVE_INFINITY) as number[];
-  expect(a.length).toBe(b.length);
-  return Math.max(0, ...a.map((x, i) => Math.abs(x - b[i]) / (atol + rtol * Math.abs(b[i]))));
-}
-
-const sinSeq = (shape: readonly number[], a = 0.37, b = 0.11): Tensor => {
-  const n = shape.reduce((x, y) => x * y, 1);
-  return tensor(Float32Array.from({ length: n }, (_, i) => Math.sin(a * i + b)), { shape });
-};
-const params = (m: Module): P => Object.fromEntries(m.namedParameters());
 
 // ------------------------------------------------------------------ scaledDotProductAttention
 describe('F.scaledDotProductAttention', () => {

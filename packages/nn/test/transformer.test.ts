@@ -10,71 +10,11 @@ import { Generator, defaultGenerator, manualSeed, randn, tensor } from '@dl/tens
 import type { Tensor } from '@dl/tensor';
 import { gradcheck, noGrad } from '@dl/autograd';
 import { LayerNorm, type Module, Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer, init, utils } from '@dl/nn';
+import { type MaskFns, type Mat, type P, add, arr, closeness, gelu, layerNorm, linear, mhaRef, params, relu, sinSeq, sub } from './attention-reference.js';
 
-// ------------------------------------------------------------------ float64 definition
-type Mat = number[][];
-const matmul = (a: Mat, b: Mat): Mat => a.map((r) => b[0].map((_, j) => r.reduce((s, x, k) => s + x * b[k][j], 0)));
-const transpose = (a: Mat): Mat => a[0].map((_, j) => a.map((r) => r[j]));
-/** x [T, in] W^T + b, W [out, in]. */
-const linear = (x: Mat, w: Mat, b: number[]): Mat => matmul(x, transpose(w)).map((r) => r.map((v, j) => v + b[j]));
-const add = (a: Mat, b: Mat): Mat => a.map((r, i) => r.map((c, j) => c + b[i][j]));
-
-/** A pair a query may not attend to (blocked), or a number added to its score. */
-interface MaskFns {
-  blocked?: (i: number, j: number) => boolean;
-  add?: (i: number, j: number) => number;
-}
-
-/** softmax(q k^T / sqrt(E) + add) v with blocked pairs left out. */
-function attention(q: Mat, k: Mat, v: Mat, masks: MaskFns): Mat {
-  const scale = 1 / Math.sqrt(q[0].length);
-  const w = q.map((qi, i) => {
-    const s = k.map((kj, j) => (masks.blocked?.(i, j) ? Number.NEGATIVE_INFINITY : qi.reduce((a, x, d) => a + x * kj[d], 0) * scale + (masks.add?.(i, j) ?? 0)));
-    const m = Math.max(...s);
-    const e = s.map((x) => Math.exp(x - m));
-    const z = e.reduce((a, b) => a + b, 0);
-    return e.map((x) => x / z);
-  });
-  return matmul(w, v);
-}
-
-const layerNorm = (x: Mat, g: number[], b: number[], eps = 1e-5): Mat =>
-  x.map((r) => {
-    const mean = r.reduce((a, c) => a + c, 0) / r.length;
-    const variance = r.reduce((a, c) => a + (c - mean) ** 2, 0) / r.length;
-    return r.map((c, j) => ((c - mean) / Math.sqrt(variance + eps)) * g[j] + b[j]);
-  });
-/** erf by its Taylor series (exact to float64 rounding for the |x| < 6 seen here). */
-const erf = (x: number) => {
-  let term = x;
-  let sum = x;
-  for (let n = 1; n < 200; n++) {
-    term *= (-x * x) / n;
-    sum += term / (2 * n + 1);
-  }
-  return (2 / Math.sqrt(Math.PI)) * sum;
-};
-const relu = (x: number) => Math.max(x, 0);
-const gelu = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
-
-const arr = (t: Tensor) => t.to('float64').toArray() as never;
-type P = Record<string, Tensor>;
-const params = (m: Module): P => Object.fromEntries(m.namedParameters());
-
-/** MultiheadAttention (packed projections, with biases) named `prefix` in p, for one sample: q [L, E], k = v [S, E]. */
-function mhaRef(p: P, prefix: string, h: number, q: Mat, kv: Mat, masks: MaskFns): Mat {
-  const e = q[0].length;
-  const w = arr(p[`${prefix}.inProjWeight`]) as Mat;
-  const b = arr(p[`${prefix}.inProjBias`]) as number[];
-  const [Q, K, V] = [q, kv, kv].map((x, i) => linear(x, w.slice(i * e, (i + 1) * e), b.slice(i * e, (i + 1) * e)));
-  const d = e / h;
-  const heads = [...Array(h).keys()].map((hh) => {
-    const cols = (m: Mat) => m.map((r) => r.slice(hh * d, (hh + 1) * d));
-    return attention(cols(Q), cols(K), cols(V), masks);
-  });
-  const concat = Q.map((_, i) => heads.flatMap((hd) => hd[i]));
-  return linear(concat, arr(p[`${prefix}.outProj.weight`]), arr(p[`${prefix}.outProj.bias`]));
-}
+/** MultiheadAttention `prefix` of p for one sample, keys and values the same: q [L, E], kv [S, E]. */
+const mha = (p: P, prefix: string, h: number, q: Mat, kv: Mat, masks: MaskFns): Mat =>
+  mhaRef(sub(p, prefix), h, q, kv, kv, { blocked: masks.blocked && ((_, i, j) => masks.blocked?.(i, j) ?? false), add: masks.add }).out;
 
 interface DecoderRefOptions {
   normFirst?: boolean;
@@ -85,8 +25,8 @@ interface DecoderRefOptions {
 
 /** TransformerDecoderLayer (dropout 0) for one sample: x [T, E], memory [S, E]. */
 function decoderLayerRef(p: P, h: number, x: Mat, memory: Mat, opts: DecoderRefOptions): Mat {
-  const selfAttn = (y: Mat) => mhaRef(p, 'selfAttn', h, y, y, opts.tgt ?? {});
-  const memAttn = (y: Mat) => mhaRef(p, 'multiheadAttn', h, y, memory, opts.memory ?? {});
+  const selfAttn = (y: Mat) => mha(p, 'selfAttn', h, y, y, opts.tgt ?? {});
+  const memAttn = (y: Mat) => mha(p, 'multiheadAttn', h, y, memory, opts.memory ?? {});
   const ln = (y: Mat, n: string) => layerNorm(y, arr(p[`${n}.weight`]), arr(p[`${n}.bias`]));
   const ff = (y: Mat) => linear(linear(y, arr(p['linear1.weight']), arr(p['linear1.bias'])).map((r) => r.map(opts.act ?? relu)), arr(p['linear2.weight']), arr(p['linear2.bias']));
   if (opts.normFirst) {
@@ -99,18 +39,6 @@ function decoderLayerRef(p: P, h: number, x: Mat, memory: Mat, opts: DecoderRefO
   return ln(add(z, ff(z)), 'norm3');
 }
 
-/** Largest |a - b| / (atol + rtol |b|) over two nested arrays; at most 1 passes. */
-function closeness(actual: unknown, expected: unknown, atol: number, rtol: number): number {
-  const a = (actual as number[]).flat(Number.POSITIVE_INFINITY) as number[];
-  const b = (expected as number[]).flat(Number.POSITIVE_INFINITY) as number[];
-  expect(a.length).toBe(b.length);
-  return Math.max(0, ...a.map((x, i) => Math.abs(x - b[i]) / (atol + rtol * Math.abs(b[i]))));
-}
-
-const sinSeq = (shape: readonly number[], a = 0.37, b = 0.11): Tensor => {
-  const n = shape.reduce((x, y) => x * y, 1);
-  return tensor(Float32Array.from({ length: n }, (_, i) => Math.sin(a * i + b)), { shape });
-};
 /** Adds noise to every parameter, so that the LayerNorms (initially weight 1, bias 0) differ from each other. */
 const perturb = (m: Module, g: Generator) =>
   noGrad(() => {
