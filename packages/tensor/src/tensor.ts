@@ -405,6 +405,10 @@ export class Tensor {
   matmul(other: Tensor): Tensor { return ops.matmul(this, other); }
   mm(other: Tensor): Tensor { return ops.mm(this, other); }
   bmm(other: Tensor): Tensor { return ops.bmm(this, other); }
+  outer(other: Tensor): Tensor { return ops.outer(this, other); }
+  diag(diagonal = 0): Tensor { return ops.diag(this, diagonal); }
+  diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor { return ops.diagonal(this, offset, dim1, dim2); }
+  trace(): Tensor { return ops.trace(this); }
   conv2d(weight: Tensor, bias?: Tensor | null, opts?: Conv2dOptions): Tensor { return ops.conv2d(this, weight, bias, opts); }
   indexSelect(dim: number, index: Tensor): Tensor { return ops.indexSelect(this, dim, index); }
   gather(dim: number, index: Tensor): Tensor { return ops.gather(this, dim, index); }

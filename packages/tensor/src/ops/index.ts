@@ -7,6 +7,7 @@ export * from './elementwise.js';
 export * from './reduce.js';
 export * from './shape.js';
 export * from './linalg.js';
+export * from './einsum.js';
 export * from './nn.js';
 export * from './loss.js';
 export * from './optim.js';
