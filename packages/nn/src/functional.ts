@@ -10,6 +10,7 @@ import {
   adaptiveMaxPool2d as tAdaptiveMaxPool2d,
   avgPool2d as tAvgPool2d,
   bernoulli,
+  broadcastShapes,
   conv2d as tConv2d,
   conv2dBackwardInput,
   flatten as tFlatten,
@@ -154,6 +155,87 @@ export function softmax(x: Tensor, dim: number): Tensor {
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   checkTensor('logSoftmax', 'input', x);
   return x.logSoftmax(dim);
+}
+
+const SELU_ALPHA = 1.6732632423543772;
+const SELU_SCALE = 1.0507009873554805;
+
+/** selu: scale * (x where x > 0, else alpha * (exp(x) - 1)), PyTorch's alpha and scale. */
+export function selu(x: Tensor): Tensor {
+  return scope(() => elu(x, SELU_ALPHA).mul(SELU_SCALE));
+}
+
+/** celu: x where x > 0, else alpha * (exp(x / alpha) - 1) (exp of min(x, 0) / alpha: no overflow). */
+export function celu(x: Tensor, alpha = 1): Tensor {
+  checkTensor('celu', 'input', x);
+  checkFloat('celu', 'input', x);
+  if (alpha === 0 || !Number.isFinite(alpha)) throw new DLError('ARGUMENT', 'celu', `alpha must be a finite nonzero number; got ${alpha}`, 'the default is alpha = 1');
+  return scope(() => where(x.gt(0), x, x.clamp(null, 0).div(alpha).exp().sub(1).mul(alpha)));
+}
+
+/** logsigmoid: log(1 / (1 + exp(-x))) = -softplus(-x), as min(x, 0) - log(1 + exp(-|x|)): no exp overflows. */
+export function logsigmoid(x: Tensor): Tensor {
+  checkTensor('logsigmoid', 'input', x);
+  checkFloat('logsigmoid', 'input', x);
+  return scope(() => x.clamp(null, 0).sub(x.abs().neg().exp().add(1).log()));
+}
+
+/** softsign: x / (1 + |x|). */
+export function softsign(x: Tensor): Tensor {
+  checkTensor('softsign', 'input', x);
+  checkFloat('softsign', 'input', x);
+  return scope(() => x.div(x.abs().add(1)));
+}
+
+/** tanhshrink: x - tanh(x). */
+export function tanhshrink(x: Tensor): Tensor {
+  checkTensor('tanhshrink', 'input', x);
+  checkFloat('tanhshrink', 'input', x);
+  return scope(() => x.sub(x.tanh()));
+}
+
+function checkLambd(op: string, lambd: number): void {
+  if (!(lambd >= 0) || !Number.isFinite(lambd)) throw new DLError('ARGUMENT', op, `lambd must be a finite number >= 0; got ${lambd}`, 'the default is lambd = 0.5');
+}
+
+/** hardshrink: x where |x| > lambd, else 0. */
+export function hardshrink(x: Tensor, lambd = 0.5): Tensor {
+  checkTensor('hardshrink', 'input', x);
+  checkFloat('hardshrink', 'input', x);
+  checkLambd('hardshrink', lambd);
+  return scope(() => where(x.abs().gt(lambd), x, 0));
+}
+
+/** softshrink: x - lambd above lambd, x + lambd below -lambd, else 0 (x - clamp(x, -lambd, lambd)). */
+export function softshrink(x: Tensor, lambd = 0.5): Tensor {
+  checkTensor('softshrink', 'input', x);
+  checkFloat('softshrink', 'input', x);
+  checkLambd('softshrink', lambd);
+  return scope(() => x.sub(x.clamp(-lambd, lambd)));
+}
+
+/** threshold: x where x > threshold, else value. */
+export function threshold(x: Tensor, threshold: number, value: number): Tensor {
+  checkTensor('threshold', 'input', x);
+  return scope(() => where(x.gt(threshold), x, value));
+}
+
+/** glu: a * sigmoid(b), with a and b the two halves of x along dim (whose size must be even). */
+export function glu(x: Tensor, dim = -1): Tensor {
+  checkTensor('glu', 'input', x);
+  checkFloat('glu', 'input', x);
+  if (x.ndim === 0) throw new DLError('SHAPE', 'glu', 'glu does not take a 0-dim input', 'give it at least one dim of even size');
+  const d = dim < 0 ? dim + x.ndim : dim;
+  if (!Number.isInteger(d) || d < 0 || d >= x.ndim) throw new DLError('DIM', 'glu', `dim ${dim} is out of range for an input of rank ${x.ndim}`);
+  const size = x.shape[d];
+  if (size % 2 !== 0) throw new DLError('SHAPE', 'glu', `halving dimension must be even, but dim ${dim} of input ${fmtShape(x.shape)} has size ${size}`, 'pick a dim of even size');
+  return scope(() => x.narrow(d, 0, size / 2).mul(x.narrow(d, size / 2, size / 2).sigmoid()));
+}
+
+/** softmin: softmax(-x) along dim. */
+export function softmin(x: Tensor, dim: number): Tensor {
+  checkTensor('softmin', 'input', x);
+  return scope(() => x.neg().softmax(dim));
 }
 
 // ---------------------------------------------------------------- linear and convolution
@@ -553,6 +635,85 @@ export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor | null, 
   });
 }
 
+export interface InstanceNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  /** Normalise with each instance's own statistics (default true); false: with the running ones. */
+  useInputStats?: boolean;
+  /** Weight of the new statistics in the running averages (default 0.1). */
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * instance_norm: each (sample, channel) slice of an (N, C, *) input normalised over its positions
+ * (biased variance), then the per-channel affine. With useInputStats, the running mean and
+ * variance, when given, move towards the batch averages of the instance means and unbiased
+ * variances, in place and without gradient (PyTorch's); without it they normalise.
+ */
+export function instanceNorm(x: Tensor, runningMean: Tensor | null = null, runningVar: Tensor | null = null, opts: InstanceNormOptions = {}): Tensor {
+  const op = 'instanceNorm';
+  checkTensor(op, 'input', x);
+  checkFloat(op, 'input', x);
+  if (x.ndim < 3) throw new DLError('SHAPE', op, `expected an input of shape (N, C, *) with at least 3 dims; got shape ${fmtShape(x.shape)}`, 'an unbatched (C, L) input is x.unsqueeze(0)');
+  const c = x.shape[1];
+  const { weight = null, bias = null } = opts;
+  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
+    if (t == null) continue;
+    checkTensor(op, name, t);
+    if (t.ndim !== 1 || t.shape[0] !== c) throw new DLError('SHAPE', op, `${name} should have shape [${c}] (the ${c} channels of input ${fmtShape(x.shape)}); got ${fmtShape(t.shape)}`);
+  }
+  const useInputStats = opts.useInputStats ?? true;
+  const momentum = opts.momentum ?? 0.1;
+  const eps = opts.eps ?? 1e-5;
+  if (!useInputStats && (!runningMean || !runningVar)) {
+    throw new DLError('ARGUMENT', op, 'runningMean and runningVar are required when useInputStats is false', 'pass { useInputStats: true } to normalise with each instance\'s statistics');
+  }
+  const bshape = x.shape.map((s, i) => (i === 1 ? s : 1));
+  return scope(() => {
+    let y: Tensor;
+    if (useInputStats) {
+      const n = x.numel / (x.shape[0] * c);
+      if (n <= 1) throw new DLError('VALUE', op, `expected more than 1 spatial element per instance; got input of shape ${fmtShape(x.shape)}`, 'instance statistics need at least 2 positions');
+      const dims = x.shape.map((_, i) => i).slice(2);
+      const mean = x.mean(dims, true);
+      const centred = x.sub(mean);
+      const variance = centred.mul(centred).mean(dims, true);
+      noGrad(() => {
+        if (runningMean) runningMean.mul_(1 - momentum).add_(mean.mean(0).reshape([c]), momentum);
+        if (runningVar) runningVar.mul_(1 - momentum).add_(variance.mean(0).reshape([c]), (momentum * n) / (n - 1));
+      });
+      y = centred.mul(variance.add(eps).rsqrt());
+    } else {
+      y = x.sub((runningMean as Tensor).reshape(bshape)).mul((runningVar as Tensor).reshape(bshape).add(eps).rsqrt());
+    }
+    if (weight) y = y.mul(weight.reshape(bshape));
+    if (bias) y = y.add(bias.reshape(bshape));
+    return y;
+  });
+}
+
+/**
+ * local_response_norm over the channels (dim 1) of an (N, C, *) input:
+ * x / (k + alpha / size * sum of x^2 over the `size` channels around each one)^beta, the window
+ * zero-padded by floor(size / 2) before and floor((size - 1) / 2) after (PyTorch's).
+ */
+export function localResponseNorm(x: Tensor, size: number, alpha = 1e-4, beta = 0.75, k = 1): Tensor {
+  const op = 'localResponseNorm';
+  checkTensor(op, 'input', x);
+  checkFloat(op, 'input', x);
+  positiveInt(op, 'size', size);
+  if (x.ndim < 3) throw new DLError('SHAPE', op, `expected an input of shape (N, C, *) with at least 3 dims; got shape ${fmtShape(x.shape)}`, 'a (N, C) input is x.unsqueeze(-1)');
+  const c = x.shape[1];
+  return scope(() => {
+    const pads = x.shape.slice(2).flatMap(() => [0, 0]);
+    const sq = tPad(x.mul(x), [...pads, Math.floor(size / 2), Math.floor((size - 1) / 2)]);
+    let acc = sq.narrow(1, 0, c);
+    for (let i = 1; i < size; i++) acc = acc.add(sq.narrow(1, i, c));
+    return x.div(acc.mul(alpha / size).add(k).pow(beta));
+  });
+}
+
 // ---------------------------------------------------------------- resampling
 export interface InterpolateOptions {
   /** The output's spatial size (H, W); or give scaleFactor. */
@@ -624,6 +785,47 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   });
 }
 
+/** The factor r and the input of a pixel (un)shuffle: at least 3 dims (*, C, H, W). */
+function shuffleArgs(op: string, x: Tensor, name: string, r: number): void {
+  checkTensor(op, 'input', x);
+  positiveInt(op, name, r);
+  if (x.ndim < 3) throw new DLError('SHAPE', op, `expected an input of shape (*, C, H, W) with at least 3 dims; got shape ${fmtShape(x.shape)}`);
+}
+
+/** pixel_shuffle: (*, C r^2, H, W) to (*, C, H r, W r), out[c, h r + i, w r + j] = in[c r^2 + i r + j, h, w]. */
+export function pixelShuffle(x: Tensor, upscaleFactor: number): Tensor {
+  const op = 'pixelShuffle';
+  const r = upscaleFactor;
+  shuffleArgs(op, x, 'upscaleFactor', r);
+  const lead = x.shape.slice(0, -3);
+  const [c, h, w] = x.shape.slice(-3);
+  if (c % (r * r) !== 0) throw new DLError('SHAPE', op, `the ${c} channels of input ${fmtShape(x.shape)} are not divisible by upscaleFactor^2 = ${r * r}`, `give C a multiple of ${r * r}`);
+  const k = lead.length;
+  return scope(() =>
+    x
+      .reshape([...lead, c / (r * r), r, r, h, w])
+      .permute([...lead.keys(), k, k + 3, k + 1, k + 4, k + 2])
+      .reshape([...lead, c / (r * r), h * r, w * r]),
+  );
+}
+
+/** pixel_unshuffle, the inverse of pixelShuffle: (*, C, H r, W r) to (*, C r^2, H, W). */
+export function pixelUnshuffle(x: Tensor, downscaleFactor: number): Tensor {
+  const op = 'pixelUnshuffle';
+  const r = downscaleFactor;
+  shuffleArgs(op, x, 'downscaleFactor', r);
+  const lead = x.shape.slice(0, -3);
+  const [c, h, w] = x.shape.slice(-3);
+  if (h % r !== 0 || w % r !== 0) throw new DLError('SHAPE', op, `the height ${h} and width ${w} of input ${fmtShape(x.shape)} must both be divisible by downscaleFactor ${r}`, 'crop or pad the input first');
+  const k = lead.length;
+  return scope(() =>
+    x
+      .reshape([...lead, c, h / r, r, w / r, r])
+      .permute([...lead.keys(), k, k + 2, k + 4, k + 1, k + 3])
+      .reshape([...lead, c * r * r, h / r, w / r]),
+  );
+}
+
 // ---------------------------------------------------------------- embedding
 /**
  * Rows of `weight` at int32 indices of any shape: output shape [...input.shape, embeddingDim].
@@ -678,6 +880,44 @@ export function normalize(x: Tensor, p: number = 2, dim = 1, eps = 1e-12): Tenso
   checkTensor('normalize', 'input', x);
   checkFloat('normalize', 'input', x);
   return scope(() => x.div(vectorNorm(x, p, dim, true).clamp(eps)));
+}
+
+/**
+ * cosine_similarity along dim: sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)), x1 and x2
+ * broadcast together (PyTorch 1.13's: each norm clamped on its own). Where a norm is below eps,
+ * the gradient is that of this formula with the clamp constant (PyTorch's differs there).
+ */
+export function cosineSimilarity(x1: Tensor, x2: Tensor, dim = 1, eps = 1e-8): Tensor {
+  const op = 'cosineSimilarity';
+  checkTensor(op, 'x1', x1);
+  checkTensor(op, 'x2', x2);
+  checkFloat(op, 'x1', x1);
+  checkFloat(op, 'x2', x2);
+  if (!(eps >= 0)) throw new DLError('ARGUMENT', op, `eps must be >= 0; got ${eps}`, 'the default is eps = 1e-8');
+  const shape = broadcastShapes(op, x1.shape, x2.shape);
+  if (!Number.isInteger(dim) || dim < -shape.length || dim >= shape.length) {
+    throw new DLError('DIM', op, `dim ${dim} is out of range for inputs broadcast to ${fmtShape(shape)}`, `use a dim in [${-shape.length}, ${shape.length})`);
+  }
+  return scope(() => {
+    const a = x1.expand(shape);
+    const b = x2.expand(shape);
+    const an = a.div(vectorNorm(a, 2, dim, true).clamp(eps));
+    const bn = b.div(vectorNorm(b, 2, dim, true).clamp(eps));
+    return an.mul(bn).sum(dim);
+  });
+}
+
+/** pairwise_distance: ||x1 - x2 + eps||_p over the last dim (PyTorch's: eps added to each difference). */
+export function pairwiseDistance(x1: Tensor, x2: Tensor, p = 2, eps = 1e-6, keepdim = false): Tensor {
+  const op = 'pairwiseDistance';
+  checkTensor(op, 'x1', x1);
+  checkTensor(op, 'x2', x2);
+  checkFloat(op, 'x1', x1);
+  checkFloat(op, 'x2', x2);
+  if (typeof p !== 'number' || Number.isNaN(p) || p < 0) throw new DLError('ARGUMENT', op, `p must be a number >= 0; got ${p}`, 'p = 2 is the Euclidean distance');
+  const shape = broadcastShapes(op, x1.shape, x2.shape);
+  if (shape.length === 0) throw new DLError('SHAPE', op, 'x1 and x2 are both 0-dim; the distance is taken over the last dim', 'give vectors, e.g. x.reshape([1])');
+  return scope(() => vectorNorm(x1.sub(x2).add(eps), p, -1, keepdim));
 }
 
 /** torch.flatten (startDim defaults to 0 here; the Flatten layer's to 1). */

@@ -1,11 +1,12 @@
 /**
  * Activation layers: ReLU, LeakyReLU, GELU, SiLU, Sigmoid, Tanh, Softmax, LogSoftmax, ELU,
- * Softplus, Hardtanh, ReLU6, Hardsigmoid, Hardswish, Mish, PReLU.
+ * Softplus, Hardtanh, ReLU6, Hardsigmoid, Hardswish, Mish, PReLU, SELU, CELU, LogSigmoid, Softsign,
+ * Tanhshrink, Hardshrink, Softshrink, Threshold, GLU, Softmin, Softmax2d.
  */
 import { DLError, full } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
 import * as F from '../functional.js';
-import { fmt, positiveInt } from '../internal.js';
+import { fmt, fmtShape, positiveInt } from '../internal.js';
 import type { FactoryOptions } from '../internal.js';
 import { Module } from '../module.js';
 import { type Parameter, ownParameter } from '../parameter.js';
@@ -182,5 +183,123 @@ export class PReLU extends Module {
   }
   override extraRepr(): string {
     return `numParameters=${this.numParameters}`;
+  }
+}
+
+export class SELU extends Module {
+  override forward(input: Tensor): Tensor {
+    return F.selu(input);
+  }
+}
+
+/** CELU(alpha = 1): x where x > 0, else alpha * (exp(x / alpha) - 1). */
+export class CELU extends Module {
+  constructor(readonly alpha = 1) {
+    super();
+    if (alpha === 0 || !Number.isFinite(alpha)) throw new DLError('ARGUMENT', 'CELU', `alpha must be a finite nonzero number; got ${alpha}`, 'the default is alpha = 1');
+  }
+  override forward(input: Tensor): Tensor {
+    return F.celu(input, this.alpha);
+  }
+  override extraRepr(): string {
+    return `alpha=${this.alpha}`;
+  }
+}
+
+export class LogSigmoid extends Module {
+  override forward(input: Tensor): Tensor {
+    return F.logsigmoid(input);
+  }
+}
+
+export class Softsign extends Module {
+  override forward(input: Tensor): Tensor {
+    return F.softsign(input);
+  }
+}
+
+export class Tanhshrink extends Module {
+  override forward(input: Tensor): Tensor {
+    return F.tanhshrink(input);
+  }
+}
+
+/** Hardshrink(lambd = 0.5): x where |x| > lambd, else 0. */
+export class Hardshrink extends Module {
+  constructor(readonly lambd = 0.5) {
+    super();
+  }
+  override forward(input: Tensor): Tensor {
+    return F.hardshrink(input, this.lambd);
+  }
+  override extraRepr(): string {
+    return `${this.lambd}`;
+  }
+}
+
+/** Softshrink(lambd = 0.5): x - lambd above lambd, x + lambd below -lambd, else 0. */
+export class Softshrink extends Module {
+  constructor(readonly lambd = 0.5) {
+    super();
+  }
+  override forward(input: Tensor): Tensor {
+    return F.softshrink(input, this.lambd);
+  }
+  override extraRepr(): string {
+    return `${this.lambd}`;
+  }
+}
+
+/** Threshold(threshold, value): x where x > threshold, else value. */
+export class Threshold extends Module {
+  constructor(
+    readonly threshold: number,
+    readonly value: number,
+  ) {
+    super();
+  }
+  override forward(input: Tensor): Tensor {
+    return F.threshold(input, this.threshold, this.value);
+  }
+  override extraRepr(): string {
+    return `threshold=${this.threshold}, value=${this.value}`;
+  }
+}
+
+/** GLU(dim = -1): a * sigmoid(b) with a, b the halves of the input along dim. */
+export class GLU extends Module {
+  constructor(readonly dim = -1) {
+    super();
+  }
+  override forward(input: Tensor): Tensor {
+    return F.glu(input, this.dim);
+  }
+  override extraRepr(): string {
+    return `dim=${this.dim}`;
+  }
+}
+
+/** Softmin(dim): softmax(-x) along dim. */
+export class Softmin extends Module {
+  readonly dim: number;
+  constructor(dim: number) {
+    super();
+    this.dim = checkDim('Softmin', dim);
+  }
+  override forward(input: Tensor): Tensor {
+    return F.softmin(input, this.dim);
+  }
+  override extraRepr(): string {
+    return `dim=${this.dim}`;
+  }
+}
+
+/** Softmax2d: softmax over the channels of a (N, C, H, W) or (C, H, W) input, at each position. */
+export class Softmax2d extends Module {
+  override forward(input: Tensor): Tensor {
+    if (input.ndim !== 3 && input.ndim !== 4) {
+      throw new DLError('SHAPE', 'Softmax2d', `expected a (N, C, H, W) or (C, H, W) input; got shape ${fmtShape(input.shape)}`, 'for other shapes use Softmax(dim)');
+    }
+    return F.softmax(input, -3);
   }
 }

@@ -1,8 +1,8 @@
-/** Shape layers: Flatten, Unflatten, Identity, Upsample. */
+/** Shape layers: Flatten, Unflatten, Identity, Upsample, PixelShuffle, PixelUnshuffle. */
 import { DLError } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
 import * as F from '../functional.js';
-import { fmt } from '../internal.js';
+import { fmt, positiveInt } from '../internal.js';
 import { Module } from '../module.js';
 
 /** Flatten(startDim = 1, endDim = -1): keeps the batch dim by default. */
@@ -66,5 +66,35 @@ export class Upsample extends Module {
   override extraRepr(): string {
     const o = this.options;
     return `${o.size !== undefined ? `size=${fmt(o.size)}` : `scaleFactor=${fmt(o.scaleFactor)}`}, mode=${fmt(o.mode ?? 'nearest')}`;
+  }
+}
+
+/** PixelShuffle(upscaleFactor): (*, C r^2, H, W) to (*, C, H r, W r). */
+export class PixelShuffle extends Module {
+  readonly upscaleFactor: number;
+  constructor(upscaleFactor: number) {
+    super();
+    this.upscaleFactor = positiveInt('PixelShuffle', 'upscaleFactor', upscaleFactor);
+  }
+  override forward(input: Tensor): Tensor {
+    return F.pixelShuffle(input, this.upscaleFactor);
+  }
+  override extraRepr(): string {
+    return `upscaleFactor=${this.upscaleFactor}`;
+  }
+}
+
+/** PixelUnshuffle(downscaleFactor): (*, C, H r, W r) to (*, C r^2, H, W). */
+export class PixelUnshuffle extends Module {
+  readonly downscaleFactor: number;
+  constructor(downscaleFactor: number) {
+    super();
+    this.downscaleFactor = positiveInt('PixelUnshuffle', 'downscaleFactor', downscaleFactor);
+  }
+  override forward(input: Tensor): Tensor {
+    return F.pixelUnshuffle(input, this.downscaleFactor);
+  }
+  override extraRepr(): string {
+    return `downscaleFactor=${this.downscaleFactor}`;
   }
 }

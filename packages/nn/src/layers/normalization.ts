@@ -1,5 +1,5 @@
-/** Normalization layers: BatchNorm1d, BatchNorm2d, LayerNorm. */
-import { DLError, ones, zeros } from '@dl/tensor';
+/** Normalization layers: BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d, LocalResponseNorm. */
+import { DLError, ones, scope, zeros } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
 import { noGrad } from '@dl/autograd';
 import * as F from '../functional.js';
@@ -205,5 +205,85 @@ export class GroupNorm extends Module {
 
   override extraRepr(): string {
     return `${this.numGroups}, ${this.numChannels}, eps=${this.eps}, affine=${this.affine}`;
+  }
+}
+
+/**
+ * Instance normalisation: each (sample, channel) slice normalised over its positions. Options as
+ * BatchNorm's, but affine and trackRunningStats default to false and momentum must be a number.
+ * With trackRunningStats, training updates runningMean and runningVar with the batch averages of
+ * the instance statistics and evaluation normalises with them; numBatchesTracked stays 0, as
+ * PyTorch's. An unbatched (C, *) input is run as a batch of one.
+ */
+export abstract class InstanceNormBase extends BatchNormBase {
+  constructor(numFeatures: number, opts: BatchNormOptions = {}) {
+    super(numFeatures, { ...opts, affine: opts.affine ?? false, trackRunningStats: opts.trackRunningStats ?? false });
+    if (typeof this.momentum !== 'number') {
+      throw new DLError('ARGUMENT', this.constructor.name, `momentum must be a number; got ${this.momentum}`, 'instance norm keeps no cumulative average: use e.g. momentum 0.1');
+    }
+  }
+
+  /** The number of dims of a batched input (3 for 1d, 4 for 2d). */
+  protected abstract readonly batchedDims: number;
+
+  protected override checkInput(input: Tensor): void {
+    const nd = this.batchedDims;
+    if (input.ndim !== nd && input.ndim !== nd - 1) {
+      throw new DLError('SHAPE', this.constructor.name, `expected ${nd - 1}D (unbatched) or ${nd}D (batched) input; got ${input.ndim}D input of shape ${fmtShape(input.shape)}`);
+    }
+  }
+
+  override forward(input: Tensor): Tensor {
+    this.checkInput(input);
+    if (input.ndim === this.batchedDims - 1) return scope(() => this.forward(input.unsqueeze(0)).squeeze(0));
+    // Without weights or running statistics any channel count works (PyTorch only warns).
+    if (input.shape[1] !== this.numFeatures && (this.affine || this.trackRunningStats)) {
+      throw new DLError('SHAPE', this.constructor.name, `expected ${this.numFeatures} channels in dim 1 (numFeatures); got input of shape ${fmtShape(input.shape)}`);
+    }
+    return F.instanceNorm(input, this.runningMean, this.runningVar, {
+      weight: this.weight,
+      bias: this.bias,
+      useInputStats: this.training || !this.trackRunningStats,
+      momentum: this.momentum as number,
+      eps: this.eps,
+    });
+  }
+
+}
+
+/** InstanceNorm1d(numFeatures, { eps, momentum, affine = false, trackRunningStats = false }) on (N, C, L) or (C, L). */
+export class InstanceNorm1d extends InstanceNormBase {
+  protected readonly batchedDims = 3;
+}
+
+/** InstanceNorm2d(numFeatures, { eps, momentum, affine = false, trackRunningStats = false }) on (N, C, H, W) or (C, H, W). */
+export class InstanceNorm2d extends InstanceNormBase {
+  protected readonly batchedDims = 4;
+}
+
+export interface LocalResponseNormOptions {
+  alpha?: number;
+  beta?: number;
+  k?: number;
+}
+
+/** LocalResponseNorm(size, { alpha = 1e-4, beta = 0.75, k = 1 }): see F.localResponseNorm. */
+export class LocalResponseNorm extends Module {
+  readonly size: number;
+  readonly alpha: number;
+  readonly beta: number;
+  readonly k: number;
+  constructor(size: number, opts: LocalResponseNormOptions = {}) {
+    super();
+    this.size = positiveInt('LocalResponseNorm', 'size', size);
+    this.alpha = opts.alpha ?? 1e-4;
+    this.beta = opts.beta ?? 0.75;
+    this.k = opts.k ?? 1;
+  }
+  override forward(input: Tensor): Tensor {
+    return F.localResponseNorm(input, this.size, this.alpha, this.beta, this.k);
+  }
+  override extraRepr(): string {
+    return `${this.size}, alpha=${this.alpha}, beta=${this.beta}, k=${this.k}`;
   }
 }
