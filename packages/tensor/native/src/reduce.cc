@@ -5,7 +5,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "gemm.h"
 #include "thread_pool.h"
+#include "vec_math.h"
 
 namespace dl {
 
@@ -144,54 +146,96 @@ void sum_reduce(int nd, const i64* shape, const T* x, const i64* xs, T* y, const
   }
 }
 
-// Same arithmetic as the TypeScript kernel, in double: m = max (a NaN wins), s = sum exp(x - m),
-// softmax = exp(x - m) / s, logSoftmax = x - m - log(s). (All -inf rows give NaN, as PyTorch.)
+namespace {
+
+/**
+ * Rows [b, e) of softmax (see below), W doubles at a time: along the row when inner == 1, else
+ * across the inner positions, one step along the dim at a time. ws holds 2 inner + len inner
+ * doubles for inner > 1 (the maxima, the sums, then the exp values), len for inner == 1; the
+ * exp values go to y itself when T is double, and are not kept for logSoftmax.
+ */
+template <typename T, int W>
+DL_INLINE void softmax_rows(bool log, i64 b, i64 e, i64 len, i64 inner, const T* x, T* y, double* ws) {
+  using V = VecMath<W>;
+  using D = typename V::D;
+  for (i64 r = b; r < e; r++) {
+    const T* xr = x + r * len * inner;
+    T* yr = y + r * len * inner;
+    double* er = nullptr;
+    if (!log) {
+      if constexpr (std::is_same<T, double>::value) er = yr;
+      else er = inner == 1 ? ws : ws + 2 * inner;
+    }
+    if (inner == 1) {
+      const double m = V::max_row(xr, 1, len);
+      const double s = V::sum_exp_row(xr, 1, len, m, er);
+      const D mv = V::splat(m), ls = V::splat(std::log(s)), sv = V::splat(s);
+      for (i64 i = 0; i < len; i += W) {
+        const i64 k = imin(W, len - i);
+        V::store(yr + i, 1, log ? (V::load(xr + i, 1, k) - mv) - ls : V::load(er + i, 1, k) / sv, k);
+      }
+      continue;
+    }
+    double* mx = ws;
+    double* sm = ws + inner;
+    for (i64 j = 0; j < inner; j++) mx[j] = -std::numeric_limits<double>::infinity(), sm[j] = 0;
+    for (i64 i = 0; i < len; i++)
+      for (i64 j = 0; j < inner; j += W) {
+        const i64 k = imin(W, inner - j);
+        const D v = V::load(xr + i * inner + j, 1, k), m = V::load(mx + j, 1, k);
+        V::store(mx + j, 1, (v > m) | (v != v) ? v : m, k);
+      }
+    for (i64 i = 0; i < len; i++)
+      for (i64 j = 0; j < inner; j += W) {
+        const i64 k = imin(W, inner - j);
+        const D v = V::exp(V::load(xr + i * inner + j, 1, k) - V::load(mx + j, 1, k));
+        if (er) V::store(er + i * inner + j, 1, v, k);
+        V::store(sm + j, 1, V::load(sm + j, 1, k) + v, k);
+      }
+    if (log)
+      for (i64 j = 0; j < inner; j++) sm[j] = std::log(sm[j]);
+    for (i64 i = 0; i < len; i++)
+      for (i64 j = 0; j < inner; j += W) {
+        const i64 k = imin(W, inner - j);
+        const D out = log ? (V::load(xr + i * inner + j, 1, k) - V::load(mx + j, 1, k)) - V::load(sm + j, 1, k)
+                          : V::load(er + i * inner + j, 1, k) / V::load(sm + j, 1, k);
+        V::store(yr + i * inner + j, 1, out, k);
+      }
+  }
+}
+
+template <typename T>
+void softmax_rows_portable(bool log, i64 b, i64 e, i64 len, i64 inner, const T* x, T* y, double* ws) {
+  softmax_rows<T, 2>(log, b, e, len, inner, x, y, ws);
+}
+
+#if defined(__x86_64__)
+template <typename T>
+__attribute__((target("avx2,fma"))) void softmax_rows_avx2(bool log, i64 b, i64 e, i64 len, i64 inner, const T* x,
+                                                            T* y, double* ws) {
+  softmax_rows<T, 4>(log, b, e, len, inner, x, y, ws);
+}
+#endif
+
+}  // namespace
+
+// Same arithmetic as the TypeScript kernel, in double: m = max (a NaN wins), s = sum exp(x - m)
+// added in order along the dim, softmax = exp(x - m) / s, logSoftmax = x - m - log(s) (all -inf
+// rows give NaN, as PyTorch). Each exp is computed once, by VecMath::exp (vec_math.h; within
+// about 1 ulp of the C library's), W elements at a time: along the row when inner == 1, across
+// the inner positions otherwise.
 template <typename T>
 void softmax(bool log, i64 outer, i64 len, i64 inner, const T* x, T* y) {
   if (outer * len * inner == 0) return;
-  if (inner == 1) {
-    parallel_chunks(outer, imax(1, 8192 / imax(1, len)), [&](i64 b, i64 e) {
-      for (i64 r = b; r < e; r++) {
-        const T* xr = x + r * len;
-        T* yr = y + r * len;
-        double m = -std::numeric_limits<double>::infinity();
-        for (i64 i = 0; i < len; i++) {
-          const double v = xr[i];
-          if (v > m || v != v) m = v;
-        }
-        double s = 0;
-        for (i64 i = 0; i < len; i++) s += std::exp(static_cast<double>(xr[i]) - m);
-        if (log) {
-          const double ls = std::log(s);
-          for (i64 i = 0; i < len; i++) yr[i] = static_cast<T>(static_cast<double>(xr[i]) - m - ls);
-        } else {
-          for (i64 i = 0; i < len; i++) yr[i] = static_cast<T>(std::exp(static_cast<double>(xr[i]) - m) / s);
-        }
-      }
-    });
-    return;
-  }
+  void (*rows)(bool, i64, i64, i64, i64, const T*, T*, double*) = softmax_rows_portable<T>;
+#if defined(__x86_64__)
+  if (kernels_use_avx2()) rows = softmax_rows_avx2<T>;
+#endif
+  const bool keep_exp = !log && !std::is_same<T, double>::value;
+  const i64 ws = (inner == 1 ? 0 : 2 * inner) + (keep_exp ? len * inner : 0);
   parallel_chunks(outer, imax(1, 8192 / imax(1, len * inner)), [&](i64 b, i64 e) {
-    std::vector<double> mx(static_cast<std::size_t>(inner)), sm(static_cast<std::size_t>(inner));
-    for (i64 r = b; r < e; r++) {
-      const T* xr = x + r * len * inner;
-      T* yr = y + r * len * inner;
-      for (i64 j = 0; j < inner; j++) mx[j] = -std::numeric_limits<double>::infinity(), sm[j] = 0;
-      for (i64 i = 0; i < len; i++)
-        for (i64 j = 0; j < inner; j++) {
-          const double v = xr[i * inner + j];
-          if (v > mx[j] || v != v) mx[j] = v;
-        }
-      for (i64 i = 0; i < len; i++)
-        for (i64 j = 0; j < inner; j++) sm[j] += std::exp(static_cast<double>(xr[i * inner + j]) - mx[j]);
-      if (log)
-        for (i64 j = 0; j < inner; j++) sm[j] = std::log(sm[j]);
-      for (i64 i = 0; i < len; i++)
-        for (i64 j = 0; j < inner; j++) {
-          const double v = static_cast<double>(xr[i * inner + j]) - mx[j];
-          yr[i * inner + j] = static_cast<T>(log ? v - sm[j] : std::exp(v) / sm[j]);
-        }
-    }
+    std::vector<double> buf(static_cast<std::size_t>(ws));
+    rows(log, b, e, len, inner, x, y, buf.data());
   });
 }
 
