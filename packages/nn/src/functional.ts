@@ -30,15 +30,23 @@ import type { IntOrPair } from './internal.js';
 export {
   binaryCrossEntropy,
   binaryCrossEntropyWithLogits,
+  cosineEmbeddingLoss,
   crossEntropy,
+  gaussianNllLoss,
+  hingeEmbeddingLoss,
   huberLoss,
   klDiv,
   l1Loss,
+  marginRankingLoss,
   mseLoss,
+  multilabelSoftMarginLoss,
   nllLoss,
+  poissonNllLoss,
   smoothL1Loss,
+  softMarginLoss,
+  tripletMarginLoss,
 } from './losses.js';
-export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, HuberOptions, KLDivOptions, KLDivReduction, NLLOptions, ReductionOptions, SmoothL1Options } from './losses.js';
+export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, GaussianNLLOptions, HuberOptions, KLDivOptions, KLDivReduction, MarginOptions, MultiLabelSoftMarginOptions, NLLOptions, PoissonNLLOptions, ReductionOptions, SmoothL1Options, TripletMarginOptions } from './losses.js';
 export { scaledDotProductAttention } from './layers/attention.js';
 export type { ScaledDotProductAttentionOptions } from './layers/attention.js';
 

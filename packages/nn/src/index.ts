@@ -34,8 +34,8 @@ export type { MultiheadAttentionForwardOptions, MultiheadAttentionOptions } from
 export { Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer } from './layers/transformer.js';
 export type { TransformerActivation, TransformerDecoderForwardOptions, TransformerDecoderLayerOptions, TransformerDecoderOptions, TransformerEncoderLayerOptions, TransformerEncoderOptions, TransformerForwardOptions, TransformerModelForwardOptions, TransformerOptions } from './layers/transformer.js';
 
-export { BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss } from './losses.js';
-export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, HuberOptions, KLDivOptions, KLDivReduction, NLLOptions, Reduction, ReductionOptions, SmoothL1Options } from './losses.js';
+export { BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, MarginRankingLoss, MultiLabelSoftMarginLoss, NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, TripletMarginLoss } from './losses.js';
+export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, GaussianNLLOptions, HuberOptions, KLDivOptions, KLDivReduction, MarginOptions, MultiLabelSoftMarginOptions, NLLOptions, PoissonNLLOptions, Reduction, ReductionOptions, SmoothL1Options, TripletMarginOptions } from './losses.js';
 
 export * as functional from './functional.js';
 export * as F from './functional.js';

@@ -5,7 +5,8 @@
  *
  * Reductions: 'mean' (default), 'sum' or 'none' (the per-element losses).
  */
-import { DLError, type Tensor, crossEntropy as tCrossEntropy, isFloating, scope, where } from '@dl/tensor';
+import { DLError, type Tensor, broadcastShapes, crossEntropy as tCrossEntropy, isFloating, scope, where } from '@dl/tensor';
+import { pairwiseDistance } from './functional.js';
 import { Module } from './module.js';
 import { checkFloat, checkReduction, checkTensor, fmtShape, probability } from './internal.js';
 import type { Reduction } from './internal.js';
@@ -383,6 +384,238 @@ export function binaryCrossEntropy(input: Tensor, target: Tensor, opts: BCEOptio
   });
 }
 
+
+// ---------------------------------------------------------------- margin, embedding and likelihood losses
+export interface MarginOptions extends ReductionOptions {
+  /** The margin (default 0; see each loss). */
+  margin?: number;
+}
+
+export interface TripletMarginOptions extends MarginOptions {
+  /** The norm of the pairwise distance (default 2). */
+  p?: number;
+  /** Added to each difference before the norm, as pairwiseDistance (default 1e-6). */
+  eps?: number;
+  /** Use the positive-negative distance where it is smaller than the anchor-negative one (default false). */
+  swap?: boolean;
+}
+
+export interface MultiLabelSoftMarginOptions extends ReductionOptions {
+  /** A rescaling weight broadcast to the input's shape, usually one entry per class (C). */
+  weight?: Tensor | null;
+}
+
+export interface GaussianNLLOptions extends ReductionOptions {
+  /** Add the constant 0.5 log(2 pi) (default false). */
+  full?: boolean;
+  /** var is clamped below at eps, without a gradient through the clamp (default 1e-6). */
+  eps?: number;
+}
+
+export interface PoissonNLLOptions extends ReductionOptions {
+  /** The input is log(rate) (default true); otherwise the rate itself. */
+  logInput?: boolean;
+  /** Add the Stirling approximation of log(target!) where target > 1 (default false). */
+  full?: boolean;
+  /** Added to the rate before its log when logInput is false (default 1e-8). */
+  eps?: number;
+}
+
+function checkMargin(op: string, v: unknown): number {
+  if (typeof v !== 'number' || Number.isNaN(v)) throw new DLError('ARGUMENT', op, `margin must be a number; got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function checkBool(op: string, name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new DLError('ARGUMENT', op, `${name} must be true or false; got ${JSON.stringify(v)}`);
+  return v;
+}
+
+const checkEps = (op: string, v: unknown) => threshold(op, 'eps', v, false);
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Labels y in {1, -1} of the given shape (any dtype). PyTorch gives a silent 0 loss for other values; here they are an error. */
+function checkLabels(op: string, y: Tensor, shape: readonly number[], what: string): void {
+  if (!sameShape(y.shape, shape)) throw new DLError('SHAPE', op, `target must have shape ${fmtShape(shape)} (${what}); got ${fmtShape(y.shape)}`);
+  const bad = scope(() => y.ne(1).logicalAnd(y.ne(-1)).any().item());
+  if (bad) throw new DLError('VALUE', op, 'target values must be 1 or -1', 'for 0/1 labels use target.mul(2).sub(1)');
+}
+
+/**
+ * cosine_embedding_loss: 1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1.
+ * x1 and x2 are (N, D) with y (N), or (D) with a 0-dim y. The cosine is PyTorch 1.13's own,
+ * sum(x1 x2) / sqrt((sum(x1^2) + 1e-12) (sum(x2^2) + 1e-12)), not cosineSimilarity's.
+ */
+export function cosineEmbeddingLoss(x1: Tensor, x2: Tensor, target: Tensor, opts: MarginOptions = {}): Tensor {
+  const op = 'cosineEmbeddingLoss';
+  for (const [name, t] of [['x1', x1], ['x2', x2]] as const) {
+    checkTensor(op, name, t);
+    checkFloat(op, name, t);
+  }
+  checkTensor(op, 'target', target);
+  const reduction = checkReduction(op, opts.reduction ?? 'mean');
+  const margin = checkMargin(op, opts.margin ?? 0);
+  if ((x1.ndim !== 1 && x1.ndim !== 2) || !sameShape(x1.shape, x2.shape)) {
+    throw new DLError('SHAPE', op, `x1 and x2 must have the same shape, (N, D) or (D); got ${fmtShape(x1.shape)} and ${fmtShape(x2.shape)}`);
+  }
+  const batched = x1.ndim === 2;
+  checkLabels(op, target, batched ? [x1.shape[0]] : [], batched ? 'one label per row of x1' : 'a 0-dim label for 1-D inputs');
+  const d = x1.ndim - 1;
+  return scope(() => {
+    const eps = 1e-12;
+    const cos = x1.mul(x2).sum(d).div(x1.mul(x1).sum(d).add(eps).mul(x2.mul(x2).sum(d).add(eps)).sqrt());
+    return reduce(where(target.eq(1), cos.neg().add(1), cos.sub(margin).clamp(0, null)), reduction);
+  });
+}
+
+/** margin_ranking_loss: max(0, -y (x1 - x2) + margin), y = 1 meaning x1 should rank higher. All three shapes must be equal. */
+export function marginRankingLoss(x1: Tensor, x2: Tensor, target: Tensor, opts: MarginOptions = {}): Tensor {
+  const op = 'marginRankingLoss';
+  for (const [name, t] of [['x1', x1], ['x2', x2], ['target', target]] as const) {
+    checkTensor(op, name, t);
+    checkFloat(op, name, t);
+  }
+  const reduction = checkReduction(op, opts.reduction ?? 'mean');
+  const margin = checkMargin(op, opts.margin ?? 0);
+  if (!sameShape(x1.shape, x2.shape) || !sameShape(x1.shape, target.shape)) {
+    throw new DLError('SHAPE', op, `x1, x2 and target must have the same shape; got ${fmtShape(x1.shape)}, ${fmtShape(x2.shape)} and ${fmtShape(target.shape)}`);
+  }
+  return scope(() => reduce(target.neg().mul(x1.sub(x2)).add(margin).clamp(0, null), reduction));
+}
+
+/**
+ * triplet_margin_loss: max(0, margin + d(a, p) - d(a, n)) with d = pairwiseDistance (p-norm over the
+ * last dim, eps added to each difference); with swap, d(a, n) is replaced by min(d(a, n), d(p, n)).
+ * The three inputs have the same number of dims (>= 1) and broadcast together.
+ */
+export function tripletMarginLoss(anchor: Tensor, positive: Tensor, negative: Tensor, opts: TripletMarginOptions = {}): Tensor {
+  const op = 'tripletMarginLoss';
+  for (const [name, t] of [['anchor', anchor], ['positive', positive], ['negative', negative]] as const) {
+    checkTensor(op, name, t);
+    checkFloat(op, name, t);
+  }
+  const reduction = checkReduction(op, opts.reduction ?? 'mean');
+  const margin = checkMargin(op, opts.margin ?? 1);
+  const p = threshold(op, 'p', opts.p ?? 2, false, 'p = 2 is the Euclidean distance');
+  const eps = checkEps(op, opts.eps ?? 1e-6);
+  const swap = checkBool(op, 'swap', opts.swap ?? false);
+  if (anchor.ndim === 0 || anchor.ndim !== positive.ndim || anchor.ndim !== negative.ndim) {
+    throw new DLError('SHAPE', op, `anchor, positive and negative must have the same number of dims (>= 1); got ${fmtShape(anchor.shape)}, ${fmtShape(positive.shape)} and ${fmtShape(negative.shape)}`);
+  }
+  broadcastShapes(op, anchor.shape, positive.shape, negative.shape);
+  return scope(() => {
+    const dPos = pairwiseDistance(anchor, positive, p, eps);
+    const dAN = pairwiseDistance(anchor, negative, p, eps);
+    const dNeg = swap ? dAN.minimum(pairwiseDistance(positive, negative, p, eps)) : dAN;
+    return reduce(dPos.add(margin).sub(dNeg).clamp(0, null), reduction);
+  });
+}
+
+/** soft_margin_loss: log(1 + exp(-y x)), computed without overflow. Shapes must be equal. */
+export function softMarginLoss(input: Tensor, target: Tensor, opts: ReductionOptions = {}): Tensor {
+  const op = 'softMarginLoss';
+  checkSameShape(op, input, target);
+  const reduction = checkReduction(op, opts.reduction ?? 'mean');
+  return scope(() => reduce(softplus(input.mul(target).neg()), reduction));
+}
+
+/**
+ * multilabel_soft_margin_loss: per sample, the mean over the C classes (the last dim) of
+ * w [y softplus(-x) + (1 - y) softplus(x)] (= -w [y log sigmoid(x) + (1 - y) log sigmoid(-x)]),
+ * then reduced over the samples. Input and target are (N, C) or (C), of equal shapes.
+ */
+export function multilabelSoftMarginLoss(input: Tensor, target: Tensor, opts: MultiLabelSoftMarginOptions = {}): Tensor {
+  const op = 'multilabelSoftMarginLoss';
+  checkSameShape(op, input, target);
+  const reduction = checkReduction(op, opts.reduction ?? 'mean');
+  if (input.ndim === 0) throw new DLError('SHAPE', op, 'input must be (N, C) or (C); got a 0-dim tensor');
+  const weight = opts.weight ?? null;
+  if (weight != null) {
+    checkTensor(op, 'weight', weight);
+    checkFloat(op, 'weight', weight);
+    if (!sameShape(broadcastShapes(op, input.shape, weight.shape), input.shape)) {
+      throw new DLError('SHAPE', op, `weight of shape ${fmtShape(weight.shape)} does not broadcast to the input's shape ${fmtShape(input.shape)}`, 'give one weight per class: a 1-D tensor of the last dim of the input');
+    }
+  }
+  return scope(() => {
+    const l = target.mul(softplus(input.neg())).add(target.neg().add(1).mul(softplus(input)));
+    const c = input.shape[input.ndim - 1];
+    return reduce((weight != null ? l.mul(weight) : l).sum(-1).div(c), reduction);
+  });
+}
+
+/**
+ * gaussian_nll_loss: 0.5 (log v + (input - target)^2 / v) (+ 0.5 log(2 pi) with full), where
+ * v = max(var, eps) with the gradient of var passed through the clamp unchanged (PyTorch clamps
+ * under no_grad). var has the input's shape, or (homoscedastic) the input's shape without its
+ * last dim, or with a last dim of 1. Input and target shapes must be equal; var must be >= 0.
+ */
+export function gaussianNllLoss(input: Tensor, target: Tensor, variance: Tensor, opts: GaussianNLLOptions = {}): Tensor {
+  const op = 'gaussianNllLoss';
+  checkSameShape(op, input, target);
+  checkTensor(op, 'var', variance);
+  checkFloat(op, 'var', variance);
+  const reduction = checkReduction(op, opts.reduction ?? 'mean');
+  const full = checkBool(op, 'full', opts.full ?? false);
+  const eps = checkEps(op, opts.eps ?? 1e-6);
+  const lead = input.shape.slice(0, -1);
+  const oneFewer = !sameShape(variance.shape, input.shape) && sameShape(variance.shape, lead);
+  if (!sameShape(variance.shape, input.shape) && !oneFewer && !(sameShape(variance.shape.slice(0, -1), lead) && variance.shape[variance.ndim - 1] === 1)) {
+    throw new DLError(
+      'SHAPE',
+      op,
+      `var of shape ${fmtShape(variance.shape)} does not fit the input's shape ${fmtShape(input.shape)}`,
+      `var must have the input's shape, or ${fmtShape(lead)} or ${fmtShape([...lead, 1])} (one variance for the last dim)`,
+    );
+  }
+  const negative = scope(() => variance.lt(0).any().item());
+  if (negative) throw new DLError('VALUE', op, 'var has negative entries', 'var is a variance: pass e.g. softplus(raw) or raw.exp()');
+  return scope(() => {
+    const v = oneFewer ? variance.unsqueeze(-1) : variance;
+    // The clamped value with var's gradient unchanged: v - v.detach() is 0.
+    const clamped = v.detach().clamp(eps, null).add(v.sub(v.detach()));
+    const d = input.sub(target);
+    const l = clamped.log().add(d.mul(d).div(clamped)).mul(0.5);
+    return reduce(full ? l.add(0.5 * Math.log(2 * Math.PI)) : l, reduction);
+  });
+}
+
+/**
+ * poisson_nll_loss: exp(input) - target input (logInput), or input - target log(input + eps).
+ * With full, the Stirling term target log(target) - target + 0.5 log(2 pi target) is added where
+ * target > 1 (0 elsewhere, with no NaN in the target's gradient). Shapes must be equal.
+ */
+export function poissonNllLoss(input: Tensor, target: Tensor, opts: PoissonNLLOptions = {}): Tensor {
+  const op = 'poissonNllLoss';
+  checkSameShape(op, input, target);
+  const reduction = checkReduction(op, opts.reduction ?? 'mean');
+  const logInput = checkBool(op, 'logInput', opts.logInput ?? true);
+  const full = checkBool(op, 'full', opts.full ?? false);
+  const eps = checkEps(op, opts.eps ?? 1e-8);
+  return scope(() => {
+    const l = logInput ? input.exp().sub(target.mul(input)) : input.sub(target.mul(input.add(eps).log()));
+    if (!full) return reduce(l, reduction);
+    const big = target.gt(1);
+    // 1 in place of target <= 1, so that the unused branch has no NaN gradient.
+    const t = where(big, target, 1);
+    const stirling = t.mul(t.log()).sub(t).add(t.mul(2 * Math.PI).log().mul(0.5));
+    return reduce(l.add(where(big, stirling, 0)), reduction);
+  });
+}
+
+/** hinge_embedding_loss: x where y = 1, max(0, margin - x) where y = -1. y has the input's shape. */
+export function hingeEmbeddingLoss(input: Tensor, target: Tensor, opts: MarginOptions = {}): Tensor {
+  const op = 'hingeEmbeddingLoss';
+  checkTensor(op, 'input', input);
+  checkFloat(op, 'input', input);
+  checkTensor(op, 'target', target);
+  const reduction = checkReduction(op, opts.reduction ?? 'mean');
+  const margin = checkMargin(op, opts.margin ?? 1);
+  checkLabels(op, target, input.shape, "the input's");
+  return scope(() => reduce(where(target.eq(1), input, input.neg().add(margin).clamp(0, null)), reduction));
+}
+
 // ---------------------------------------------------------------- modules
 /** CrossEntropyLoss({ weight, ignoreIndex = -100, reduction = 'mean', labelSmoothing = 0 }); see crossEntropy. */
 export class CrossEntropyLoss extends Module {
@@ -532,5 +765,131 @@ export class BCELoss extends Module {
 
   override forward(input: Tensor, target: Tensor): Tensor {
     return binaryCrossEntropy(input, target, { weight: this.weight, reduction: this.reduction });
+  }
+}
+
+/** CosineEmbeddingLoss({ margin = 0, reduction = 'mean' }); forward(x1, x2, y) with y in {1, -1}; see cosineEmbeddingLoss. */
+export class CosineEmbeddingLoss extends Module {
+  readonly margin: number;
+  readonly reduction: Reduction;
+  constructor(opts: MarginOptions = {}) {
+    super();
+    this.margin = checkMargin('CosineEmbeddingLoss', opts.margin ?? 0);
+    this.reduction = checkReduction('CosineEmbeddingLoss', opts.reduction ?? 'mean');
+  }
+  override forward(x1: Tensor, x2: Tensor, target: Tensor): Tensor {
+    return cosineEmbeddingLoss(x1, x2, target, { margin: this.margin, reduction: this.reduction });
+  }
+}
+
+/** MarginRankingLoss({ margin = 0, reduction = 'mean' }); forward(x1, x2, y); see marginRankingLoss. */
+export class MarginRankingLoss extends Module {
+  readonly margin: number;
+  readonly reduction: Reduction;
+  constructor(opts: MarginOptions = {}) {
+    super();
+    this.margin = checkMargin('MarginRankingLoss', opts.margin ?? 0);
+    this.reduction = checkReduction('MarginRankingLoss', opts.reduction ?? 'mean');
+  }
+  override forward(x1: Tensor, x2: Tensor, target: Tensor): Tensor {
+    return marginRankingLoss(x1, x2, target, { margin: this.margin, reduction: this.reduction });
+  }
+}
+
+/** TripletMarginLoss({ margin = 1, p = 2, eps = 1e-6, swap = false, reduction = 'mean' }); forward(anchor, positive, negative). */
+export class TripletMarginLoss extends Module {
+  readonly margin: number;
+  readonly p: number;
+  readonly eps: number;
+  readonly swap: boolean;
+  readonly reduction: Reduction;
+  constructor(opts: TripletMarginOptions = {}) {
+    super();
+    const op = 'TripletMarginLoss';
+    this.margin = checkMargin(op, opts.margin ?? 1);
+    this.p = threshold(op, 'p', opts.p ?? 2, false, 'p = 2 is the Euclidean distance');
+    this.eps = checkEps(op, opts.eps ?? 1e-6);
+    this.swap = checkBool(op, 'swap', opts.swap ?? false);
+    this.reduction = checkReduction(op, opts.reduction ?? 'mean');
+  }
+  override forward(anchor: Tensor, positive: Tensor, negative: Tensor): Tensor {
+    return tripletMarginLoss(anchor, positive, negative, { margin: this.margin, p: this.p, eps: this.eps, swap: this.swap, reduction: this.reduction });
+  }
+}
+
+/** SoftMarginLoss({ reduction = 'mean' }); see softMarginLoss. */
+export class SoftMarginLoss extends Module {
+  readonly reduction: Reduction;
+  constructor(opts: ReductionOptions = {}) {
+    super();
+    this.reduction = checkReduction('SoftMarginLoss', opts.reduction ?? 'mean');
+  }
+  override forward(input: Tensor, target: Tensor): Tensor {
+    return softMarginLoss(input, target, { reduction: this.reduction });
+  }
+}
+
+/** MultiLabelSoftMarginLoss({ weight, reduction = 'mean' }); see multilabelSoftMarginLoss. */
+export class MultiLabelSoftMarginLoss extends Module {
+  declare readonly weight: Tensor | null;
+  readonly reduction: Reduction;
+  constructor(opts: MultiLabelSoftMarginOptions = {}) {
+    super();
+    if (opts.weight != null) checkTensor('MultiLabelSoftMarginLoss', 'weight', opts.weight);
+    this.registerBuffer('weight', opts.weight ?? null);
+    this.reduction = checkReduction('MultiLabelSoftMarginLoss', opts.reduction ?? 'mean');
+  }
+  override forward(input: Tensor, target: Tensor): Tensor {
+    return multilabelSoftMarginLoss(input, target, { weight: this.weight, reduction: this.reduction });
+  }
+}
+
+/** GaussianNLLLoss({ full = false, eps = 1e-6, reduction = 'mean' }); forward(input, target, var); see gaussianNllLoss. */
+export class GaussianNLLLoss extends Module {
+  readonly full: boolean;
+  readonly eps: number;
+  readonly reduction: Reduction;
+  constructor(opts: GaussianNLLOptions = {}) {
+    super();
+    const op = 'GaussianNLLLoss';
+    this.full = checkBool(op, 'full', opts.full ?? false);
+    this.eps = checkEps(op, opts.eps ?? 1e-6);
+    this.reduction = checkReduction(op, opts.reduction ?? 'mean');
+  }
+  override forward(input: Tensor, target: Tensor, variance: Tensor): Tensor {
+    return gaussianNllLoss(input, target, variance, { full: this.full, eps: this.eps, reduction: this.reduction });
+  }
+}
+
+/** PoissonNLLLoss({ logInput = true, full = false, eps = 1e-8, reduction = 'mean' }); see poissonNllLoss. */
+export class PoissonNLLLoss extends Module {
+  readonly logInput: boolean;
+  readonly full: boolean;
+  readonly eps: number;
+  readonly reduction: Reduction;
+  constructor(opts: PoissonNLLOptions = {}) {
+    super();
+    const op = 'PoissonNLLLoss';
+    this.logInput = checkBool(op, 'logInput', opts.logInput ?? true);
+    this.full = checkBool(op, 'full', opts.full ?? false);
+    this.eps = checkEps(op, opts.eps ?? 1e-8);
+    this.reduction = checkReduction(op, opts.reduction ?? 'mean');
+  }
+  override forward(input: Tensor, target: Tensor): Tensor {
+    return poissonNllLoss(input, target, { logInput: this.logInput, full: this.full, eps: this.eps, reduction: this.reduction });
+  }
+}
+
+/** HingeEmbeddingLoss({ margin = 1, reduction = 'mean' }); forward(input, y) with y in {1, -1}; see hingeEmbeddingLoss. */
+export class HingeEmbeddingLoss extends Module {
+  readonly margin: number;
+  readonly reduction: Reduction;
+  constructor(opts: MarginOptions = {}) {
+    super();
+    this.margin = checkMargin('HingeEmbeddingLoss', opts.margin ?? 1);
+    this.reduction = checkReduction('HingeEmbeddingLoss', opts.reduction ?? 'mean');
+  }
+  override forward(input: Tensor, target: Tensor): Tensor {
+    return hingeEmbeddingLoss(input, target, { margin: this.margin, reduction: this.reduction });
   }
 }
