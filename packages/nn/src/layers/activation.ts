@@ -72,33 +72,32 @@ function checkDim(op: string, dim: unknown): number {
   return dim;
 }
 
-/** Softmax(dim): exp(x) / sum(exp(x)) along dim. */
-export class Softmax extends Module {
+/** A function applied along one dim (Softmax, LogSoftmax, Softmin): the dim is required, as PyTorch recommends. */
+abstract class AlongDim extends Module {
   readonly dim: number;
-  constructor(dim: number) {
+  protected constructor(op: string, dim: number, private readonly fn: (x: Tensor, dim: number) => Tensor) {
     super();
-    this.dim = checkDim('Softmax', dim);
+    this.dim = checkDim(op, dim);
   }
   override forward(input: Tensor): Tensor {
-    return F.softmax(input, this.dim);
+    return this.fn(input, this.dim);
   }
   override extraRepr(): string {
     return `dim=${this.dim}`;
   }
 }
 
-/** LogSoftmax(dim). */
-export class LogSoftmax extends Module {
-  readonly dim: number;
+/** Softmax(dim): exp(x) / sum(exp(x)) along dim. */
+export class Softmax extends AlongDim {
   constructor(dim: number) {
-    super();
-    this.dim = checkDim('LogSoftmax', dim);
+    super('Softmax', dim, F.softmax);
   }
-  override forward(input: Tensor): Tensor {
-    return F.logSoftmax(input, this.dim);
-  }
-  override extraRepr(): string {
-    return `dim=${this.dim}`;
+}
+
+/** LogSoftmax(dim). */
+export class LogSoftmax extends AlongDim {
+  constructor(dim: number) {
+    super('LogSoftmax', dim, F.logSoftmax);
   }
 }
 
@@ -280,17 +279,9 @@ export class GLU extends Module {
 }
 
 /** Softmin(dim): softmax(-x) along dim. */
-export class Softmin extends Module {
-  readonly dim: number;
+export class Softmin extends AlongDim {
   constructor(dim: number) {
-    super();
-    this.dim = checkDim('Softmin', dim);
-  }
-  override forward(input: Tensor): Tensor {
-    return F.softmin(input, this.dim);
-  }
-  override extraRepr(): string {
-    return `dim=${this.dim}`;
+    super('Softmin', dim, F.softmin);
   }
 }
 
