@@ -254,6 +254,34 @@ describe('memory', () => {
   });
 });
 
+describe('split and chunk', () => {
+  it('the pieces of a split share one graph node: their gradients are joined by one cat (no pads, no adds), zeros for an unused piece', () => {
+    const x = tensor([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]], { requiresGrad: true });
+    const prof = profile(() =>
+      scope(() => {
+        const [a, , c] = x.split([2, 1, 2], 1);
+        a.mul(2).sum().add(c.mul(c).sum()).backward();
+      }),
+    );
+    // d/da 2a = 2; the middle piece is unused (0); d/dc c^2 = 2c.
+    expect(x.grad!.toArray()).toEqual([[2, 2, 0, 8, 10], [2, 2, 0, 18, 20]]);
+    const ops = prof.events.map((e) => e.op);
+    expect(ops.filter((op) => op === 'split').length).toBe(1);
+    expect(ops.filter((op) => op === 'cat').length).toBe(1);
+    expect(ops).not.toContain('pad');
+  });
+
+  it('gradcheck of chunk along a middle dim, pieces of unequal size, through different functions', () => {
+    const g = new Generator(9);
+    const x = randn([2, 7, 3], { generator: g, dtype: 'float64' }).requiresGrad_();
+    const f = (t: Tensor) => {
+      const [p, q, r] = t.chunk(3, 1); // sizes 3, 3, 1
+      return p.tanh().sum().add(q.mul(q).mul(r).sum()).add(r.exp().sum());
+    };
+    expect(gradcheck(f, [x])).toBe(true);
+  });
+});
+
 describe('profile sees backward', () => {
   it("backward's gradient ops are dispatched ops too: x * y then tanh costs a tanh, and muls for the gradients", () => {
     const x = leaf([[1, 2], [3, 4]]);

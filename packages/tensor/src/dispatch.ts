@@ -22,6 +22,12 @@ export interface ViewAttrs {
   expand: { readonly shape: Shape };
   /** Elements start, start+step, ... < end along dim (0 <= start <= end <= size, step >= 1). */
   slice: { readonly dim: number; readonly start: number; readonly end: number; readonly step: number };
+  /**
+   * Consecutive pieces along dim, of the given sizes (summing to its size): one view per piece.
+   * One op rather than a slice per piece, so that autograd joins the pieces' gradients with one
+   * cat instead of padding each back to the whole tensor and adding.
+   */
+  split: { readonly dim: number; readonly sizes: readonly number[] };
 }
 export type ViewOp = keyof ViewAttrs;
 export type AllAttrs = KernelAttrs & ViewAttrs;
@@ -54,7 +60,7 @@ export function registerDispatchLayer(layer: DispatchLayer): void {
   if (!layers.includes(layer)) layers.push(layer);
 }
 
-const VIEW_OPS: ReadonlySet<string> = new Set<ViewOp>(['reshape', 'permute', 'expand', 'slice']);
+const VIEW_OPS: ReadonlySet<string> = new Set<ViewOp>(['reshape', 'permute', 'expand', 'slice', 'split']);
 export function isViewOp(op: AnyOp): op is ViewOp {
   return VIEW_OPS.has(op);
 }
@@ -87,8 +93,13 @@ export function dispatchCopyInto(dst: Tensor, src: Tensor): Tensor {
 }
 
 /** Run a view op; returns the view. */
-export function dispatchView<K extends ViewOp>(op: K, input: Tensor, attrs: ViewAttrs[K]): Tensor {
+export function dispatchView<K extends Exclude<ViewOp, 'split'>>(op: K, input: Tensor, attrs: ViewAttrs[K]): Tensor {
   return run({ op, inputs: [input], attrs, outs: [], device: input.device }, layers.length - 1)[0];
+}
+
+/** Run the split view op; returns one view per piece. */
+export function dispatchSplit(input: Tensor, attrs: ViewAttrs['split']): Tensor[] {
+  return run({ op: 'split', inputs: [input], attrs, outs: [], device: input.device }, layers.length - 1);
 }
 
 export function commonDevice(op: string, inputs: readonly Tensor[]): Device {
@@ -118,7 +129,7 @@ function execute(call: OpCall): Tensor[] {
   for (const t of call.inputs) {
     if (t.isDisposed) fail('DISPOSED', call.op, `an input tensor of shape ${fmtShape(t.shape)} was disposed`, 'keep tensors you still use out of scope() results or do not dispose them');
   }
-  if (isViewOp(call.op)) return [makeView(call as OpCall<ViewOp>)];
+  if (isViewOp(call.op)) return makeViews(call as OpCall<ViewOp>);
   const backend = backendFor(call.op, call.device);
   if (call.into?.isDisposed) fail('DISPOSED', 'copy_', 'the destination tensor was disposed');
   const zeroed = ZEROED_OUTPUTS.has(call.op as OpName);
@@ -129,30 +140,34 @@ function execute(call: OpCall): Tensor[] {
   return outs;
 }
 
-function makeView(call: OpCall<ViewOp>): Tensor {
+function makeViews(call: OpCall<ViewOp>): Tensor[] {
   const x = call.inputs[0];
   switch (call.op) {
     case 'reshape': {
       const { shape } = call.attrs as ViewAttrs['reshape'];
       const strides = viewStrides(x.shape, x.strides, shape);
       if (!strides) fail('SHAPE', 'view', `shape ${fmtShape(shape)} is not compatible with the input's strides`, 'use reshape(), which copies when a view is impossible');
-      return x.viewWithLayout(shape, strides, x.offset);
+      return [x.viewWithLayout(shape, strides, x.offset)];
     }
     case 'permute': {
       const { dims } = call.attrs as ViewAttrs['permute'];
-      return x.viewWithLayout(
-        dims.map((d) => x.shape[d]),
-        dims.map((d) => x.strides[d]),
-        x.offset,
-      );
+      return [
+        x.viewWithLayout(
+          dims.map((d) => x.shape[d]),
+          dims.map((d) => x.strides[d]),
+          x.offset,
+        ),
+      ];
     }
     case 'expand': {
       const { shape } = call.attrs as ViewAttrs['expand'];
-      return x.viewWithLayout(
-        shape,
-        shape.map((d, i) => (x.shape[i] === d ? x.strides[i] : 0)),
-        x.offset,
-      );
+      return [
+        x.viewWithLayout(
+          shape,
+          shape.map((d, i) => (x.shape[i] === d ? x.strides[i] : 0)),
+          x.offset,
+        ),
+      ];
     }
     case 'slice': {
       const { dim, start, end, step } = call.attrs as ViewAttrs['slice'];
@@ -160,7 +175,20 @@ function makeView(call: OpCall<ViewOp>): Tensor {
       const strides = [...x.strides];
       shape[dim] = Math.max(0, Math.ceil((end - start) / step));
       strides[dim] = x.strides[dim] * step;
-      return x.viewWithLayout(shape, strides, x.offset + start * x.strides[dim]);
+      return [x.viewWithLayout(shape, strides, x.offset + start * x.strides[dim])];
+    }
+    case 'split': {
+      const { dim, sizes } = call.attrs as ViewAttrs['split'];
+      let start = 0;
+      return sizes.map((n) => {
+        const view = x.viewWithLayout(
+          x.shape.map((d, i) => (i === dim ? n : d)),
+          x.strides,
+          x.offset + start * x.strides[dim],
+        );
+        start += n;
+        return view;
+      });
     }
   }
 }

@@ -1,6 +1,6 @@
 /** Gradient rules of views and data movement. `expand` is the one place where broadcasting is undone. */
 import type { KernelAttrs, Tensor, ViewAttrs } from '@dl/tensor';
-import { indexAdd, tensor, zeros } from '@dl/tensor';
+import { cat, indexAdd, tensor, zeros } from '@dl/tensor';
 import type { GradEntry } from './types.js';
 
 type Table<K extends keyof (KernelAttrs & ViewAttrs)> = { [P in K]: GradEntry<(KernelAttrs & ViewAttrs)[P]> | null };
@@ -11,7 +11,7 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   return dims.length ? g.sum(dims, true) : g;
 }
 
-export const shapeGrads: Table<'reshape' | 'permute' | 'expand' | 'slice' | 'copy' | 'cast' | 'fill' | 'pad' | 'cat'> = {
+export const shapeGrads: Table<'reshape' | 'permute' | 'expand' | 'slice' | 'split' | 'copy' | 'cast' | 'fill' | 'pad' | 'cat'> = {
   reshape: { backward: (c, [g]) => [g!.reshape(c.inputShapes[0] as number[])] },
   permute: {
     backward: (c, [g]) => {
@@ -38,6 +38,16 @@ export const shapeGrads: Table<'reshape' | 'permute' | 'expand' | 'slice' | 'cop
       for (let i = start; i < end; i += step) idx.push(i);
       const index = tensor(Int32Array.from(idx), { device: g!.device });
       return [indexAdd(zeros(shape as number[], { dtype: g!.dtype, device: g!.device }), dim, index, g!)];
+    },
+  },
+  // The pieces' gradients joined (zeros for a piece that got none): one cat over the input.
+  split: {
+    backward: (c, grads) => {
+      const { dim, sizes } = c.attrs;
+      const like = grads.find((g) => g !== null)!;
+      const shape = c.inputShapes[0];
+      const pieces = grads.map((g, i) => g ?? zeros(shape.map((d, k) => (k === dim ? sizes[i] : d)), { dtype: like.dtype, device: like.device }));
+      return [pieces.length === 1 ? pieces[0] : cat(pieces, dim)];
     },
   },
   copy: { backward: (_c, [g]) => [g] },

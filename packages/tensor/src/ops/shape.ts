@@ -1,6 +1,6 @@
 /** Views (reshape, permute, expand, slice and what is built on them), cat/stack/split and pad. */
 import { promoteTypes } from '../dtype.js';
-import { dispatch, dispatchView } from '../dispatch.js';
+import { dispatch, dispatchSplit, dispatchView } from '../dispatch.js';
 import { fail, fmtShape } from '../errors.js';
 import type { Shape } from '../layout.js';
 import { inferShape, normalizeDim, normalizeDims, shapesEqual, viewStrides } from '../layout.js';
@@ -156,12 +156,7 @@ export function split(x: Tensor, splitSize: number | readonly number[], dim = 0)
     const total = sizes.reduce((a, b) => a + b, 0);
     if (total !== size) fail('SHAPE', 'split', `split sizes ${fmtShape(sizes)} sum to ${total}, expected dimension ${d}'s size ${size}`);
   }
-  let start = 0;
-  return sizes.map((n) => {
-    const v = dispatchView('slice', x, { dim: d, start, end: start + n, step: 1 });
-    start += n;
-    return v;
-  });
+  return dispatchSplit(x, { dim: d, sizes });
 }
 
 /** Split into `chunks` pieces of ceil(size / chunks) (as torch.chunk). */
