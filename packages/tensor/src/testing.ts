@@ -145,6 +145,22 @@ export const OP_SPECS: readonly OpSpec[] = [
     fn: (gr, y, row) => [T.reluBackward(gr, y), T.reluBackward(gr, row), gr.reluBackward(y)],
   },
   {
+    // Random gradients and inputs, a broadcast input row, int32 promoted to float32; the gradient
+    // is checked too (geluBackward's own rule gives gelu's second derivative).
+    name: 'geluBackward',
+    covers: ['geluBackward'],
+    inputs: (g) => [gen([4, 6], g), gen([4, 6], g).mul_(3), gen([6], g)],
+    fn: (gr, x, row) => [T.geluBackward(gr, x), T.geluBackward(gr, row), T.geluBackward(T.tensor([2, -1], { dtype: 'int32' }), T.tensor([1, 0], { dtype: 'int32' }))],
+    grad: true,
+  },
+  {
+    // The tails (1 + erf as erfc below -sqrt 2, underflow of the density), zeros, infinities, NaN.
+    name: 'geluBackward special values',
+    covers: ['geluBackward'],
+    inputs: () => [T.tensor([-12, -9, -6, -3, -1.5, -1e-7, -0, 0, 1e-7, 1.5, 3, 6, 9, 40, -40, Infinity, -Infinity, Number.NaN])],
+    fn: (x) => T.geluBackward(T.onesLike(x), x),
+  },
+  {
     name: 'pow',
     covers: ['pow'],
     inputs: (g) => [pos([3, 4], g).mul_(2), gen([3, 4], g)],

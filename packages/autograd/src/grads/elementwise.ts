@@ -1,6 +1,6 @@
 /** Gradient rules of the elementwise ops. Inputs of binary ops arrive broadcast (expand views), so no rule here un-broadcasts. */
 import type { BinaryOp, KernelAttrs, Tensor, UnaryOp } from '@dl/tensor';
-import { erf, exp, logicalAnd, logicalNot, mul, neg, reluBackward, sub, where, zerosLike, div, log, eq, gt, lt, ge, le, sign, cos, sin } from '@dl/tensor';
+import { exp, geluBackward, logicalAnd, logicalNot, mul, neg, reluBackward, sub, where, zerosLike, div, log, eq, gt, lt, ge, le, sign, cos, sin } from '@dl/tensor';
 import type { GradEntry } from './types.js';
 
 type Table<K extends keyof KernelAttrs> = { [P in K]: GradEntry<KernelAttrs[P]> | null };
@@ -22,16 +22,8 @@ export const unaryGrads: Table<UnaryOp | 'clamp'> = {
   tanh: { saveOutputs: true, backward: (c, [g]) => [mul(g!, sub(1, mul(y0(c), y0(c))))] },
   sigmoid: { saveOutputs: true, backward: (c, [g]) => [mul(g!, mul(y0(c), sub(1, y0(c))))] },
   relu: { saveOutputs: true, backward: (c, [g]) => [reluBackward(g!, y0(c))] },
-  // gelu(x) = x Phi(x): d = Phi(x) + x phi(x), Phi = (1 + erf(x / sqrt 2)) / 2, phi = exp(-x^2 / 2) / sqrt(2 pi)
-  gelu: {
-    saveInputs: true,
-    backward: (c, [g]) => {
-      const x = x0(c);
-      const cdf = mul(erf(mul(x, Math.SQRT1_2)).add(1), 0.5);
-      const pdf = mul(exp(mul(mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
-      return [mul(g!, cdf.add(mul(x, pdf)))];
-    },
-  },
+  // gelu(x) = x Phi(x): d = Phi(x) + x phi(x), one fused kernel (geluBackward).
+  gelu: { saveInputs: true, backward: (c, [g]) => [geluBackward(g!, x0(c))] },
   // d erf(x) = 2 / sqrt(pi) exp(-x^2)
   erf: { saveInputs: true, backward: (c, [g]) => [mul(g!, mul(exp(neg(mul(x0(c), x0(c)))), 2 / Math.sqrt(Math.PI)))] },
   // Piecewise constant: zero gradient (as PyTorch).
@@ -97,6 +89,15 @@ export const binaryGrads: Table<BinaryOp | 'where'> = {
   },
   // Linear in the gradient; piecewise constant in the output (its derivative is 0 a.e.).
   reluBackward: { saveInputs: [1], backward: (c, [g]) => [c.needsGrad[0] ? reluBackward(g!, c.inputs[1]!) : null, null] },
+  // y = a gelu'(x): dy/da = gelu'(x); dy/dx = a gelu''(x), gelu''(x) = phi(x) (2 - x^2), phi = exp(-x^2 / 2) / sqrt(2 pi).
+  geluBackward: {
+    saveInputs: true,
+    backward: (c, [g]) => {
+      const [a, x] = c.inputs as Tensor[];
+      const second = () => mul(exp(mul(mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI)).mul(sub(2, mul(x, x)));
+      return [c.needsGrad[0] ? geluBackward(g!, x) : null, c.needsGrad[1] ? mul(mul(g!, a), second()) : null];
+    },
+  },
   eq: null, ne: null, lt: null, le: null, gt: null, ge: null, logicalAnd: null, logicalOr: null,
   where: {
     saveInputs: [0],

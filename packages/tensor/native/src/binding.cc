@@ -516,7 +516,7 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
       dl::binary<double>(op, it, at<const double>(a, o[1]), at<const double>(b, o[2]), at<double>(y, o[0]));
       break;
     case napi_int32_array:
-      if (op == dl::kDiv) throw_type(env, "binary: integer division is not a kernel");
+      if (op == dl::kDiv || op == dl::kGeluBackward) throw_type(env, "binary: integer division and geluBackward are not kernels");
       dl::binary<std::int32_t>(op, it, at<const std::int32_t>(a, o[1]), at<const std::int32_t>(b, o[2]), at<std::int32_t>(y, o[0]));
       break;
     default:

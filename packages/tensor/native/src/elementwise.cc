@@ -111,6 +111,10 @@ void run2(const Strided& it, const A* a, const A* b, Y* y, F f) {
   });
 }
 
+/** y = g * gelu'(x), vectorised over VecMath (defined with the float math ops below). */
+template <typename T>
+void gelu_backward(const Strided& it, const T* g, const T* x, T* y);
+
 }  // namespace
 
 template <typename T>
@@ -123,6 +127,9 @@ void binary(int op, const Strided& it, const T* a, const T* b, T* y) {
     case kMaximum: return run2(it, a, b, y, [](T u, T v) { return Ops<T>::maximum(u, v); });
     case kMinimum: return run2(it, a, b, y, [](T u, T v) { return Ops<T>::minimum(u, v); });
     case kReluBackward: return run2(it, a, b, y, [](T u, T v) { return Ops<T>::relu_backward(u, v); });
+    case kGeluBackward:
+      if constexpr (!std::is_integral<T>::value) gelu_backward(it, a, b, y);
+      return;
     default: return;
   }
 }
@@ -217,8 +224,8 @@ DL_INLINE typename VecMath<W>::D apply(const typename VecMath<W>::D& x) {
   if constexpr (OP == kExp) return V::exp(x);
   else if constexpr (OP == kTanh) return V::tanh(x);
   else if constexpr (OP == kSigmoid) return V::sigmoid(x);
-  else if constexpr (OP == kErf) return V::template erf_fit<false>(x);
-  else if constexpr (OP == kGelu) return V::template erf_fit<true>(x);
+  else if constexpr (OP == kErf) return V::template erf_fit<V::kErf>(x);
+  else if constexpr (OP == kGelu) return V::template erf_fit<V::kGelu>(x);
   else if constexpr (OP == kSign) return V::sign(x);
   else return V::round(x);
 }
@@ -257,6 +264,42 @@ void run_vec(const Strided& it, const T* x, T* y) {
 #endif
   const i64 sy = it.stride[0][0], sx = it.stride[1][0];
   for_runs<2>(it, [&](const i64* off, i64 m) { row(x + off[1], sx, y + off[0], sy, m); });
+}
+
+/** y = g * gelu'(x) over a row of m elements, W at a time (the tail and strided rows lane by lane). */
+template <typename T, int W>
+DL_INLINE void gelu_backward_row(const T* g, i64 sg, const T* x, i64 sx, T* y, i64 sy, i64 m) {
+  using V = VecMath<W>;
+  i64 i = 0;
+  if (sg == 1 && sx == 1 && sy == 1) {
+    for (; i + W <= m; i += W) V::store(y + i, V::load(g + i) * V::template erf_fit<V::kGeluGrad>(V::load(x + i)));
+  }
+  for (; i < m; i += W) {
+    const i64 k = imin(W, m - i);
+    V::store(y + i * sy, sy, V::load(g + i * sg, sg, k) * V::template erf_fit<V::kGeluGrad>(V::load(x + i * sx, sx, k)), k);
+  }
+}
+
+template <typename T>
+void gelu_backward_row_portable(const T* g, i64 sg, const T* x, i64 sx, T* y, i64 sy, i64 m) {
+  gelu_backward_row<T, 2>(g, sg, x, sx, y, sy, m);
+}
+
+#if defined(__x86_64__)
+template <typename T>
+__attribute__((target("avx2,fma"))) void gelu_backward_row_avx2(const T* g, i64 sg, const T* x, i64 sx, T* y, i64 sy, i64 m) {
+  gelu_backward_row<T, 4>(g, sg, x, sx, y, sy, m);
+}
+#endif
+
+template <typename T>
+void gelu_backward(const Strided& it, const T* g, const T* x, T* y) {
+  void (*row)(const T*, i64, const T*, i64, T*, i64, i64) = gelu_backward_row_portable<T>;
+#if defined(__x86_64__)
+  if (kernels_use_avx2()) row = gelu_backward_row_avx2<T>;
+#endif
+  const i64 sy = it.stride[0][0], sg = it.stride[1][0], sx = it.stride[2][0];
+  for_runs<3>(it, [&](const i64* off, i64 m) { row(g + off[1], sg, x + off[2], sx, y + off[0], sy, m); });
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 
 namespace dl {
 
-enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kMaximum, kMinimum, kReluBackward, kBinaryOps };
+enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kMaximum, kMinimum, kReluBackward, kGeluBackward, kBinaryOps };
 enum CompareOp : int { kEq = 0, kNe, kLt, kLe, kGt, kGe, kCompareOps };
 enum UnaryOp : int {
   kRelu = 0, kNeg, kAbs, kSqrt, kRsqrt, kExp, kLog, kSin, kCos, kTanh, kSigmoid, kGelu, kErf, kSign, kFloor, kCeil, kRound,

@@ -154,17 +154,22 @@ struct VecMath {
     return (x >= 0.0 ? splat(1.0) : e) / (1 + e);
   }
 
+  /** What erf_fit computes: erf(v), gelu(v), or gelu'(v) = Phi(v) + v phi(v). */
+  enum ErfMode { kErf, kGelu, kGeluGrad };
+
   /**
    * erf(v), or with kGelu gelu(v) = v * 0.5 * (1 + erf(v / sqrt(2))), by the fit of
    * backend/cpu/erf.ts (see its header: about 3e-16 relative; 1 + erf(z) is erfc(|z|) for
    * z <= -1, so gelu keeps its relative accuracy in the negative tail down to v ~ -8.5, and is
    * -0 below, where 1 + erf(z) rounds to 0). The same operations in the same order as erfRow,
    * so the results agree with the TypeScript kernel's, special values included (gelu(-inf) is
-   * NaN, as PyTorch's formula gives).
+   * NaN, as PyTorch's formula gives). kGeluGrad gives gelu's derivative from the same
+   * 1 + erf(z): 0.5 (1 + erf(z)) + v exp(-v^2 / 2) / sqrt(2 pi), whose second term is 0 where
+   * the exp is (so gelu'(+-inf) is 1 and 0, where PyTorch's formula gives inf * 0 = NaN).
    */
-  template <bool kGelu>
+  template <int kMode>
   static DL_INLINE D erf_fit(const D& v) {
-    const D z = kGelu ? v * 0.7071067811865476 : v;
+    const D z = kMode != kErf ? v * 0.7071067811865476 : v;
     const D az = abs(z);
     // |z| < 1: erf(z) = z P(z^2).
     const D s = z * z;
@@ -188,9 +193,11 @@ struct VecMath {
     // |z| >= 6 (or NaN): erf(z) = sign(z) (erfc(6) is below half an ulp of 1).
     const D far = z > 0.0 ? splat(1.0) : neg ? splat(-1.0) : z;
     const D e = inner ? small : mid ? (neg ? c - 1 : 1 - c) : far;  // erf(z)
-    if constexpr (!kGelu) return e;
+    if constexpr (kMode == kErf) return e;
     const D h = mid ? (neg ? c : 2 - c) : 1 + e;  // 1 + erf(z)
-    return v * 0.5 * h;
+    if constexpr (kMode == kGelu) return v * 0.5 * h;
+    const D d = exp(-0.5 * v * v);  // 0 from |v| ~ 38.6 on: the density term's limit, also at +-inf
+    return 0.5 * h + (d == 0.0 ? D{} : v * (d * 0.3989422804014327));
   }
 
   // -1, 0 or 1; sign(-0) = 0; NaN stays NaN.

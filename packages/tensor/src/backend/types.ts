@@ -47,7 +47,7 @@ export type UnaryOp =
   | 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'sin' | 'cos' | 'tanh' | 'sigmoid'
   | 'relu' | 'gelu' | 'erf' | 'sign' | 'floor' | 'ceil' | 'round' | 'logicalNot';
 export type BinaryOp =
-  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'reluBackward'
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'reluBackward' | 'geluBackward'
   | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'logicalAnd' | 'logicalOr';
 export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'all' | 'any';
 
@@ -71,8 +71,10 @@ export interface KernelAttrs {
   // Comparisons and logical ops: y bool. div is true division (float inputs).
   // pow on integers is integer power. Integer results wrap like int32/uint8 in C.
   // reluBackward: y = b > 0 ? a : 0 (a: the gradient, b: relu's output; NaN in b gives 0).
+  // geluBackward (float): y = a * gelu'(b), gelu'(x) = Phi(x) + x phi(x) (a: the gradient, b: gelu's
+  // input); the x phi(x) term is 0 where phi underflows, so gelu'(+-inf) = 1, 0 (not NaN).
   add: NoAttrs; sub: NoAttrs; mul: NoAttrs; div: NoAttrs; pow: NoAttrs; maximum: NoAttrs; minimum: NoAttrs;
-  reluBackward: NoAttrs;
+  reluBackward: NoAttrs; geluBackward: NoAttrs;
   eq: NoAttrs; ne: NoAttrs; lt: NoAttrs; le: NoAttrs; gt: NoAttrs; ge: NoAttrs;
   logicalAnd: NoAttrs; logicalOr: NoAttrs;
   /** ins [cond (bool), a, b] all of the output's shape; outs [y] of a's dtype. */

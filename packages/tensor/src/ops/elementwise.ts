@@ -66,7 +66,7 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
 
 type BinaryKind = 'arith' | 'compare' | 'logical';
 const KIND: Record<BinaryOp, BinaryKind> = {
-  add: 'arith', sub: 'arith', mul: 'arith', div: 'arith', pow: 'arith', maximum: 'arith', minimum: 'arith', reluBackward: 'arith',
+  add: 'arith', sub: 'arith', mul: 'arith', div: 'arith', pow: 'arith', maximum: 'arith', minimum: 'arith', reluBackward: 'arith', geluBackward: 'arith',
   eq: 'compare', ne: 'compare', lt: 'compare', le: 'compare', gt: 'compare', ge: 'compare',
   logicalAnd: 'logical', logicalOr: 'logical',
 };
@@ -88,7 +88,7 @@ function binary(op: BinaryOp, a: Operand, b: Operand): Tensor {
   const device = (ta ?? tb)!.device;
   const kind = KIND[op];
   let dtype = kind === 'logical' ? 'bool' : resultType([ta ?? (a as number), tb ?? (b as number)]);
-  if (op === 'div' && !isFloating(dtype)) dtype = DEFAULT_FLOAT;
+  if ((op === 'div' || op === 'geluBackward') && !isFloating(dtype)) dtype = DEFAULT_FLOAT;
   const boolArith = kind === 'arith' && dtype === 'bool';
   if (boolArith) {
     if (op === 'sub') fail('DTYPE', op, 'subtraction of bool tensors is not supported', 'use logicalXor-style logic or cast to int32 first');
@@ -138,6 +138,11 @@ export const maximum = (a: Operand, b: Operand) => binary('maximum', a, b);
 export const minimum = (a: Operand, b: Operand) => binary('minimum', a, b);
 /** relu's gradient: `grad` where `output` (relu's output, or its input) is positive, else 0; one pass (PyTorch's threshold_backward at 0). */
 export const reluBackward = (grad: Operand, output: Operand) => binary('reluBackward', grad, output);
+/**
+ * gelu's gradient in one pass: grad * (Phi(input) + input * phi(input)), Phi and phi the standard
+ * normal's distribution and density (PyTorch's gelu_backward, exact form). Integers give float32.
+ */
+export const geluBackward = (grad: Operand, input: Operand) => binary('geluBackward', grad, input);
 export const eq = (a: Operand, b: Operand) => binary('eq', a, b);
 export const ne = (a: Operand, b: Operand) => binary('ne', a, b);
 export const lt = (a: Operand, b: Operand) => binary('lt', a, b);

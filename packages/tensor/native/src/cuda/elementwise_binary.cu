@@ -49,7 +49,21 @@ struct BinaryOp {
       else if constexpr (OP == kOp_maximum) return (a > b || a != a) ? a : b;
       else if constexpr (OP == kOp_minimum) return (a < b || a != a) ? a : b;
       else if constexpr (OP == kOp_reluBackward) return b > T(0) ? a : T(0);  // NaN in b gives 0
-      else static_assert(OP < 0, "not a float binary op");
+      else if constexpr (OP == kOp_geluBackward) {
+        // a * (Phi(b) + b phi(b)); 1 + erf(z) = erfc(-z), exact in the tail, for z < -1 (as gelu);
+        // the density term is 0 where its exp is (its limit, also at +-inf).
+        if constexpr (DT == kFloat32) {
+          const float z = b * 0.70710678118654752f;
+          const float h = z < -1.0f ? erfcf(-z) : 1.0f + erff(z);
+          const float d = expf(-0.5f * b * b);
+          return a * (0.5f * h + (d == 0.0f ? 0.0f : b * (d * 0.39894228040143268f)));
+        } else {
+          const double z = b * 0.70710678118654752440;
+          const double h = z < -1.0 ? erfc(-z) : 1.0 + erf(z);
+          const double d = exp(-0.5 * b * b);
+          return a * (0.5 * h + (d == 0.0 ? 0.0 : b * (d * 0.39894228040143268)));
+        }
+      } else static_assert(OP < 0, "not a float binary op");
     } else {
       // Integers and bool: exact in int32 arithmetic (uint32 for the wrap), then stored as T.
       const uint32_t ua = static_cast<uint32_t>(a), ub = static_cast<uint32_t>(b);
@@ -111,6 +125,7 @@ void binary(const Ctx& c, int op, const Tensor& a, const Tensor& b, const Tensor
     DL_BINARY_ANY(kOp_maximum)
     DL_BINARY_ANY(kOp_minimum)
     DL_BINARY_ANY(kOp_reluBackward)
+    case kOp_geluBackward: DL_SWITCH_FLOAT("geluBackward", DT, a.dtype, run<kOp_geluBackward, DT>(c, a, b, y)) break;
     DL_BINARY_ANY(kOp_eq)
     DL_BINARY_ANY(kOp_ne)
     DL_BINARY_ANY(kOp_lt)

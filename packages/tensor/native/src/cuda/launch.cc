@@ -571,7 +571,7 @@ void launch(int code, const double* P, size_t len) {
     L.same_shape(0, "a", 2, "y");
     L.same_shape(1, "b", 2, "y");
     L.dtype(1, "b", L.t(0).dtype);
-    if (code == kOp_div) L.floating(0, "a");
+    if (code == kOp_div || code == kOp_geluBackward) L.floating(0, "a");
     L.dtype(2, "y", bool_binary(code) ? kBool : L.t(0).dtype);
     return binary(ctx, code, L.t(0), L.t(1), L.t(2));
   }

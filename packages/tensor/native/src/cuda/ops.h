@@ -5,7 +5,7 @@
 #define DL_CUDA_OPS(X)                                                                              \
   X(neg) X(abs) X(exp) X(log) X(sqrt) X(rsqrt) X(sin) X(cos) X(tanh) X(sigmoid)                     \
   X(relu) X(gelu) X(erf) X(sign) X(floor) X(ceil) X(round) X(logicalNot) X(clamp)                   \
-  X(add) X(sub) X(mul) X(div) X(pow) X(maximum) X(minimum) X(reluBackward)                          \
+  X(add) X(sub) X(mul) X(div) X(pow) X(maximum) X(minimum) X(reluBackward) X(geluBackward)         \
   X(eq) X(ne) X(lt) X(le) X(gt) X(ge) X(logicalAnd) X(logicalOr) X(where)                           \
   X(sum) X(prod) X(max) X(min) X(all) X(any) X(argmax) X(argmin) X(sort) X(cumsum) X(softmax) X(logSoftmax)           \
   X(crossEntropy) X(crossEntropyBackward) X(matmul)                                                 \

@@ -9,7 +9,7 @@
  */
 import type { TypedArray } from '../../dtype.js';
 import type { BinaryOp, Kernel, KernelAttrs, UnaryOp } from '../types.js';
-import { erfRow } from './erf.js';
+import { ErfMode, erfRow } from './erf.js';
 import { Walker, contiguous, normalizeBool, numelOf } from './strided.js';
 
 type NoAttrs = KernelAttrs['neg'];
@@ -62,10 +62,10 @@ function unaryRow(op: UnaryOp, x: TypedArray, ix: number, sx: number, y: TypedAr
       for (let i = 0; i < n; i++, ix += sx, iy += sy) y[iy] = Math.max(x[ix], 0);
       return;
     case 'gelu':
-      erfRow(true, x, ix, sx, y, iy, sy, n);
+      erfRow(ErfMode.Gelu, x, ix, sx, y, iy, sy, n);
       return;
     case 'erf':
-      erfRow(false, x, ix, sx, y, iy, sy, n);
+      erfRow(ErfMode.Erf, x, ix, sx, y, iy, sy, n);
       return;
     case 'sign':
       // -1, 0 or 1; sign(-0) = 0; NaN stays NaN (as the reference backend).
@@ -209,6 +209,9 @@ function binaryRow(
     case 'reluBackward':
       for (let i = 0; i < n; i++, ia += sa, ib += sb, iy += sy) y[iy] = b[ib] > 0 ? a[ia] : 0;
       return;
+    case 'geluBackward':
+      erfRow(ErfMode.GeluBackward, b, ib, sb, y, iy, sy, n, a, ia, sa);
+      return;
     case 'eq':
       for (let i = 0; i < n; i++, ia += sa, ib += sb, iy += sy) y[iy] = a[ia] === b[ib] ? 1 : 0;
       return;
@@ -320,6 +323,7 @@ export const elementwiseKernels = {
   maximum: binaryKernel('maximum'),
   minimum: binaryKernel('minimum'),
   reluBackward: binaryKernel('reluBackward'),
+  geluBackward: binaryKernel('geluBackward'),
   eq: binaryKernel('eq'),
   ne: binaryKernel('ne'),
   lt: binaryKernel('lt'),

@@ -18,6 +18,9 @@
  * gelu uses 1 + erf(z) = erfc(|z|) directly for z <= -1, so its negative tail
  * keeps its relative accuracy (~1e-14) down to x ~ -8.5; below that it is -0
  * (|gelu| < 1e-16 there), as PyTorch's double evaluation of the formula gives.
+ * gelu's derivative Phi(x) + x phi(x) = (1 + erf(z)) / 2 + x exp(-x^2 / 2) / sqrt(2 pi)
+ * uses the same 1 + erf(z); its second term is 0 where the exp underflows, so gelu'(+-inf) is
+ * 1 and 0 (PyTorch's formula gives inf * 0 = NaN there).
  *
  * The loop is written once, in `erfRow`, so that the kernels evaluate it inline
  * (no call per element); the scalar `erf` runs it on one element.
@@ -63,13 +66,21 @@ const B18 = 4.418730573272641e-15;
 
 const U_SHIFT = 1 / 12;
 const U_SCALE = 12 / 5;
+const INV_SQRT_2PI = 0.3989422804014327;
 
 /**
- * y[iy + i*sy] = erf(x[ix + i*sx]) for i < n, or with `gelu` set
- * y = x * 0.5 * (1 + erf(x / sqrt(2))). NaN gives NaN.
+ * What erfRow computes: erf(x); gelu(x) = x * 0.5 * (1 + erf(x / sqrt(2))); or g * gelu'(x),
+ * gelu's backward, with the gradient g read from `g`.
+ */
+export const ErfMode = { Erf: 0, Gelu: 1, GeluBackward: 2 } as const;
+export type ErfMode = (typeof ErfMode)[keyof typeof ErfMode];
+
+/**
+ * y[iy + i*sy] = f(x[ix + i*sx]) for i < n, f as `mode` says (GeluBackward also reads
+ * g[ig + i*sg]). NaN gives NaN.
  */
 export function erfRow(
-  gelu: boolean,
+  mode: ErfMode,
   x: TypedArray,
   ix: number,
   sx: number,
@@ -77,8 +88,12 @@ export function erfRow(
   iy: number,
   sy: number,
   n: number,
+  g?: TypedArray,
+  ig = 0,
+  sg = 0,
 ): void {
-  for (let i = 0; i < n; i++, ix += sx, iy += sy) {
+  const gelu = mode !== ErfMode.Erf;
+  for (let i = 0; i < n; i++, ix += sx, iy += sy, ig += sg) {
     const v = x[ix];
     const z = gelu ? v * Math.SQRT1_2 : v;
     const az = z < 0 ? -z : z;
@@ -108,7 +123,12 @@ export function erfRow(
       e = z > 0 ? 1 : z < 0 ? -1 : z;
       h = 1 + e;
     }
-    y[iy] = gelu ? v * 0.5 * h : e;
+    if (mode === ErfMode.Erf) y[iy] = e;
+    else if (mode === ErfMode.Gelu) y[iy] = v * 0.5 * h;
+    else {
+      const d = Math.exp(-0.5 * v * v); // 0 from |v| ~ 38.6 on: the density term's limit, also at +-inf
+      y[iy] = g![ig] * (0.5 * h + (d === 0 ? 0 : v * (d * INV_SQRT_2PI)));
+    }
   }
 }
 
@@ -117,13 +137,13 @@ const one = new Float64Array(1);
 /** The error function of one number (see the file comment for accuracy). */
 export function erf(x: number): number {
   one[0] = x;
-  erfRow(false, one, 0, 0, one, 0, 0, 1);
+  erfRow(ErfMode.Erf, one, 0, 0, one, 0, 0, 1);
   return one[0];
 }
 
 /** gelu of one number: x * 0.5 * (1 + erf(x / sqrt(2))). */
 export function gelu(x: number): number {
   one[0] = x;
-  erfRow(true, one, 0, 0, one, 0, 0, 1);
+  erfRow(ErfMode.Gelu, one, 0, 0, one, 0, 0, 1);
   return one[0];
 }

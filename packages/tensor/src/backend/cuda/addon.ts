@@ -52,7 +52,7 @@ export const CUDA_ATTRS = {
   relu: [], gelu: [], erf: [], sign: [], floor: [], ceil: [], round: [], logicalNot: [],
   clamp: ['min', 'max'],
   // elementwise binary and select
-  add: [], sub: [], mul: [], div: [], pow: [], maximum: [], minimum: [], reluBackward: [],
+  add: [], sub: [], mul: [], div: [], pow: [], maximum: [], minimum: [], reluBackward: [], geluBackward: [],
   eq: [], ne: [], lt: [], le: [], gt: [], ge: [], logicalAnd: [], logicalOr: [],
   where: [],
   // reductions: dimMask has bit d set for every reduced dim d

@@ -82,7 +82,7 @@ export const ATTR_ENCODERS: { readonly [K in LaunchedOp]: (attrs: KernelAttrs[K]
   neg: none, abs: none, exp: none, log: none, sqrt: none, rsqrt: none, sin: none, cos: none, tanh: none, sigmoid: none,
   relu: none, gelu: none, erf: none, sign: none, floor: none, ceil: none, round: none, logicalNot: none,
   clamp: (a) => [orNaN(a.min), orNaN(a.max)],
-  add: none, sub: none, mul: none, div: none, pow: none, maximum: none, minimum: none, reluBackward: none,
+  add: none, sub: none, mul: none, div: none, pow: none, maximum: none, minimum: none, reluBackward: none, geluBackward: none,
   eq: none, ne: none, lt: none, le: none, gt: none, ge: none, logicalAnd: none, logicalOr: none,
   where: none,
   sum: dimMask, prod: dimMask, max: dimMask, min: dimMask, all: dimMask, any: dimMask,

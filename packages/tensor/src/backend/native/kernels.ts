@@ -257,7 +257,7 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
 
   // ---------------------------------------------------------------- elementwise
 
-  const ARITH: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, reluBackward: 6 };
+  const ARITH: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, reluBackward: 6, geluBackward: 7 };
   const COMPARE: Partial<Record<BinaryOp, number>> = { eq: 0, ne: 1, lt: 2, le: 3, gt: 4, ge: 5 };
 
   function binaryKernel(op: BinaryOp): K<NoAttrs> {
@@ -269,7 +269,7 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
       const y = outs[0];
       const dt = a.dtype;
       // Comparisons take every dtype (bool and uint8 are bytes); arithmetic float and int32.
-      if (!compare && !(dt === 'float32' || dt === 'float64' || (dt === 'int32' && op !== 'div'))) return fallback(ins, outs, attrs);
+      if (!compare && !(dt === 'float32' || dt === 'float64' || (dt === 'int32' && op !== 'div' && op !== 'geluBackward'))) return fallback(ins, outs, attrs);
       if (!putStrided([y, a, b])) return fallback(ins, outs, attrs);
       if (compare) addon.compare(code, a.buf, b.buf, y.buf, P);
       else addon.binary(code, a.buf, b.buf, y.buf, P);
@@ -410,7 +410,7 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
 /** The ops that have native kernels (for doctor and tests). */
 export const NATIVE_OPS: readonly OpName[] = [
   'matmul', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward',
-  'add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'reluBackward', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where',
+  'add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'reluBackward', 'geluBackward', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where',
   'relu', 'neg', 'abs', 'sqrt', 'rsqrt', 'exp', 'log', 'sin', 'cos', 'tanh', 'sigmoid', 'gelu', 'erf', 'sign', 'floor', 'ceil', 'round',
   'sum', 'softmax', 'logSoftmax',
   'crossEntropy', 'crossEntropyBackward',

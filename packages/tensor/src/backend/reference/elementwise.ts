@@ -1,7 +1,7 @@
 /** Elementwise kernels: unary, clamp, binary, where. */
 import type { DType } from '../../dtype.js';
 import type { BinaryOp, Kernel, KernelAttrs, UnaryOp } from '../types.js';
-import { erf, gelu, integerPow, relu, roundHalfEven, sign } from './math.js';
+import { erf, gelu, geluDerivative, integerPow, relu, roundHalfEven, sign } from './math.js';
 import { type Arg, readAll, wrapMul, writeAll } from './strided.js';
 
 type RefKernel<K extends keyof KernelAttrs> = Kernel<KernelAttrs[K], Float64Array>;
@@ -96,6 +96,8 @@ function binaryFn(op: BinaryOp, dtype: DType): (a: number, b: number) => number 
       return (a, b) => Math.min(a, b); // propagates NaN
     case 'reluBackward':
       return (a, b) => (b > 0 ? a : 0);
+    case 'geluBackward':
+      return (a, b) => a * geluDerivative(b);
     case 'eq':
       return (a, b) => (a === b ? 1 : 0);
     case 'ne':
@@ -147,6 +149,7 @@ export const binaryKernels: { readonly [K in BinaryOp]: RefKernel<K> } = {
   maximum: binary('maximum'),
   minimum: binary('minimum'),
   reluBackward: binary('reluBackward'),
+  geluBackward: binary('geluBackward'),
   eq: binary('eq'),
   ne: binary('ne'),
   lt: binary('lt'),

@@ -118,6 +118,12 @@ export function gelu(x: number): number {
   return x * 0.5 * (1 + erf(x / Math.SQRT2));
 }
 
+/** d gelu / dx = Phi(x) + x phi(x): the normal distribution plus x times its density (0 at +-inf, its limit). */
+export function geluDerivative(x: number): number {
+  const density = Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+  return 0.5 * (1 + erf(x / Math.SQRT2)) + (density === 0 ? 0 : x * density);
+}
+
 /**
  * Integer power with the wrap-around of `mul` (e.g. Math.imul), as PyTorch's
  * integer pow: a negative exponent gives 1 for base 1, +-1 for base -1, else 0.
