@@ -16,6 +16,7 @@ const CUDA_TESTS = [
   'packages/tensor/test/cuda.test.ts',
   'packages/tensor/test/native.test.ts',
   'packages/nn/test/devices.test.ts',
+  'packages/nn/test/packed.test.ts',
   'packages/optim/test/cuda.test.ts',
   'apps/cifar-trainer/test/device.test.ts',
 ];

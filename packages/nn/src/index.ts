@@ -26,6 +26,8 @@ export { Embedding } from './layers/embedding.js';
 export type { EmbeddingOptions } from './layers/embedding.js';
 export { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase } from './layers/recurrent.js';
 export type { GRUCellOptions, GRUOptions, LSTMCellOptions, LSTMOptions, RNNBaseOptions, RNNCellBaseOptions, RNNCellOptions, RNNMode, RNNNonlinearity, RNNOptions } from './layers/recurrent.js';
+export { PackedSequence } from './rnn-utils.js';
+export type { PackOptions, PackPaddedOptions, PadPackedOptions, PadSequenceOptions } from './rnn-utils.js';
 export { Flatten, Identity, PixelShuffle, PixelUnshuffle, Unflatten, Upsample } from './layers/misc.js';
 export { CircularPad2d, ConstantPad1d, ConstantPad2d, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, ZeroPad2d } from './layers/padding.js';
 export { CosineSimilarity, PairwiseDistance } from './layers/distance.js';

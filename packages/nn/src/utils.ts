@@ -1,11 +1,14 @@
 /**
- * torch.nn.utils: gradient clipping, parameters <-> one vector, and
+ * torch.nn.utils: gradient clipping, parameters <-> one vector,
  * functionalCall (torch.func.functional_call) to run a module with other
- * tensors in place of its parameters and buffers.
+ * tensors in place of its parameters and buffers, and `rnn` (torch.nn.utils.rnn:
+ * padded and packed batches of sequences, see rnn-utils.ts).
  */
 import { DLError, Tensor, cat, scope, tensor } from '@dl/tensor';
 import { noGrad } from '@dl/autograd';
 import type { Module } from './module.js';
+
+export * as rnn from './rnn-utils.js';
 
 type Params = Tensor | Iterable<Tensor>;
 

@@ -5,6 +5,9 @@
  * converts a PyTorch state dict), gate order and default initialisation (every weight and bias U(-1/sqrt(hiddenSize), 1/sqrt(hiddenSize)), drawn in
  * PyTorch's parameter order).
  *
+ * RNN, LSTM and GRU also take a PackedSequence (utils.rnn.packPaddedSequence): each sequence
+ * then runs over its own steps only, and the final states are those after each one's last step.
+ *
  * Built from tensor ops, so autograd and every backend work as they are. A layer projects the
  * input of all its time steps at once (one matmul over [L * N, Hin] per layer and direction);
  * only the hidden projection runs step by step. Each step runs in its own scope(), so under
@@ -18,6 +21,7 @@ import { checkFloat, checkTensor, fmtShape, positiveInt, probability } from '../
 import type { FactoryOptions } from '../internal.js';
 import { Module } from '../module.js';
 import { type Parameter, ownParameter } from '../parameter.js';
+import { PackedSequence } from '../rnn-utils.js';
 
 /** The nonlinearity of RNN and RNNCell. */
 export type RNNNonlinearity = 'tanh' | 'relu';
@@ -83,10 +87,11 @@ function checkDtypes(op: string, name: string, t: Tensor, weight: Tensor): void 
   }
 }
 
-function checkState(op: string, name: string, t: unknown, expected: Shape, layout: string, input: Tensor): asserts t is Tensor {
+/** `input`: what the state is for, as the message names it ("input of shape [5, 2, 3]"). */
+function checkState(op: string, name: string, t: unknown, expected: Shape, layout: string, input: string): asserts t is Tensor {
   checkTensor(op, name, t);
   if (t.ndim !== expected.length || t.shape.some((s, i) => s !== expected[i])) {
-    throw new DLError('SHAPE', op, `expected ${name} of shape ${fmtShape(expected)} (${layout}) for input of shape ${fmtShape(input.shape)}; got ${fmtShape(t.shape)}`);
+    throw new DLError('SHAPE', op, `expected ${name} of shape ${fmtShape(expected)} (${layout}) for ${input}; got ${fmtShape(t.shape)}`);
   }
 }
 
@@ -126,6 +131,59 @@ function cellStep(mode: RNNMode, gi: Tensor, h: Tensor, c: Tensor | null, w: Cel
       return [n.add(z.mul(h.sub(n))), null];
     }
   }
+}
+
+/**
+ * One layer in one direction over the rows gi = x W_ih^T + b_ih [P, gates * hiddenSize] of all
+ * time steps, step t's batchSizes[t] rows after those of the steps before (the packed layout;
+ * padded input is the case of equal batch sizes), from the states h0 (and c0) [N, *] with
+ * N = batchSizes[0] and the sequences by decreasing length. Returns the outputs [P, hOut] in the
+ * same layout and each sequence's final state, as PyTorch's packed layers: forward, the
+ * sequences that ended leave the batch (its last rows) with the state after their last step; in
+ * reverse, each sequence joins the batch at its own last step, starting from its h0 (and c0).
+ */
+function runDirection(mode: RNNMode, gi: Tensor, batchSizes: readonly number[], h0: Tensor, c0: Tensor | null, w: CellWeights, reverse: boolean): [Tensor, Tensor, Tensor | null] {
+  const steps = batchSizes.length;
+  // Step t's rows start after those of the steps before.
+  const starts = [0];
+  for (let t = 1; t < steps; t++) starts.push(starts[t - 1] + batchSizes[t - 1]);
+  const out: Tensor[] = new Array(steps);
+  const step = (t: number, h: Tensor, c: Tensor | null) => scope(() => cellStep(mode, gi.narrow(0, starts[t], batchSizes[t]), h, c, w));
+  if (reverse) {
+    let rows = batchSizes[steps - 1];
+    let h = h0.narrow(0, 0, rows);
+    let c = c0?.narrow(0, 0, rows) ?? null;
+    for (let t = steps - 1; t >= 0; t--) {
+      const joining = batchSizes[t] - rows;
+      if (joining > 0) {
+        h = cat([h, h0.narrow(0, rows, joining)], 0);
+        c = c && cat([c, (c0 as Tensor).narrow(0, rows, joining)], 0);
+        rows = batchSizes[t];
+      }
+      [h, c] = step(t, h, c);
+      out[t] = h;
+    }
+    return [cat(out, 0), h, c];
+  }
+  // The final states of the sequences that ended, the last-ending (lowest rows) last.
+  const ended: [Tensor, Tensor | null][] = [];
+  let h = h0;
+  let c = c0;
+  for (let t = 0; t < steps; t++) {
+    const rows = h.shape[0];
+    const size = batchSizes[t];
+    if (size < rows) {
+      ended.push([h.narrow(0, size, rows - size), c?.narrow(0, size, rows - size) ?? null]);
+      h = h.narrow(0, 0, size);
+      c = c?.narrow(0, 0, size) ?? null;
+    }
+    [h, c] = step(t, h, c);
+    out[t] = h;
+  }
+  if (ended.length === 0) return [cat(out, 0), h, c];
+  ended.push([h, c]);
+  ended.reverse();
+  return [cat(out, 0), cat(ended.map(([eh]) => eh), 0), c && cat(ended.map(([, ec]) => ec as Tensor), 0)];
 }
 
 /**
@@ -204,23 +262,38 @@ export abstract class RNNBase extends Module {
    * or unbatched [L, Hin]; h0 (and c0 for the LSTM) [numLayers * numDirections, N, hOut] (c0:
    * hiddenSize), unbatched without the N, zeros when omitted. Returns the output
    * [L, N, numDirections * hOut] (in the input's layout) and the final states, shaped as h0 and c0.
+   * A PackedSequence input (data [sum of lengths, Hin], batchFirst does not apply) gives a
+   * PackedSequence output of the same batch sizes and order; h0, c0 and the final states are
+   * in the caller's batch order (sortedIndices and unsortedIndices applied, as PyTorch does).
    */
-  protected run(input: Tensor, h0: Tensor | null | undefined, c0: Tensor | null | undefined): [Tensor, Tensor, Tensor | null] {
+  protected run(input: Tensor | PackedSequence, h0: Tensor | null | undefined, c0: Tensor | null | undefined): [Tensor | PackedSequence, Tensor, Tensor | null] {
     const op = `${this.constructor.name}.forward`;
-    checkTensor(op, 'input', input);
-    if (input.ndim !== 2 && input.ndim !== 3) {
-      throw new DLError('SHAPE', op, `expected input of 3 dims ${this.batchFirst ? '[N, L, inputSize] (batchFirst)' : '[L, N, inputSize]'} or 2 dims [L, inputSize] (unbatched); got shape ${fmtShape(input.shape)}`);
-    }
-    if (input.shape[input.ndim - 1] !== this.inputSize) {
-      throw new DLError('SHAPE', op, `input has ${input.shape[input.ndim - 1]} features in its last dim, expected inputSize ${this.inputSize}; got shape ${fmtShape(input.shape)}`);
+    const packed = input instanceof PackedSequence ? input : null;
+    const x0 = packed ? packed.data : (input as Tensor);
+    const inputName = packed ? 'input.data' : 'input';
+    checkTensor(op, inputName, x0);
+    if (packed) {
+      if (x0.ndim !== 2 || x0.shape[1] !== this.inputSize) {
+        throw new DLError('SHAPE', op, `expected the data of a PackedSequence of shape [sum of lengths, inputSize ${this.inputSize}]; got shape ${fmtShape(x0.shape)}`);
+      }
+    } else if (x0.ndim !== 2 && x0.ndim !== 3) {
+      throw new DLError('SHAPE', op, `expected input of 3 dims ${this.batchFirst ? '[N, L, inputSize] (batchFirst)' : '[L, N, inputSize]'} or 2 dims [L, inputSize] (unbatched); got shape ${fmtShape(x0.shape)}`);
+    } else if (x0.shape[x0.ndim - 1] !== this.inputSize) {
+      throw new DLError('SHAPE', op, `input has ${x0.shape[x0.ndim - 1]} features in its last dim, expected inputSize ${this.inputSize}; got shape ${fmtShape(x0.shape)}`);
     }
     const weight = this.#param('weightIhL0') as Tensor;
-    checkDtypes(op, 'input', input, weight);
-    const batched = input.ndim === 3;
-    const timeDim = batched && this.batchFirst ? 1 : 0;
-    const steps = input.shape[timeDim];
-    if (steps === 0) throw new DLError('SHAPE', op, `expected a sequence of length >= 1; got input of shape ${fmtShape(input.shape)}`);
-    const n = batched ? input.shape[1 - timeDim] : 1;
+    checkDtypes(op, inputName, x0, weight);
+    const batched = packed !== null || x0.ndim === 3;
+    const timeDim = !packed && batched && this.batchFirst ? 1 : 0;
+    // How many sequences run at each time step.
+    let batchSizes: readonly number[];
+    if (packed) {
+      batchSizes = packed.batchSizesList;
+    } else {
+      if (x0.shape[timeDim] === 0) throw new DLError('SHAPE', op, `expected a sequence of length >= 1; got input of shape ${fmtShape(x0.shape)}`);
+      batchSizes = new Array<number>(x0.shape[timeDim]).fill(batched ? x0.shape[1 - timeDim] : 1);
+    }
+    const n = batchSizes[0];
     const isLstm = this.mode === 'LSTM';
     const hOut = this.projSize || this.hiddenSize;
     const states = this.numLayers * this.numDirections;
@@ -231,15 +304,21 @@ export abstract class RNNBase extends Module {
     for (const [name, t, size, sizeName] of given) {
       if (t == null) continue;
       const layout = `[numLayers * numDirections, ${batched ? 'N, ' : ''}${sizeName}]`;
-      checkState(op, name, t, batched ? [states, n, size] : [states, size], layout, input);
+      checkState(op, name, t, batched ? [states, n, size] : [states, size], layout, packed ? `a PackedSequence of ${n} sequences` : `input of shape ${fmtShape(x0.shape)}`);
       checkDtypes(op, name, t, weight);
     }
     return scope(() => {
-      const factory = { dtype: input.dtype, device: input.device };
-      // Time-major and batched inside: [L, N, features].
-      let x = batched ? (this.batchFirst ? input.transpose(0, 1) : input) : input.unsqueeze(1);
-      const h = h0 == null ? zeros([states, n, hOut], factory) : batched ? h0 : h0.unsqueeze(1);
-      const c = isLstm ? (c0 == null ? zeros([states, n, this.hiddenSize], factory) : batched ? c0 : c0.unsqueeze(1)) : null;
+      const factory = { dtype: x0.dtype, device: x0.device };
+      // Rows [P, features] in the packed layout: step by step, a padded input's N rows per step.
+      let x = packed ? x0 : (timeDim === 1 ? x0.transpose(0, 1) : x0).reshape([-1, this.inputSize]);
+      // States [layers * directions, N, *] in the order of the rows (sorted by decreasing length).
+      const initial = (t: Tensor | null | undefined, size: number) => {
+        if (t == null) return zeros([states, n, size], factory);
+        if (!batched) return t.unsqueeze(1);
+        return packed?.sortedIndices ? t.indexSelect(1, packed.sortedIndices) : t;
+      };
+      const h = initial(h0, hOut);
+      const c = isLstm ? initial(c0, this.hiddenSize) : null;
       const hN: Tensor[] = [];
       const cN: Tensor[] = [];
       for (let layer = 0; layer < this.numLayers; layer++) {
@@ -247,27 +326,30 @@ export abstract class RNNBase extends Module {
         for (let dir = 0; dir < this.numDirections; dir++) {
           const sfx = RNNBase.#suffix(layer, dir);
           const weights: CellWeights = { hh: this.#param(`weightHh${sfx}`) as Tensor, bhh: this.#param(`biasHh${sfx}`), hr: this.#param(`weightHr${sfx}`) };
-          // The input projection of every time step in one matmul: [L, N, gates * hiddenSize].
+          // The input projection of every time step in one matmul: [P, gates * hiddenSize].
           const gi = F.linear(x, this.#param(`weightIh${sfx}`) as Tensor, this.#param(`biasIh${sfx}`));
           const k = layer * this.numDirections + dir;
-          let ht = h.select(0, k);
-          let ct = c ? c.select(0, k) : null;
-          const out: Tensor[] = new Array(steps);
-          for (let s = 0; s < steps; s++) {
-            const t = dir === 1 ? steps - 1 - s : s;
-            [ht, ct] = scope(() => cellStep(this.mode, gi.select(0, t), ht, ct, weights));
-            out[t] = ht;
-          }
-          outs.push(stack(out, 0));
+          const [out, ht, ct] = runDirection(this.mode, gi, batchSizes, h.select(0, k), c ? c.select(0, k) : null, weights, dir === 1);
+          outs.push(out);
           hN.push(ht);
           if (ct) cN.push(ct);
         }
-        x = outs.length === 1 ? outs[0] : cat(outs, 2);
+        x = outs.length === 1 ? outs[0] : cat(outs, 1);
         if (this.training && this.dropout > 0 && layer < this.numLayers - 1) x = F.dropout(x, this.dropout, true);
       }
-      const output = batched ? (this.batchFirst ? x.transpose(0, 1) : x) : x.squeeze(1);
+      const hFinal = stack(hN, 0);
+      const cFinal = isLstm ? stack(cN, 0) : null;
+      if (packed) {
+        // The output shares the input's batch sizes and order (views of its own of them).
+        const { sortedIndices: sorted, unsortedIndices: unsorted } = packed;
+        const output = new PackedSequence(x, packed.batchSizes.detach(), sorted?.detach() ?? null, unsorted?.detach() ?? null);
+        const restore = (t: Tensor) => (unsorted ? t.indexSelect(1, unsorted) : t);
+        return [output, restore(hFinal), cFinal && restore(cFinal)];
+      }
+      const y = x.reshape([batchSizes.length, n, x.shape[1]]);
+      const output = batched ? (this.batchFirst ? y.transpose(0, 1) : y) : y.squeeze(1);
       const unbatch = (t: Tensor) => (batched ? t : t.squeeze(1));
-      return [output, unbatch(stack(hN, 0)), isLstm ? unbatch(stack(cN, 0)) : null];
+      return [output, unbatch(hFinal), cFinal && unbatch(cFinal)];
     });
   }
 
@@ -287,7 +369,7 @@ export abstract class RNNBase extends Module {
  * RNN(inputSize, hiddenSize, { numLayers, nonlinearity, bias, batchFirst, dropout,
  * bidirectional }) (torch.nn.RNN): h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) with
  * act tanh (default) or relu. forward(input, hx?) returns [output, hN]; see RNNBase for the
- * parameters and shapes.
+ * parameters and shapes. A PackedSequence input gives a PackedSequence output.
  */
 export class RNN extends RNNBase {
   readonly nonlinearity: RNNNonlinearity;
@@ -298,7 +380,9 @@ export class RNN extends RNNBase {
     this.nonlinearity = nonlinearity;
   }
 
-  override forward(input: Tensor, hx?: Tensor | null): [Tensor, Tensor] {
+  override forward(input: Tensor, hx?: Tensor | null): [Tensor, Tensor];
+  override forward(input: PackedSequence, hx?: Tensor | null): [PackedSequence, Tensor];
+  override forward(input: Tensor | PackedSequence, hx?: Tensor | null): [Tensor | PackedSequence, Tensor] {
     const [output, hN] = this.run(input, hx, null);
     return [output, hN];
   }
@@ -308,14 +392,16 @@ export class RNN extends RNNBase {
  * LSTM(inputSize, hiddenSize, { numLayers, bias, batchFirst, dropout, bidirectional, projSize })
  * (torch.nn.LSTM), gates (i, f, g, o): c_t = f * c_{t-1} + i * g, h_t = o * tanh(c_t), then
  * h_t W_hr^T when projSize > 0. forward(input, [h0, c0]?) returns [output, [hN, cN]]; see
- * RNNBase for the parameters and shapes.
+ * RNNBase for the parameters and shapes. A PackedSequence input gives a PackedSequence output.
  */
 export class LSTM extends RNNBase {
   constructor(inputSize: number, hiddenSize: number, opts: LSTMOptions = {}) {
     super('LSTM', inputSize, hiddenSize, opts);
   }
 
-  override forward(input: Tensor, hx?: readonly [Tensor, Tensor] | null): [Tensor, [Tensor, Tensor]] {
+  override forward(input: Tensor, hx?: readonly [Tensor, Tensor] | null): [Tensor, [Tensor, Tensor]];
+  override forward(input: PackedSequence, hx?: readonly [Tensor, Tensor] | null): [PackedSequence, [Tensor, Tensor]];
+  override forward(input: Tensor | PackedSequence, hx?: readonly [Tensor, Tensor] | null): [Tensor | PackedSequence, [Tensor, Tensor]] {
     if (hx != null && (!Array.isArray(hx) || hx.length !== 2)) {
       throw new DLError('ARGUMENT', 'LSTM.forward', `hx must be a pair [h0, c0]; got ${Array.isArray(hx) ? `an array of ${hx.length}` : typeof hx}`);
     }
@@ -327,14 +413,17 @@ export class LSTM extends RNNBase {
 /**
  * GRU(inputSize, hiddenSize, { numLayers, bias, batchFirst, dropout, bidirectional })
  * (torch.nn.GRU), gates (r, z, n): n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),
- * h' = (1 - z) * n + z * h. forward(input, hx?) returns [output, hN]; see RNNBase.
+ * h' = (1 - z) * n + z * h. forward(input, hx?) returns [output, hN]; see RNNBase. A
+ * PackedSequence input gives a PackedSequence output.
  */
 export class GRU extends RNNBase {
   constructor(inputSize: number, hiddenSize: number, opts: GRUOptions = {}) {
     super('GRU', inputSize, hiddenSize, opts);
   }
 
-  override forward(input: Tensor, hx?: Tensor | null): [Tensor, Tensor] {
+  override forward(input: Tensor, hx?: Tensor | null): [Tensor, Tensor];
+  override forward(input: PackedSequence, hx?: Tensor | null): [PackedSequence, Tensor];
+  override forward(input: Tensor | PackedSequence, hx?: Tensor | null): [Tensor | PackedSequence, Tensor] {
     const [output, hN] = this.run(input, hx, null);
     return [output, hN];
   }
@@ -393,7 +482,7 @@ export abstract class RNNCellBase extends Module {
     const layout = batched ? '[N, hiddenSize]' : '[hiddenSize]';
     for (const [name, t] of [[withCell ? 'h' : 'hx', h], ['c', c]] as const) {
       if (t == null) continue;
-      checkState(op, name, t, expected, layout, input);
+      checkState(op, name, t, expected, layout, `input of shape ${fmtShape(input.shape)}`);
       checkDtypes(op, name, t, this.weightIh);
     }
     return scope(() => {
