@@ -8,6 +8,7 @@ import {
   type Tensor,
   adaptiveAvgPool2d as tAdaptiveAvgPool2d,
   adaptiveMaxPool2d as tAdaptiveMaxPool2d,
+  adaptiveMaxPool2dWithIndices as tAdaptiveMaxPool2dWithIndices,
   avgPool2d as tAvgPool2d,
   bernoulli,
   broadcastShapes,
@@ -15,6 +16,8 @@ import {
   conv2dBackwardInput,
   flatten as tFlatten,
   maxPool2d as tMaxPool2d,
+  maxPool2dBackward,
+  maxPool2dWithIndices as tMaxPool2dWithIndices,
   oneHot as tOneHot,
   pad as tPad,
   scope,
@@ -22,7 +25,7 @@ import {
   vectorNorm,
   where,
 } from '@dl/tensor';
-import type { AvgPool2dOptions, Conv2dOptions, Generator, MaxPool2dOptions, PadMode } from '@dl/tensor';
+import type { AvgPool2dOptions, Conv2dOptions, Generator, PadMode } from '@dl/tensor';
 import { isGradEnabled, noGrad } from '@dl/autograd';
 import { checkFloat, checkTensor, fmt, fmtShape, pair, poolOptions, positiveInt, probability } from './internal.js';
 import type { IntOrPair } from './internal.js';
@@ -39,6 +42,8 @@ export {
   l1Loss,
   marginRankingLoss,
   mseLoss,
+  multiMarginLoss,
+  multilabelMarginLoss,
   multilabelSoftMarginLoss,
   nllLoss,
   poissonNllLoss,
@@ -46,7 +51,7 @@ export {
   softMarginLoss,
   tripletMarginLoss,
 } from './losses.js';
-export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, GaussianNLLOptions, HuberOptions, KLDivOptions, KLDivReduction, MarginOptions, MultiLabelSoftMarginOptions, NLLOptions, PoissonNLLOptions, ReductionOptions, SmoothL1Options, TripletMarginOptions } from './losses.js';
+export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, GaussianNLLOptions, HuberOptions, KLDivOptions, KLDivReduction, MarginOptions, MultiLabelSoftMarginOptions, MultiMarginOptions, NLLOptions, PoissonNLLOptions, ReductionOptions, SmoothL1Options, TripletMarginOptions } from './losses.js';
 export { scaledDotProductAttention } from './layers/attention.js';
 export type { ScaledDotProductAttentionOptions } from './layers/attention.js';
 
@@ -397,9 +402,30 @@ export function conv1d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
 }
 
 // ---------------------------------------------------------------- pooling
-/** max_pool2d(x, kernelSize, stride | { stride, padding, dilation, ceilMode }). */
-export function maxPool2d(x: Tensor, kernelSize: IntOrPair, strideOrOpts?: IntOrPair | MaxPool2dOptions): Tensor {
-  return tMaxPool2d(x, kernelSize, poolOptions(strideOrOpts));
+/**
+ * What a max pool returns: the values, or with `returnIndices: true` PyTorch's tuple [values,
+ * indices], the indices int32 (PyTorch: int64) flat positions h * W + w of each maximum within its
+ * input plane (the position in L for 1-d pools), which maxUnpool1d / 2d take. The values get
+ * gradients, the indices none.
+ */
+export type MaxPoolResult<R extends boolean> = R extends true ? [values: Tensor, indices: Tensor] : Tensor;
+
+export interface MaxPool2dOptions<R extends boolean = false> {
+  /** Defaults to kernelSize. */
+  stride?: IntOrPair | null;
+  padding?: IntOrPair;
+  dilation?: IntOrPair;
+  ceilMode?: boolean;
+  /** Also return the indices of the maxima (see MaxPoolResult); default false. */
+  returnIndices?: R;
+}
+
+/** max_pool2d(x, kernelSize, stride | { stride, padding, dilation, ceilMode, returnIndices }). */
+export function maxPool2d<R extends boolean = false>(x: Tensor, kernelSize: IntOrPair, strideOrOpts?: IntOrPair | MaxPool2dOptions<R>): MaxPoolResult<R> {
+  const { returnIndices, ...opts } = poolOptions<MaxPool2dOptions<R>>(strideOrOpts);
+  if (!returnIndices) return tMaxPool2d(x, kernelSize, opts) as MaxPoolResult<R>;
+  const { values, indices } = tMaxPool2dWithIndices(x, kernelSize, opts);
+  return [values, indices] as MaxPoolResult<R>;
 }
 
 /** avg_pool2d(x, kernelSize, stride | { stride, padding, ceilMode, countIncludePad, divisorOverride }). */
@@ -411,11 +437,22 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: IntOrPair | readonly [n
   return tAdaptiveAvgPool2d(x, outputSize);
 }
 
-export function adaptiveMaxPool2d(x: Tensor, outputSize: IntOrPair | readonly [number | null, number | null]): Tensor {
-  return tAdaptiveMaxPool2d(x, outputSize);
+export interface AdaptiveMaxPoolOptions<R extends boolean = false> {
+  /** Also return the indices of the maxima (see MaxPoolResult); default false. */
+  returnIndices?: R;
 }
 
-export interface MaxPool1dOptions {
+/**
+ * adaptive_max_pool2d(x, outputSize, { returnIndices }): the maxima over adaptiveAvgPool2d's
+ * windows (null in outputSize keeps that dim).
+ */
+export function adaptiveMaxPool2d<R extends boolean = false>(x: Tensor, outputSize: IntOrPair | readonly [number | null, number | null], opts: AdaptiveMaxPoolOptions<R> = {}): MaxPoolResult<R> {
+  if (!opts.returnIndices) return tAdaptiveMaxPool2d(x, outputSize) as MaxPoolResult<R>;
+  const { values, indices } = tAdaptiveMaxPool2dWithIndices(x, outputSize);
+  return [values, indices] as MaxPoolResult<R>;
+}
+
+export interface MaxPool1dOptions<R extends boolean = false> {
   /** Defaults to kernelSize. */
   stride?: number | null;
   /** Implicit -infinity on both sides; at most half the kernel size. */
@@ -423,6 +460,8 @@ export interface MaxPool1dOptions {
   dilation?: number;
   /** Round the output length up, not down: a last, partial window, where it starts inside the input or its left padding. */
   ceilMode?: boolean;
+  /** Also return the indices of the maxima (positions in L; see MaxPoolResult); default false. */
+  returnIndices?: R;
 }
 
 export interface AvgPool1dOptions {
@@ -437,7 +476,7 @@ export interface AvgPool1dOptions {
 }
 
 /** The checked kernelSize, stride, padding and dilation of a 1-d pool over inputs of this length. */
-function poolWindow(op: string, length: number, kernelSize: number, opts: MaxPool1dOptions): { k: number; s: number; p: number; d: number } {
+function poolWindow(op: string, length: number, kernelSize: number, opts: MaxPool1dOptions<boolean>): { k: number; s: number; p: number; d: number } {
   const k = positiveInt(op, 'kernelSize', kernelSize);
   const s = positiveInt(op, 'stride', opts.stride ?? k);
   const p = positiveInt(op, 'padding', opts.padding ?? 0, 0);
@@ -448,14 +487,25 @@ function poolWindow(op: string, length: number, kernelSize: number, opts: MaxPoo
 }
 
 /**
- * max_pool1d(x, kernelSize, stride | { stride = kernelSize, padding, dilation, ceilMode }) of
- * (N, C, L) or (C, L) inputs, as maxPool2d of the (N, C, 1, L) view.
+ * A max pool of x viewed as (N, C, 1, L), as on2dView: its values viewed back as (N, C, L'), and
+ * with returnIndices its indices too (positions in L, since the view has one row).
  */
-export function maxPool1d(x: Tensor, kernelSize: number, strideOrOpts?: number | MaxPool1dOptions): Tensor {
+function maxPoolOn2dView<R extends boolean>(x: Tensor, returnIndices: R | undefined, pool: (x4: Tensor) => { values: Tensor; indices: Tensor }): MaxPoolResult<R> {
+  return scope(() => {
+    const { values, indices } = pool(x.unsqueeze(-2));
+    return (returnIndices ? [values.squeeze(-2), indices.squeeze(-2)] : values.squeeze(-2)) as MaxPoolResult<R>;
+  });
+}
+
+/**
+ * max_pool1d(x, kernelSize, stride | { stride = kernelSize, padding, dilation, ceilMode, returnIndices })
+ * of (N, C, L) or (C, L) inputs, as maxPool2d of the (N, C, 1, L) view.
+ */
+export function maxPool1d<R extends boolean = false>(x: Tensor, kernelSize: number, strideOrOpts?: number | MaxPool1dOptions<R>): MaxPoolResult<R> {
   const op = 'maxPool1d';
-  const opts = poolOptions<MaxPool1dOptions>(strideOrOpts);
+  const opts = poolOptions<MaxPool1dOptions<R>>(strideOrOpts);
   const { k, s, p, d } = poolWindow(op, length1d(op, x, 'maxPool2d'), kernelSize, opts);
-  return on2dView(x, (x4) => tMaxPool2d(x4, [1, k], { stride: [1, s], padding: [0, p], dilation: [1, d], ceilMode: opts.ceilMode ?? false }));
+  return maxPoolOn2dView(x, opts.returnIndices, (x4) => tMaxPool2dWithIndices(x4, [1, k], { stride: [1, s], padding: [0, p], dilation: [1, d], ceilMode: opts.ceilMode ?? false }));
 }
 
 /**
@@ -477,12 +527,164 @@ export function adaptiveAvgPool1d(x: Tensor, outputSize: number): Tensor {
   return on2dView(x, (x4) => tAdaptiveAvgPool2d(x4, [1, n]));
 }
 
-/** adaptive_max_pool1d: the maxima over adaptiveAvgPool1d's windows. */
-export function adaptiveMaxPool1d(x: Tensor, outputSize: number): Tensor {
+/** adaptive_max_pool1d(x, outputSize, { returnIndices }): the maxima over adaptiveAvgPool1d's windows. */
+export function adaptiveMaxPool1d<R extends boolean = false>(x: Tensor, outputSize: number, opts: AdaptiveMaxPoolOptions<R> = {}): MaxPoolResult<R> {
   const op = 'adaptiveMaxPool1d';
   length1d(op, x, 'adaptiveMaxPool2d');
   const n = positiveInt(op, 'outputSize', outputSize);
-  return on2dView(x, (x4) => tAdaptiveMaxPool2d(x4, [1, n]));
+  return maxPoolOn2dView(x, opts.returnIndices, (x4) => tAdaptiveMaxPool2dWithIndices(x4, [1, n]));
+}
+
+export interface MaxUnpool1dOptions {
+  /** Defaults to kernelSize. */
+  stride?: number | null;
+  padding?: number;
+}
+
+export interface MaxUnpool2dOptions {
+  /** Defaults to kernelSize. */
+  stride?: IntOrPair | null;
+  padding?: IntOrPair;
+}
+
+export interface MaxUnpoolSize {
+  /**
+   * The output's spatial size ((L) or (H, W)) or its whole shape; default
+   * (in - 1) * stride - 2 * padding + kernelSize per dim. See maxUnpool2d.
+   */
+  outputSize?: readonly number[] | null;
+}
+
+/**
+ * max_unpool1d(input, indices, kernelSize, stride | { stride = kernelSize, padding = 0, outputSize }):
+ * the partial inverse of maxPool1d on (N, C, L) or (C, L) inputs; see maxUnpool2d.
+ */
+export function maxUnpool1d(input: Tensor, indices: Tensor, kernelSize: number, strideOrOpts?: number | (MaxUnpool1dOptions & MaxUnpoolSize)): Tensor {
+  const op = 'maxUnpool1d';
+  const opts = poolOptions<MaxUnpool1dOptions & MaxUnpoolSize>(strideOrOpts);
+  const k = positiveInt(op, 'kernelSize', kernelSize);
+  return maxUnpool(op, input, indices, [k], [positiveInt(op, 'stride', opts.stride ?? k)], [positiveInt(op, 'padding', opts.padding ?? 0, 0)], opts.outputSize);
+}
+
+/**
+ * max_unpool2d(input, indices, kernelSize, stride | { stride = kernelSize, padding = 0, outputSize }):
+ * the partial inverse of maxPool2d on (N, C, H, W) or (C, H, W) inputs: each plane of the output is
+ * zero except input[i] at the flat position indices[i] (the int32 indices of maxPool2d with
+ * returnIndices, of the input's shape). Since pooling loses the input's size, outputSize can give it;
+ * it must lie within stride - 1 of the default (in - 1) * stride - 2 * padding + kernelSize per
+ * dim, as PyTorch's rule (a whole-shape outputSize must also keep the input's leading dims, where
+ * PyTorch ignores them, and may be the unbatched (C, H, W) too). Indices are checked on the host:
+ * one outside the output plane is an error. Where an index repeats within a plane (overlapping
+ * windows that found the same maximum), the last one in the input's order is written, as PyTorch's
+ * CPU kernel, and only it gets a gradient (PyTorch's CUDA kernel leaves the winner to chance, and
+ * its backward gives every repeat the written cell's gradient, which is not its forward's
+ * derivative). Differentiable with respect to input; runs as maxPool2dBackward, the scatter into
+ * zeros that max pooling's gradient is.
+ */
+export function maxUnpool2d(input: Tensor, indices: Tensor, kernelSize: IntOrPair, strideOrOpts?: IntOrPair | (MaxUnpool2dOptions & MaxUnpoolSize)): Tensor {
+  const op = 'maxUnpool2d';
+  const opts = poolOptions<MaxUnpool2dOptions & MaxUnpoolSize>(strideOrOpts);
+  const k = pair(op, 'kernelSize', kernelSize, 1);
+  return maxUnpool(op, input, indices, k, pair(op, 'stride', opts.stride ?? k, 1), pair(op, 'padding', opts.padding ?? 0, 0), opts.outputSize);
+}
+
+const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** maxUnpool1d / 2d over the trailing kernel.length dims of input (one or two). */
+function maxUnpool(op: string, input: Tensor, indices: Tensor, kernel: number[], stride: number[], padding: number[], outputSize: readonly number[] | null | undefined): Tensor {
+  checkTensor(op, 'input', input);
+  checkTensor(op, 'indices', indices);
+  checkFloat(op, 'input', input);
+  const nd = kernel.length;
+  if (input.ndim !== nd + 1 && input.ndim !== nd + 2) {
+    throw new DLError('SHAPE', op, `expected a ${nd === 2 ? '(N, C, H, W) or unbatched (C, H, W)' : '(N, C, L) or unbatched (C, L)'} input; got shape ${fmtShape(input.shape)}`);
+  }
+  if (indices.dtype !== 'int32') {
+    throw new DLError('DTYPE', op, `indices must be int32; got ${indices.dtype}`, `take them from maxPool${nd}d(x, kernelSize, { returnIndices: true }), or cast with indices.to('int32')`);
+  }
+  if (indices.ndim !== input.ndim || indices.shape.some((s, i) => s !== input.shape[i])) {
+    throw new DLError('SHAPE', op, `indices must have the input's shape ${fmtShape(input.shape)}; got ${fmtShape(indices.shape)}`, 'pass the values and the indices of one max pool');
+  }
+  const lead = input.shape.slice(0, -nd);
+  const inSize = input.shape.slice(-nd);
+  const size = unpoolSize(op, lead, inSize, kernel, stride, padding, outputSize);
+  const written = unpoolWrites(op, indices, product(inSize), size);
+  const planes = product(lead);
+  return scope(() => {
+    const src = written ? where(tensor(written, { dtype: 'bool', shape: input.shape, device: input.device }), input, 0) : input;
+    const view = [1, planes, 1, product(inSize)];
+    return maxPool2dBackward(src.reshape(view), indices.reshape(view), [1, planes, 1, product(size)]).reshape([...lead, ...size]);
+  });
+}
+
+/**
+ * The spatial output size of a max unpool: the default (in - 1) * stride - 2 * padding +
+ * kernelSize per dim, or outputSize (checked as maxUnpool2d says).
+ */
+function unpoolSize(op: string, lead: number[], inSize: number[], kernel: number[], stride: number[], padding: number[], outputSize: readonly number[] | null | undefined): number[] {
+  const nd = kernel.length;
+  const names = nd === 2 ? ['H', 'W'] : ['L'];
+  const base = inSize.map((n, d) => (n - 1) * stride[d] - 2 * padding[d] + kernel[d]);
+  const f = (v: number[]) => (nd === 1 ? String(v[0]) : fmt(v));
+  const of = `input ${fmtShape([...lead, ...inSize])}, kernelSize ${f(kernel)}, stride ${f(stride)}, padding ${f(padding)}`;
+  if (outputSize == null) {
+    if (base.some((s) => s < 1)) throw new DLError('SHAPE', op, `the default output size ${fmtShape(base)} of ${of} is empty`, 'use less padding, or give outputSize');
+    return base;
+  }
+  const full = lead.length + nd;
+  if (!Array.isArray(outputSize) || (outputSize.length !== nd && outputSize.length !== full) || !outputSize.every((v) => Number.isInteger(v) && v >= 1)) {
+    throw new DLError('ARGUMENT', op, `outputSize must be ${nd} positive integers (${names.join(', ')}) or the whole output shape (${full}); got ${JSON.stringify(outputSize)}`);
+  }
+  if (outputSize.length === full && lead.some((v, i) => outputSize[i] !== v)) {
+    throw new DLError('SHAPE', op, `outputSize ${fmtShape(outputSize)} must keep the input's leading dims ${fmtShape(lead)}`, `give the spatial size only: ${fmtShape(outputSize.slice(-nd))}`);
+  }
+  const size = outputSize.slice(-nd);
+  for (let d = 0; d < nd; d++) {
+    const lo = Math.max(1, base[d] - stride[d] + 1);
+    const hi = base[d] + stride[d] - 1;
+    if (size[d] < lo || size[d] > hi) {
+      throw new DLError(
+        'SHAPE',
+        op,
+        `outputSize ${fmtShape(size)} does not fit ${of}: ${names[d]} must be in [${lo}, ${hi}] (within stride - 1 of the default ${base[d]}); got ${size[d]}`,
+        "give the size of the max pool's input, the sizes its pool maps to the input's",
+      );
+    }
+  }
+  return size;
+}
+
+/**
+ * Checks every index against the output plane, on the host before the kernel runs, and finds
+ * which inputs are written where an index repeats within a plane: the last of each repeat (null:
+ * no repeats, every input is written).
+ */
+function unpoolWrites(op: string, indices: Tensor, inPlane: number, size: number[]): Uint8Array | null {
+  const outPlane = product(size);
+  const data = indices.dataSync();
+  // The plane and the input that last wrote each output cell.
+  const lastPlane = new Int32Array(outPlane).fill(-1);
+  const lastWriter = new Int32Array(outPlane);
+  let written: Uint8Array | null = null;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (!(v >= 0 && v < outPlane)) {
+      throw new DLError(
+        'VALUE',
+        op,
+        `index ${v} at flat position ${i} of indices is out of range for an output plane of ${size.join('x')} = ${outPlane} cells; expected indices in [0, ${outPlane})`,
+        `pass the indices of maxPool${size.length}d(x, ..., { returnIndices: true }) with the same kernelSize, stride and padding, and x's size as outputSize`,
+      );
+    }
+    const p = Math.floor(i / inPlane);
+    if (lastPlane[v] === p) {
+      written ??= new Uint8Array(data.length).fill(1);
+      written[lastWriter[v]] = 0;
+    }
+    lastPlane[v] = p;
+    lastWriter[v] = i;
+  }
+  return written;
 }
 
 // ---------------------------------------------------------------- dropout

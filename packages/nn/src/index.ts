@@ -16,9 +16,9 @@ export { Linear } from './layers/linear.js';
 export type { LinearOptions } from './layers/linear.js';
 export { Conv1d, Conv2d, ConvTranspose2d } from './layers/conv.js';
 export type { Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, PaddingMode } from './layers/conv.js';
-export { AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d } from './layers/pooling.js';
-export type { AdaptiveSize, AvgPool1dOptions, AvgPool2dOptions, MaxPool1dOptions, MaxPool2dOptions } from './layers/pooling.js';
-export { BatchNorm1d, BatchNorm2d, BatchNormBase, GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNormBase, LayerNorm, LocalResponseNorm } from './layers/normalization.js';
+export { AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool1d, MaxUnpool2d } from './layers/pooling.js';
+export type { AdaptiveMaxPoolOptions, AdaptiveSize, AvgPool1dOptions, AvgPool2dOptions, MaxPool1dOptions, MaxPool2dOptions, MaxPoolResult, MaxUnpool1dOptions, MaxUnpool2dOptions } from './layers/pooling.js';
+export { BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormBase, GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, InstanceNormBase, LayerNorm, LocalResponseNorm } from './layers/normalization.js';
 export type { BatchNormOptions, GroupNormOptions, LayerNormOptions, LocalResponseNormOptions } from './layers/normalization.js';
 export { CELU, ELU, GELU, GLU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, SELU, SiLU, Sigmoid, Softmax, Softmax2d, Softmin, Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Threshold } from './layers/activation.js';
 export { Dropout, Dropout2d } from './layers/dropout.js';
@@ -34,10 +34,10 @@ export { CosineSimilarity, PairwiseDistance } from './layers/distance.js';
 export { MultiheadAttention } from './layers/attention.js';
 export type { MultiheadAttentionForwardOptions, MultiheadAttentionOptions } from './layers/attention.js';
 export { Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer } from './layers/transformer.js';
-export type { TransformerActivation, TransformerDecoderForwardOptions, TransformerDecoderLayerOptions, TransformerDecoderOptions, TransformerEncoderLayerOptions, TransformerEncoderOptions, TransformerForwardOptions, TransformerModelForwardOptions, TransformerOptions } from './layers/transformer.js';
+export type { TransformerActivation, TransformerDecoderForwardOptions, TransformerDecoderLayerOptions, TransformerDecoderLike, TransformerDecoderOptions, TransformerEncoderLayerOptions, TransformerEncoderLike, TransformerEncoderOptions, TransformerForwardOptions, TransformerModelForwardOptions, TransformerOptions } from './layers/transformer.js';
 
-export { BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, MarginRankingLoss, MultiLabelSoftMarginLoss, NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, TripletMarginLoss } from './losses.js';
-export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, GaussianNLLOptions, HuberOptions, KLDivOptions, KLDivReduction, MarginOptions, MultiLabelSoftMarginOptions, NLLOptions, PoissonNLLOptions, Reduction, ReductionOptions, SmoothL1Options, TripletMarginOptions } from './losses.js';
+export { BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, GaussianNLLLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, MarginRankingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss, NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, TripletMarginLoss } from './losses.js';
+export type { BCEOptions, BCEWithLogitsOptions, CrossEntropyOptions, GaussianNLLOptions, HuberOptions, KLDivOptions, KLDivReduction, MarginOptions, MultiLabelSoftMarginOptions, MultiMarginOptions, NLLOptions, PoissonNLLOptions, Reduction, ReductionOptions, SmoothL1Options, TripletMarginOptions } from './losses.js';
 
 export * as functional from './functional.js';
 export * as F from './functional.js';

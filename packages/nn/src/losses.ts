@@ -5,7 +5,7 @@
  *
  * Reductions: 'mean' (default), 'sum' or 'none' (the per-element losses).
  */
-import { DLError, type Tensor, broadcastShapes, crossEntropy as tCrossEntropy, isFloating, scope, where } from '@dl/tensor';
+import { DLError, type Tensor, arange, broadcastShapes, crossEntropy as tCrossEntropy, isFloating, scope, tensor, where } from '@dl/tensor';
 import { pairwiseDistance } from './functional.js';
 import { Module } from './module.js';
 import { checkFloat, checkReduction, checkTensor, fmtShape, probability } from './internal.js';
@@ -94,8 +94,8 @@ function checkClassTargetShape(op: string, input: Tensor, target: Tensor): void 
   }
 }
 
-/** As checkClassTargetShape, and every value in [0, C) or equal to ignoreIndex. */
-function checkClassTarget(op: string, input: Tensor, target: Tensor, c: number, ignoreIndex: number): void {
+/** As checkClassTargetShape, and every value in [0, C) or equal to ignoreIndex (when not null). */
+function checkClassTarget(op: string, input: Tensor, target: Tensor, c: number, ignoreIndex: number | null): void {
   checkClassTargetShape(op, input, target);
   const data = target.dataSync();
   for (let i = 0; i < data.length; i++) {
@@ -104,7 +104,7 @@ function checkClassTarget(op: string, input: Tensor, target: Tensor, c: number, 
       throw new DLError(
         'VALUE',
         op,
-        `target ${v} is out of bounds: there are ${c} classes, so class indices must lie in [0, ${c - 1}] (or equal ignoreIndex ${ignoreIndex}); got ${v} at flat position ${i} of the target`,
+        `target ${v} is out of bounds: there are ${c} classes, so class indices must lie in [0, ${c - 1}]${ignoreIndex === null ? '' : ` (or equal ignoreIndex ${ignoreIndex})`}; got ${v} at flat position ${i} of the target`,
       );
     }
   }
@@ -405,6 +405,13 @@ export interface MultiLabelSoftMarginOptions extends ReductionOptions {
   weight?: Tensor | null;
 }
 
+export interface MultiMarginOptions extends MarginOptions {
+  /** 1 (default): the hinge; 2: its square. */
+  p?: 1 | 2;
+  /** A rescaling weight per class (1-D, C entries), taken at each sample's target class. */
+  weight?: Tensor | null;
+}
+
 export interface GaussianNLLOptions extends ReductionOptions {
   /** Add the constant 0.5 log(2 pi) (default false). */
   full?: boolean;
@@ -614,6 +621,103 @@ export function hingeEmbeddingLoss(input: Tensor, target: Tensor, opts: MarginOp
   const margin = checkMargin(op, opts.margin ?? 1);
   checkLabels(op, target, input.shape, "the input's");
   return scope(() => reduce(where(target.eq(1), input, input.neg().add(margin).clamp(0, null)), reduction));
+}
+
+function checkP(op: string, p: unknown): 1 | 2 {
+  if (p !== 1 && p !== 2) throw new DLError('ARGUMENT', op, `p must be 1 or 2; got ${JSON.stringify(p)}`, 'p = 1 is the hinge and p = 2 its square; PyTorch defines no other');
+  return p;
+}
+
+/** The class count of an (N, C) or (C) input of the multi-class margin losses (C >= 1). */
+function marginClasses(op: string, input: Tensor): number {
+  const c = classesOf(op, input);
+  if (input.ndim > 2 || c === 0) {
+    throw new DLError('SHAPE', op, `input must be (N, C) or (C) with C >= 1; got shape ${fmtShape(input.shape)}`, input.ndim > 2 ? 'move the class dim last and flatten the rest: (N * d1 * ..., C)' : undefined);
+  }
+  return c;
+}
+
+/**
+ * multi_margin_loss: for a sample x with target class y, the mean over the C classes i != y of
+ * w[y] max(0, margin - x[y] + x[i])^p (w = weight, or 1); input (N, C) with int32 class indices
+ * (N), or (C) with a 0-dim target; 'mean' averages over the samples. The gradient at a zero hinge
+ * is 0, as PyTorch's.
+ */
+export function multiMarginLoss(input: Tensor, target: Tensor, opts: MultiMarginOptions = {}): Tensor {
+  const op = 'multiMarginLoss';
+  const c = marginClasses(op, input);
+  checkTensor(op, 'target', target);
+  const reduction = checkReduction(op, opts.reduction ?? 'mean');
+  const margin = checkMargin(op, opts.margin ?? 1);
+  const p = checkP(op, opts.p ?? 1);
+  const weight = opts.weight ?? null;
+  checkWeight(op, weight, c);
+  checkClassTarget(op, input, target, c, null);
+  return scope(() => {
+    const x = input.ndim === 1 ? input.unsqueeze(0) : input;
+    const y = target.reshape([-1, 1]);
+    const z = x.sub(x.gather(1, y)).add(margin);
+    const counted = arange(c, undefined, 1, { dtype: 'int32', device: input.device }).unsqueeze(0).ne(y).logicalAnd(z.gt(0));
+    let h = where(counted, z, 0);
+    if (p === 2) h = h.mul(h);
+    if (weight) h = h.mul(weight.indexSelect(0, y.reshape([-1])).unsqueeze(1));
+    const loss = h.sum(1).div(c);
+    return reduce(input.ndim === 1 ? loss.squeeze(0) : loss, reduction);
+  });
+}
+
+/**
+ * multilabel_margin_loss: each sample's target lists its classes and is padded with -1: the
+ * classes before the first -1 are its targets j, every other class i a non-target. The loss is
+ * the sum over the listed j (a class listed twice counts twice, as PyTorch's) and the non-targets
+ * i of max(0, 1 - (x[j] - x[i])), divided by C; a sample without targets has loss 0. input (N, C)
+ * or (C), the int32 target of its shape with every value in [-1, C) (PyTorch's check, padding
+ * included); 'mean' averages over the samples. The gradient at a zero hinge is 0, as PyTorch's.
+ */
+export function multilabelMarginLoss(input: Tensor, target: Tensor, opts: ReductionOptions = {}): Tensor {
+  const op = 'multilabelMarginLoss';
+  const c = marginClasses(op, input);
+  checkTensor(op, 'target', target);
+  const reduction = checkReduction(op, opts.reduction ?? 'mean');
+  if (target.dtype !== 'int32') {
+    throw new DLError('DTYPE', op, `target must hold int32 class indices; got ${target.dtype}`, isFloating(target.dtype) ? 'for 0/1 labels of every class use multilabelSoftMarginLoss' : "cast with target.to('int32')");
+  }
+  if (!sameShape(target.shape, input.shape)) {
+    throw new DLError('SHAPE', op, `target must have the input's shape ${fmtShape(input.shape)}; got ${fmtShape(target.shape)}`, 'list each sample\'s target classes first, then pad with -1');
+  }
+  const data = target.dataSync();
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] < -1 || data[i] >= c) {
+      throw new DLError('VALUE', op, `target ${data[i]} is out of range: with ${c} classes, target values must lie in [-1, ${c - 1}] (-1 ends a sample's list); got ${data[i]} at flat position ${i} of the target`);
+    }
+  }
+  // The listed targets of each row (k of the widest list's length), whether each slot is one, and
+  // which classes are non-targets.
+  const rows = data.length / c;
+  const lengths = Array.from({ length: rows }, (_, r) => {
+    const end = data.subarray(r * c, (r + 1) * c).indexOf(-1);
+    return end < 0 ? c : end;
+  });
+  const k = lengths.reduce((m, n) => Math.max(m, n), 1);
+  const listed = new Int32Array(rows * k);
+  const isListed = new Uint8Array(rows * k);
+  const nonTarget = new Uint8Array(rows * c).fill(1);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < lengths[r]; j++) {
+      listed[r * k + j] = data[r * c + j];
+      isListed[r * k + j] = 1;
+      nonTarget[r * c + data[r * c + j]] = 0;
+    }
+  }
+  return scope(() => {
+    const device = input.device;
+    const x = input.reshape([rows, c]);
+    const xj = x.gather(1, tensor(listed, { shape: [rows, k], device }));
+    const z = x.unsqueeze(1).sub(xj.unsqueeze(2)).add(1);
+    const pairs = tensor(isListed, { dtype: 'bool', shape: [rows, k, 1], device }).logicalAnd(tensor(nonTarget, { dtype: 'bool', shape: [rows, 1, c], device }));
+    const loss = where(pairs.logicalAnd(z.gt(0)), z, 0).sum([1, 2]).div(c);
+    return reduce(input.ndim === 1 ? loss.squeeze(0) : loss, reduction);
+  });
 }
 
 // ---------------------------------------------------------------- modules
@@ -891,5 +995,37 @@ export class HingeEmbeddingLoss extends Module {
   }
   override forward(input: Tensor, target: Tensor): Tensor {
     return hingeEmbeddingLoss(input, target, { margin: this.margin, reduction: this.reduction });
+  }
+}
+
+/** MultiMarginLoss({ p = 1, margin = 1, weight, reduction = 'mean' }); forward(input, target) with int32 class indices; see multiMarginLoss. */
+export class MultiMarginLoss extends Module {
+  readonly p: 1 | 2;
+  readonly margin: number;
+  declare readonly weight: Tensor | null;
+  readonly reduction: Reduction;
+  constructor(opts: MultiMarginOptions = {}) {
+    super();
+    const op = 'MultiMarginLoss';
+    this.p = checkP(op, opts.p ?? 1);
+    this.margin = checkMargin(op, opts.margin ?? 1);
+    if (opts.weight != null) checkTensor(op, 'weight', opts.weight);
+    this.registerBuffer('weight', opts.weight ?? null);
+    this.reduction = checkReduction(op, opts.reduction ?? 'mean');
+  }
+  override forward(input: Tensor, target: Tensor): Tensor {
+    return multiMarginLoss(input, target, { p: this.p, margin: this.margin, weight: this.weight, reduction: this.reduction });
+  }
+}
+
+/** MultiLabelMarginLoss({ reduction = 'mean' }); forward(input, target) with int32 class lists padded with -1; see multilabelMarginLoss. */
+export class MultiLabelMarginLoss extends Module {
+  readonly reduction: Reduction;
+  constructor(opts: ReductionOptions = {}) {
+    super();
+    this.reduction = checkReduction('MultiLabelMarginLoss', opts.reduction ?? 'mean');
+  }
+  override forward(input: Tensor, target: Tensor): Tensor {
+    return multilabelMarginLoss(input, target, { reduction: this.reduction });
   }
 }

@@ -19,6 +19,7 @@ import {
   AvgPool2d,
   BatchNorm1d,
   BatchNorm2d,
+  BatchNorm3d,
   BCELoss,
   BCEWithLogitsLoss,
   Conv1d,
@@ -45,14 +46,20 @@ import {
   LSTM,
   MaxPool1d,
   MaxPool2d,
+  MaxUnpool1d,
+  MaxUnpool2d,
   Mish,
   Module,
   MSELoss,
+  MultiLabelMarginLoss,
   MultiLabelSoftMarginLoss,
+  MultiMarginLoss,
   MultiheadAttention,
   NLLLoss,
   PoissonNLLLoss,
+  Transformer,
   TransformerDecoderLayer,
+  TransformerEncoder,
   TransformerEncoderLayer,
   PReLU,
   ReLU,
@@ -70,6 +77,7 @@ import {
   CosineSimilarity,
   GLU,
   InstanceNorm2d,
+  InstanceNorm3d,
   LogSigmoid,
   PixelShuffle,
   PixelUnshuffle,
@@ -200,10 +208,42 @@ class SelfAttention extends Module {
   }
 }
 
+/** A max pool with returnIndices, then its unpool back to the input's size (one tensor out, gradients through both). */
+class PoolUnpool extends Module {
+  pool: Module;
+  unpool: Module;
+  constructor(pool: Module, unpool: Module) {
+    super();
+    this.pool = pool;
+    this.unpool = unpool;
+  }
+  override forward(x: Tensor): Tensor {
+    const [values, indices] = this.pool.forward(x) as [Tensor, Tensor];
+    return this.unpool.forward(values, indices, x.shape);
+  }
+}
+/** A max pool with returnIndices: its values and its indices (as floats) in one flat tensor. */
+class PoolWithIndices extends Module {
+  pool: Module;
+  constructor(pool: Module) {
+    super();
+    this.pool = pool;
+  }
+  override forward(x: Tensor): Tensor {
+    const [values, indices] = this.pool.forward(x) as [Tensor, Tensor];
+    return cat([values.flatten(), indices.to(values.dtype).flatten()]);
+  }
+}
+
 const LAYERS: LayerCase[] = [
   { name: 'MultiheadAttention, key padding mask, addBiasKv', make: () => new SelfAttention(), inputs: (g) => [x4(g, [4, 2, 8]), tensor([[false, false, true, true], [false, false, false, false]])] },
   { name: 'TransformerEncoderLayer, pre-norm, gelu', make: () => new TransformerEncoderLayer(8, 2, { dimFeedforward: 16, dropout: 0, activation: 'gelu', normFirst: true }), inputs: (g) => [x4(g, [5, 2, 8])] },
   { name: 'TransformerDecoderLayer, post-norm, relu', make: () => new TransformerDecoderLayer(8, 2, { dimFeedforward: 16, dropout: 0 }), inputs: (g) => [x4(g, [4, 2, 8]), x4(g, [5, 2, 8])] },
+  {
+    name: 'Transformer with a custom encoder',
+    make: () => new Transformer({ dModel: 8, nhead: 2, numDecoderLayers: 1, dimFeedforward: 16, dropout: 0, customEncoder: new TransformerEncoder(new TransformerEncoderLayer(8, 2, { dimFeedforward: 16, dropout: 0 }), 1) }),
+    inputs: (g) => [x4(g, [5, 2, 8]), x4(g, [4, 2, 8])],
+  },
   { name: 'Linear', make: () => new Linear(5, 3), inputs: (g) => [x4(g, [4, 5])] },
   { name: 'Conv2d stride 2 padding 1', make: () => new Conv2d(3, 4, 3, { stride: 2, padding: 1 }), inputs: (g) => [x4(g, [2, 3, 7, 7])] },
   { name: 'Conv2d groups 2 dilation 2 no bias', make: () => new Conv2d(4, 4, 3, { groups: 2, dilation: 2, bias: false }), inputs: (g) => [x4(g, [1, 4, 8, 8])] },
@@ -221,6 +261,10 @@ const LAYERS: LayerCase[] = [
   { name: 'AvgPool1d ceil mode, countIncludePad false', make: () => new AvgPool1d(4, { stride: 3, padding: 2, ceilMode: true, countIncludePad: false }), inputs: (g) => [x4(g, [2, 3, 10])] },
   { name: 'AdaptiveAvgPool1d 7 -> 3', make: () => new AdaptiveAvgPool1d(3), inputs: (g) => [x4(g, [2, 3, 7])] },
   { name: 'AdaptiveMaxPool1d 7 -> 4, unbatched', make: () => new AdaptiveMaxPool1d(4), inputs: (g) => [x4(g, [3, 7])] },
+  { name: 'MaxPool2d 3, stride 2, padding 1 with indices, then MaxUnpool2d (overlapping windows)', make: () => new PoolUnpool(new MaxPool2d(3, { stride: 2, padding: 1, returnIndices: true }), new MaxUnpool2d(3, { stride: 2, padding: 1 })), inputs: (g) => [x4(g, [2, 3, 7, 8])] },
+  { name: 'MaxPool1d 3, stride 2 with indices, then MaxUnpool1d, unbatched', make: () => new PoolUnpool(new MaxPool1d(3, { stride: 2, returnIndices: true }), new MaxUnpool1d(3, 2)), inputs: (g) => [x4(g, [3, 10])] },
+  { name: 'AdaptiveMaxPool2d with indices', make: () => new PoolWithIndices(new AdaptiveMaxPool2d([3, 2], { returnIndices: true })), inputs: (g) => [x4(g, [2, 3, 7, 5])] },
+  { name: 'AdaptiveMaxPool1d with indices', make: () => new PoolWithIndices(new AdaptiveMaxPool1d(4, { returnIndices: true })), inputs: (g) => [x4(g, [2, 3, 10])] },
   { name: 'BatchNorm2d (train)', make: () => new BatchNorm2d(3), inputs: (g) => [x4(g, [4, 3, 5, 5])] },
   { name: 'BatchNorm1d (train)', make: () => new BatchNorm1d(4), inputs: (g) => [x4(g, [6, 4])] },
   { name: 'PReLU per channel', make: () => new PReLU(3), inputs: (g) => [x4(g, [2, 3, 4])] },
@@ -231,6 +275,8 @@ const LAYERS: LayerCase[] = [
   { name: 'SELU, CELU, LogSigmoid, Softshrink and Tanhshrink', make: () => new Sequential(new SELU(), new CELU(0.5), new LogSigmoid(), new Softshrink(0.2), new Tanhshrink()), inputs: (g) => [x4(g, [3, 7])] },
   { name: 'GLU and Softmin', make: () => new Sequential(new GLU(1), new Softmin(1)), inputs: (g) => [x4(g, [3, 8])] },
   { name: 'InstanceNorm2d affine, trackRunningStats (train)', make: () => new InstanceNorm2d(3, { affine: true, trackRunningStats: true }), inputs: (g) => [x4(g, [2, 3, 4, 5])] },
+  { name: 'InstanceNorm3d affine, trackRunningStats (train)', make: () => new InstanceNorm3d(3, { affine: true, trackRunningStats: true }), inputs: (g) => [x4(g, [2, 3, 2, 3, 4])] },
+  { name: 'BatchNorm3d (train)', make: () => new BatchNorm3d(2), inputs: (g) => [x4(g, [3, 2, 2, 3, 3])] },
   { name: 'PixelShuffle, ReflectionPad2d, PixelUnshuffle', make: () => new Sequential(new PixelShuffle(2), new ReflectionPad2d([1, 1, 2, 2]), new PixelUnshuffle(2)), inputs: (g) => [x4(g, [2, 8, 3, 2])] },
   { name: 'CosineSimilarity', make: () => new CosineSimilarity(), inputs: (g) => [x4(g, [4, 6]), x4(g, [4, 6])] },
   { name: 'ReLU', make: () => new ReLU(), inputs: (g) => [x4(g, [3, 7])] },
@@ -259,6 +305,8 @@ const LAYERS: LayerCase[] = [
   { name: 'KLDivLoss log target, none', make: () => new KLDivLoss({ reduction: 'none', logTarget: true }), inputs: (g) => [x4(g, [4, 5]).logSoftmax(1), x4(g, [4, 5]).logSoftmax(1)] },
   { name: 'CosineEmbeddingLoss margin 0.2', make: () => new CosineEmbeddingLoss({ margin: 0.2 }), inputs: (g) => [x4(g, [6, 4]), x4(g, [6, 4]), randint(0, 2, [6], { generator: g }).mul(2).sub(1)] },
   { name: 'TripletMarginLoss p 1, swap', make: () => new TripletMarginLoss({ p: 1, swap: true }), inputs: (g) => [x4(g, [5, 4]), x4(g, [5, 4]), x4(g, [5, 4])] },
+  { name: 'MultiMarginLoss p 2, margin 0.5, weight', make: () => new MultiMarginLoss({ p: 2, margin: 0.5, weight: tensor([1, 2, 0.5, 1, 3]) }), inputs: (g) => [x4(g, [6, 5]), randint(0, 5, [6], { generator: g })] },
+  { name: 'MultiLabelMarginLoss', make: () => new MultiLabelMarginLoss(), inputs: (g) => [x4(g, [4, 5]), randint(-1, 5, [4, 5], { generator: g })] },
   { name: 'MultiLabelSoftMarginLoss, weight', make: () => new MultiLabelSoftMarginLoss({ weight: tensor([1, 2, 0.5, 1.5]) }), inputs: (g) => [x4(g, [3, 4]).mul(5), randint(0, 2, [3, 4], { generator: g }).float()] },
   { name: 'GaussianNLLLoss homoscedastic, full', make: () => new GaussianNLLLoss({ full: true }), inputs: (g) => [x4(g, [4, 3]), x4(g, [4, 3]), x4(g, [4]).exp()] },
   { name: 'PoissonNLLLoss full, none', make: () => new PoissonNLLLoss({ full: true, reduction: 'none' }), inputs: (g) => [x4(g, [4, 3]), randint(0, 5, [4, 3], { generator: g }).float()] },

@@ -1,4 +1,4 @@
-/** Normalization layers: BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d, LocalResponseNorm. */
+/** Normalization layers: BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LocalResponseNorm. */
 import { DLError, ones, scope, zeros } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
 import { noGrad } from '@dl/autograd';
@@ -117,6 +117,13 @@ export class BatchNorm2d extends BatchNormBase {
   }
 }
 
+/** BatchNorm3d(numFeatures, { eps, momentum, affine, trackRunningStats }) on (N, C, D, H, W). */
+export class BatchNorm3d extends BatchNormBase {
+  protected override checkInput(input: Tensor): void {
+    if (input.ndim !== 5) throw new DLError('SHAPE', 'BatchNorm3d', `expected 5D input (got ${input.ndim}D input of shape ${fmtShape(input.shape)})`);
+  }
+}
+
 export interface LayerNormOptions extends FactoryOptions {
   eps?: number;
   /** Learnable weight (and bias) of normalizedShape (default true). */
@@ -223,7 +230,7 @@ export abstract class InstanceNormBase extends BatchNormBase {
     }
   }
 
-  /** The number of dims of a batched input (3 for 1d, 4 for 2d). */
+  /** The number of dims of a batched input (3 for 1d, 4 for 2d, 5 for 3d). */
   protected abstract readonly batchedDims: number;
 
   protected override checkInput(input: Tensor): void {
@@ -259,6 +266,11 @@ export class InstanceNorm1d extends InstanceNormBase {
 /** InstanceNorm2d(numFeatures, { eps, momentum, affine = false, trackRunningStats = false }) on (N, C, H, W) or (C, H, W). */
 export class InstanceNorm2d extends InstanceNormBase {
   protected readonly batchedDims = 4;
+}
+
+/** InstanceNorm3d(numFeatures, { eps, momentum, affine = false, trackRunningStats = false }) on (N, C, D, H, W) or (C, D, H, W). */
+export class InstanceNorm3d extends InstanceNormBase {
+  protected readonly batchedDims = 5;
 }
 
 export interface LocalResponseNormOptions {

@@ -296,15 +296,29 @@ export class TransformerDecoder extends Module {
   }
 }
 
-export interface TransformerOptions extends TransformerEncoderLayerOptions {
+/** A module Transformer can use as its encoder: forward(src, { srcMask, srcKeyPaddingMask, isCausal }) gives the memory, as TransformerEncoder's. */
+export interface TransformerEncoderLike extends Module {
+  forward(src: Tensor, opts?: TransformerForwardOptions): Tensor;
+}
+
+/** A module Transformer can use as its decoder: forward(tgt, memory, opts) as TransformerDecoder's. */
+export interface TransformerDecoderLike extends Module {
+  forward(tgt: Tensor, memory: Tensor, opts?: TransformerDecoderForwardOptions): Tensor;
+}
+
+export interface TransformerOptions<E extends TransformerEncoderLike = TransformerEncoder, D extends TransformerDecoderLike = TransformerDecoder> extends TransformerEncoderLayerOptions {
   /** Features of the encoder's and the decoder's inputs and outputs (default 512). */
   dModel?: number;
   /** Attention heads (default 8). */
   nhead?: number;
-  /** Layers of the encoder (default 6). */
+  /** Layers of the encoder (default 6; unused with customEncoder). */
   numEncoderLayers?: number;
-  /** Layers of the decoder (default 6). */
+  /** Layers of the decoder (default 6; unused with customDecoder). */
   numDecoderLayers?: number;
+  /** A module to use as the encoder instead of building one, kept as given (weights included). */
+  customEncoder?: E | null;
+  /** A module to use as the decoder instead of building one, kept as given (weights included). */
+  customDecoder?: D | null;
 }
 
 /** The options of Transformer.forward: the encoder's (src*) and the decoder's (tgt*, memory*). */
@@ -320,35 +334,45 @@ export interface TransformerModelForwardOptions extends TransformerDecoderForwar
 /**
  * Transformer({ dModel = 512, nhead = 8, numEncoderLayers = 6, numDecoderLayers = 6,
  * dimFeedforward = 2048, dropout = 0.1, activation = 'relu', layerNormEps = 1e-5, batchFirst =
- * false, normFirst = false, bias = true }): `encoder`, a TransformerEncoder with a final LayerNorm,
- * and `decoder`, a TransformerDecoder with a final LayerNorm, as PyTorch's. forward(src, tgt, opts)
- * is decoder(tgt, encoder(src)), of tgt's shape: src [S, N, E] and tgt [T, N, E] (or [N, *, E]
- * with batchFirst, or [*, E] unbatched).
+ * false, normFirst = false, bias = true, customEncoder, customDecoder }): `encoder`, a
+ * TransformerEncoder with a final LayerNorm, and `decoder`, a TransformerDecoder with a final
+ * LayerNorm, as PyTorch's, or the custom modules given instead (any Module with their forward
+ * signature: TransformerEncoderLike, TransformerDecoderLike). forward(src, tgt, opts) is
+ * decoder(tgt, encoder(src)), of tgt's shape: src [S, N, E] and tgt [T, N, E] (or [N, *, E] with
+ * batchFirst, or [*, E] unbatched).
  *
  * Initialised as PyTorch: the layers are made (drawing in PyTorch's order), then every parameter
  * with more than one dim, in parameter order, gets xavierUniform_; so the same seed gives
- * PyTorch's weights.
+ * PyTorch's weights. A custom encoder or decoder keeps its weights: PyTorch 1.13 re-initialises
+ * them too, silently overwriting e.g. a pretrained encoder (so with custom modules the draws,
+ * and the built part's weights, differ from PyTorch's).
  */
-export class Transformer extends Module {
+export class Transformer<E extends TransformerEncoderLike = TransformerEncoder, D extends TransformerDecoderLike = TransformerDecoder> extends Module {
   readonly dModel: number;
   readonly nhead: number;
   readonly batchFirst: boolean;
-  encoder: TransformerEncoder;
-  decoder: TransformerDecoder;
+  encoder: E;
+  decoder: D;
 
-  constructor(opts: TransformerOptions = {}) {
+  constructor(opts: TransformerOptions<E, D> = {}) {
     super();
     const op = 'Transformer';
-    const { dModel = 512, nhead = 8, numEncoderLayers = 6, numDecoderLayers = 6, ...layerOptions } = opts;
+    const { dModel = 512, nhead = 8, numEncoderLayers = 6, numDecoderLayers = 6, customEncoder = null, customDecoder = null, ...layerOptions } = opts;
     this.dModel = positiveInt(op, 'dModel', dModel);
     this.nhead = positiveInt(op, 'nhead', nhead);
     positiveInt(op, 'numEncoderLayers', numEncoderLayers);
     positiveInt(op, 'numDecoderLayers', numDecoderLayers);
+    for (const [name, m] of [['customEncoder', customEncoder], ['customDecoder', customDecoder]] as const) {
+      if (m !== null && !(m instanceof Module)) {
+        throw new DLError('ARGUMENT', op, `${name} must be a Module; got ${typeof m === 'object' ? (m as object).constructor.name : typeof m}`, 'wrap it in a Module subclass whose forward calls it');
+      }
+    }
     this.batchFirst = layerOptions.batchFirst ?? false;
     const norm = () => new LayerNorm(dModel, { eps: layerOptions.layerNormEps ?? 1e-5, bias: layerOptions.bias ?? true, dtype: layerOptions.dtype, device: layerOptions.device });
-    this.encoder = new TransformerEncoder(new TransformerEncoderLayer(dModel, nhead, layerOptions), numEncoderLayers, { norm: norm() });
-    this.decoder = new TransformerDecoder(new TransformerDecoderLayer(dModel, nhead, layerOptions), numDecoderLayers, { norm: norm() });
-    for (const p of this.parameters()) if (p.ndim > 1) init.xavierUniform_(p);
+    this.encoder = customEncoder ?? (new TransformerEncoder(new TransformerEncoderLayer(dModel, nhead, layerOptions), numEncoderLayers, { norm: norm() }) as TransformerEncoderLike as E);
+    this.decoder = customDecoder ?? (new TransformerDecoder(new TransformerDecoderLayer(dModel, nhead, layerOptions), numDecoderLayers, { norm: norm() }) as TransformerDecoderLike as D);
+    const built = [customEncoder ? null : this.encoder, customDecoder ? null : this.decoder];
+    for (const m of built) for (const p of m?.parameters() ?? []) if (p.ndim > 1) init.xavierUniform_(p);
   }
 
   override forward(src: Tensor, tgt: Tensor, opts: TransformerModelForwardOptions = {}): Tensor {
