@@ -42,7 +42,7 @@ export function defineFunction<I extends Tensor[]>(def: FunctionDef<I>): (...inp
     if (!(out instanceof Tensor)) throw new DLError('ARGUMENT', name, `forward must return a Tensor; got ${typeof out}`);
     if (!isGradEnabled() || !inputs.some((t) => t.requiresGrad) || !isDifferentiable(out)) return out;
     const call = { op: name, inputs: [...inputs, ...saved], attrs: {}, outs: [], device: out.device } as unknown as OpCall;
-    const node = makeNode(call, [out], {
+    makeNode(call, [out], {
       saveInputs: saved.map((_, i) => inputs.length + i),
       backward: (c, [g]) => {
         const view = c.inputs.slice(inputs.length) as Tensor[];
@@ -53,8 +53,6 @@ export function defineFunction<I extends Tensor[]>(def: FunctionDef<I>): (...inp
         return [...grads, ...saved.map(() => null)];
       },
     });
-    out.requiresGrad = true;
-    out.gradFn = node.outputRefs[0];
     return out;
   };
 }

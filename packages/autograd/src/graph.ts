@@ -2,6 +2,12 @@
  * The graph: a Node per recorded op, with an edge per input (to the node that
  * made it, or to a leaf tensor), the tensors its gradient rule needs (saved as
  * views of their own, with the version each had), and the rule.
+ *
+ * Lifetime, as PyTorch's reference counting gives it: a node is held by the live
+ * tensors that point at it (their gradFn, see Tensor.gradFn) and by the edges of
+ * the nodes after it. When the last holder goes (e.g. scope() disposes the outputs
+ * of a forward pass that never ran backward, or a branch backward did not reach),
+ * the node frees its saved tensors and lets go of the nodes before it.
  */
 import { DLError, type Tensor, keep } from '@dl/tensor';
 import type { AnyOp, DType, GradFn, OpCall, Shape } from '@dl/tensor';
@@ -17,12 +23,42 @@ export type Edge = { node: Node; index: number; leaf?: undefined } | { leaf: Ten
 export class OutputRef implements GradFn {
   readonly hooks: Hook[] = [];
   retain = false;
+  /**
+   * @param held whether tensors pointing here hold the node: false for the node's own saved
+   *   outputs, which would otherwise keep it alive forever.
+   */
   constructor(
     readonly node: Node,
     readonly index: number,
+    private readonly held = true,
   ) {}
   get name(): string {
     return `${this.node.op}Backward`;
+  }
+  hold(): void {
+    if (this.held) this.node.holders++;
+  }
+  letGo(): void {
+    if (this.held) letGo(this.node);
+  }
+}
+
+/** Nodes whose last holder went, freed one at a time (no recursion along a long graph). */
+const dying: Node[] = [];
+let draining = false;
+
+function letGo(node: Node): void {
+  if (--node.holders > 0) return;
+  dying.push(node);
+  if (draining) return;
+  draining = true;
+  try {
+    for (let n = dying.pop(); n; n = dying.pop()) {
+      n.free();
+      for (const e of n.edges) if (e?.node) letGo(e.node);
+    }
+  } finally {
+    draining = false;
   }
 }
 
@@ -51,8 +87,10 @@ export class Node {
   private versions: number[] = [];
   private owned: Tensor[] = [];
   freed = false;
-  /** Filled in by the recording layer once outputs exist. */
+  /** Filled in by makeNode once outputs exist. */
   outputRefs: OutputRef[] = [];
+  /** Live tensors pointing at this node plus edges of later nodes (see the file comment). */
+  holders = 0;
 
   constructor(
     readonly op: AnyOp | string,
@@ -62,6 +100,7 @@ export class Node {
     readonly entry: GradEntry,
   ) {
     this.edges = inputs.map(edgeFor);
+    for (const e of this.edges) if (e?.node) e.node.holders++;
     this.needsGrad = this.edges.map((e) => e !== null);
     this.inputShapes = inputs.map((t) => t.shape);
     this.inputDtypes = inputs.map((t) => t.dtype);
@@ -117,13 +156,27 @@ function edgeFor(t: Tensor): Edge {
 /** Hooks on leaf tensors (non-leaf hooks live on their OutputRef). */
 export const leafHooks = new WeakMap<Tensor, Hook[]>();
 
+/**
+ * Record a call: a node whose differentiable outputs (float) now require grad and point at it
+ * (their gradFn). A node none of whose outputs can hold it is let go at once.
+ */
 export function makeNode(call: OpCall, outputs: readonly Tensor[], entry: GradEntry): Node {
   const node = new Node(call.op, call.attrs, call.inputs, outputs, entry);
   node.outputRefs = outputs.map((_, i) => new OutputRef(node, i));
+  // The saved outputs point here too (double backward goes through them), without holding the node.
   node.savedOutputs.forEach((v, i) => {
     if (!isDifferentiable(v)) return;
     v.requiresGrad = true;
-    v.gradFn = node.outputRefs[i];
+    v.gradFn = new OutputRef(node, i, false);
   });
+  outputs.forEach((o, i) => {
+    if (!isDifferentiable(o)) return;
+    o.requiresGrad = true;
+    o.gradFn = node.outputRefs[i];
+  });
+  if (node.holders === 0) {
+    node.holders = 1;
+    letGo(node);
+  }
   return node;
 }

@@ -1,21 +1,12 @@
 /** The autograd dispatch layer: records a Node for every op whose inputs require grad. */
 import { DLError } from '@dl/tensor';
 import type { DispatchLayer, OpCall, Tensor } from '@dl/tensor';
-import { isDifferentiable, makeNode } from './graph.js';
+import { makeNode } from './graph.js';
 import { GRADS } from './grads/index.js';
 import type { GradEntry } from './grads/index.js';
 import { isGradEnabled } from './mode.js';
 
 const identity: GradEntry = { backward: (_c, [g]) => [g] };
-
-function attach(call: OpCall, outs: readonly Tensor[], entry: GradEntry): void {
-  const node = makeNode(call, outs, entry);
-  outs.forEach((o, i) => {
-    if (!isDifferentiable(o)) return;
-    o.requiresGrad = true;
-    o.gradFn = node.outputRefs[i];
-  });
-}
 
 function recordInplace(call: OpCall, next: (c: OpCall) => Tensor[]): Tensor[] {
   const dst = call.into!;
@@ -34,7 +25,7 @@ function recordInplace(call: OpCall, next: (c: OpCall) => Tensor[]): Tensor[] {
   }
   const outs = next(call);
   // The whole of dst was overwritten: its history is now that of src.
-  attach({ ...call, inputs: [src] }, [dst], identity);
+  makeNode({ ...call, inputs: [src] }, [dst], identity);
   return outs;
 }
 
@@ -45,6 +36,6 @@ export const recordLayer: DispatchLayer = (call, next) => {
   if (!call.inputs.some((t) => t.requiresGrad)) return outs;
   const entry = GRADS[call.op] as GradEntry | null;
   if (entry === null) return outs;
-  attach(call, outs, entry);
+  makeNode(call, outs, entry);
   return outs;
 };

@@ -252,6 +252,56 @@ describe('memory', () => {
     expect(last).toBeLessThan(1e-6);
     expect(w.toArray()).toEqual(Array.from({ length: 8 }, () => [expect.closeTo(1, 3)]));
   });
+
+  // Before, the saved tensors of nodes no backward reached stayed until garbage collection,
+  // which knows nothing of device memory.
+  it('a forward pass with gradients on but no backward frees its saved tensors when scope() disposes its outputs (PyTorch frees a graph nothing refers to)', () => {
+    const g = new Generator(1);
+    const w = randn([16, 16], { generator: g }).requiresGrad_();
+    const x = randn([8, 16], { generator: g });
+    const before = memoryStats();
+    for (let i = 0; i < 50; i++) scope(() => x.matmul(w).tanh().exp().sigmoid().sum().item()); // saves x, tanh's, exp's and sigmoid's outputs
+    expect(memoryStats().liveTensors).toBe(before.liveTensors);
+    expect(memoryStats().liveBytes).toBe(before.liveBytes);
+  });
+
+  it('a branch backward does not reach is freed with its outputs; the reached part is freed by backward as before', () => {
+    const g = new Generator(2);
+    const w = randn([4, 4], { generator: g }).requiresGrad_();
+    const x = randn([3, 4], { generator: g });
+    const step = () =>
+      scope(() => {
+        const h = x.matmul(w);
+        h.exp().mul(h); // unused branch: exp and mul save tensors
+        h.pow(2).sum().backward();
+      });
+    step();
+    const before = memoryStats();
+    for (let i = 0; i < 20; i++) step();
+    expect(memoryStats().liveTensors).toBe(before.liveTensors);
+    expect(memoryStats().liveBytes).toBe(before.liveBytes);
+  });
+
+  it('a kept output holds its whole graph: backward after the intermediates were disposed gives the hand-worked gradient', () => {
+    const x = tensor([1, 2, 3], { requiresGrad: true });
+    const y = scope(() => x.mul(x).exp().sum()); // the intermediates (x * x, its exp) are disposed here
+    y.backward();
+    // d/dx sum(exp(x^2)) = 2x exp(x^2)
+    const expected = [1, 2, 3].map((v) => 2 * v * Math.exp(v * v));
+    Array.from(x.grad!.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 1));
+    y.dispose();
+  });
+
+  it('disposing the end of a 20,000-op chain frees it without deep recursion', () => {
+    const x = tensor([0.5], { requiresGrad: true });
+    const before = memoryStats();
+    scope(() => {
+      let t = x;
+      for (let i = 0; i < 20000; i++) t = t.mul(1.0001);
+      return t.item();
+    });
+    expect(memoryStats().liveTensors).toBe(before.liveTensors);
+  });
 });
 
 describe('split and chunk', () => {

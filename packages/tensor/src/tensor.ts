@@ -15,9 +15,16 @@ import type { PadMode } from './ops/shape.js';
 import type { Conv2dOptions } from './ops/nn.js';
 import { formatTensor } from './format.js';
 
-/** A node of the autograd graph; opaque to @dl/tensor (defined by @dl/autograd). */
+/**
+ * A node of the autograd graph; opaque to @dl/tensor (defined by @dl/autograd). A tensor holds
+ * the node that made it while the tensor lives: `hold` when it starts pointing at it, `letGo`
+ * when it stops (disposed, or pointed elsewhere), so a graph no live tensor leads to is freed
+ * then and there, as PyTorch frees a graph nothing refers to.
+ */
 export interface GradFn {
   readonly name: string;
+  hold(): void;
+  letGo(): void;
 }
 
 export interface BackwardOptions {
@@ -43,8 +50,7 @@ export class Tensor {
   requiresGrad = false;
   /** Accumulated gradient (leaf tensors), set by backward(). */
   grad: Tensor | null = null;
-  /** The autograd node that produced this tensor (null for leaves). */
-  gradFn: GradFn | null = null;
+  #gradFn: GradFn | null = null;
   /** @internal See memory.ts: whether the FinalizationRegistry holds this tensor. */
   watched = false;
   private disposed = false;
@@ -78,6 +84,18 @@ export class Tensor {
   }
   get isDisposed(): boolean {
     return this.disposed;
+  }
+  /** The autograd node that produced this tensor (null for leaves), held while this tensor lives. */
+  get gradFn(): GradFn | null {
+    return this.#gradFn;
+  }
+  set gradFn(fn: GradFn | null) {
+    if (fn === this.#gradFn) return;
+    if (!this.disposed) {
+      fn?.hold();
+      this.#gradFn?.letGo();
+    }
+    this.#gradFn = fn;
   }
   /** True for tensors not produced by a recorded op (PyTorch's is_leaf). */
   get isLeaf(): boolean {
@@ -136,6 +154,7 @@ export class Tensor {
     countTensor(this.storage.device, -1);
     this.storage.release();
     if (this.grad && !this.grad.isDisposed) this.grad.dispose();
+    this.#gradFn?.letGo();
   }
 
   // ---------------------------------------------------------------- reading
