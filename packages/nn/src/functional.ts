@@ -24,8 +24,9 @@ import {
   tensor,
   vectorNorm,
   where,
+  zeros,
 } from '@dl/tensor';
-import type { AvgPool2dOptions, Conv2dOptions, Generator, PadMode } from '@dl/tensor';
+import type { AvgPool2dOptions, Conv2dOptions, Device, Generator, PadMode } from '@dl/tensor';
 import { isGradEnabled, noGrad } from '@dl/autograd';
 import { checkFloat, checkTensor, fmt, fmtShape, pair, poolOptions, positiveInt, probability } from './internal.js';
 import type { IntOrPair } from './internal.js';
@@ -273,6 +274,39 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   return scope(() => {
     const y = x.matmul(weight.t());
     return bias != null ? y.add(bias) : y;
+  });
+}
+
+/**
+ * bilinear: y = x1^T A x2 + b for each output feature, with x1 [*, in1], x2 [*, in2] (the same
+ * leading dims, no broadcasting, as PyTorch), weight [out, in1, in2] and bias [out]; y is [*, out].
+ * Runs as one matmul of x1 with the weight laid out [in1, out * in2], then a batched dot with x2.
+ */
+export function bilinear(x1: Tensor, x2: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const op = 'bilinear';
+  checkTensor(op, 'input1', x1);
+  checkTensor(op, 'input2', x2);
+  checkTensor(op, 'weight', weight);
+  if (bias != null) checkTensor(op, 'bias', bias);
+  for (const [name, t] of [['input1', x1], ['input2', x2], ['weight', weight], ['bias', bias]] as const) if (t != null) checkFloat(op, name, t);
+  if (weight.ndim !== 3) throw new DLError('SHAPE', op, `weight must be 3-D [outFeatures, in1Features, in2Features]; got shape ${fmtShape(weight.shape)}`);
+  const [out, in1, in2] = weight.shape;
+  if (x1.ndim < 1 || x1.ndim !== x2.ndim || x1.shape.some((s, i) => i < x1.ndim - 1 && s !== x2.shape[i])) {
+    throw new DLError('SHAPE', op, `input1 ${fmtShape(x1.shape)} and input2 ${fmtShape(x2.shape)} must have the same leading dims (all but the last); they are not broadcast`, 'expand the smaller one explicitly, e.g. x.expand([...])');
+  }
+  for (const [name, t, want] of [['input1', x1, in1], ['input2', x2, in2]] as const) {
+    if (t.shape[t.ndim - 1] !== want) {
+      throw new DLError('SHAPE', op, `${name} of shape ${fmtShape(t.shape)} has ${t.shape[t.ndim - 1]} features in its last dim, but the weight ${fmtShape(weight.shape)} expects ${want}`);
+    }
+  }
+  if (bias != null && (bias.ndim !== 1 || bias.shape[0] !== out)) throw new DLError('SHAPE', op, `bias must have shape [${out}] (weight ${fmtShape(weight.shape)}); got ${fmtShape(bias.shape)}`);
+  const lead = x1.shape.slice(0, -1);
+  const n = product(lead);
+  return scope(() => {
+    const t = x1.reshape([n, in1]).matmul(weight.permute([1, 0, 2]).reshape([in1, out * in2])).reshape([n, out, in2]);
+    let y = t.bmm(x2.reshape([n, in2, 1])).reshape([...lead, out]);
+    if (bias != null) y = y.add(bias);
+    return y;
   });
 }
 
@@ -698,11 +732,34 @@ export function dropout(x: Tensor, p = 0.5, training = true, opts: { generator?:
   probability('dropout', 'dropout probability', p);
   if (!training || p === 0) return x;
   checkFloat('dropout', 'input', x);
+  return maskedDropout(x, p, [...x.shape], opts.generator);
+}
+
+/**
+ * x times a keep-mask of maskShape (broadcast over x) drawn with probability 1 - p, scaled by
+ * 1 / (1 - p): what the dropouts share (p = 1 gives zeros).
+ */
+function maskedDropout(x: Tensor, p: number, maskShape: number[], generator: Generator | undefined): Tensor {
   if (p === 1) return x.mul(0);
   return scope(() => {
-    const mask = bernoulli(1 - p, { shape: x.shape, dtype: x.dtype, device: x.device, generator: opts.generator });
+    const mask = bernoulli(1 - p, { shape: maskShape, dtype: x.dtype, device: x.device, generator });
     return x.mul(mask.mul(1 / (1 - p)));
   });
+}
+
+/**
+ * dropout1d: zeroes whole channels of an (N, C, L) or (C, L) input, each with probability p, and
+ * scales the kept ones by 1 / (1 - p) (torch.nn.functional.dropout1d).
+ */
+export function dropout1d(x: Tensor, p = 0.5, training = true, opts: { generator?: Generator } = {}): Tensor {
+  checkTensor('dropout1d', 'input', x);
+  probability('dropout1d', 'dropout probability', p);
+  if (x.ndim !== 2 && x.ndim !== 3) {
+    throw new DLError('SHAPE', 'dropout1d', `expected an (N, C, L) or unbatched (C, L) input; got shape ${fmtShape(x.shape)}`, x.ndim === 4 ? 'for (N, C, H, W) inputs use dropout2d' : 'dropout1d drops whole channels of 1-d signals');
+  }
+  if (!training || p === 0) return x;
+  checkFloat('dropout1d', 'input', x);
+  return maskedDropout(x, p, x.shape.map((s, i) => (i < x.ndim - 1 ? s : 1)), opts.generator);
 }
 
 /**
@@ -715,12 +772,61 @@ export function dropout2d(x: Tensor, p = 0.5, training = true, opts: { generator
   if (x.ndim !== 3 && x.ndim !== 4) throw new DLError('SHAPE', 'dropout2d', `expected an (N, C, H, W) or (C, H, W) input; got shape ${fmtShape(x.shape)}`);
   if (!training || p === 0) return x;
   checkFloat('dropout2d', 'input', x);
+  return maskedDropout(x, p, x.shape.map((s, i) => (i < x.ndim - 2 ? s : 1)), opts.generator);
+}
+
+/** SELU's scale times its alpha: -ALPHA_PRIME is the value SELU saturates to for large negative inputs. */
+const ALPHA_PRIME = SELU_SCALE * SELU_ALPHA;
+
+/**
+ * Alpha dropout with a keep-mask of maskShape (broadcast over x): kept entries become a (x + alpha' p),
+ * dropped ones -a alpha' (1 - p), with alpha' = SELU's scale * alpha and
+ * a = 1 / sqrt((alpha'^2 p + 1) (1 - p)), PyTorch's affine correction, so that inputs of mean 0 and
+ * variance 1 keep them. Identity outside training or for p = 0; zeros for p = 1.
+ */
+function alphaDropoutWith(op: string, x: Tensor, p: number, training: boolean, maskShape: (x: Tensor) => number[], generator: Generator | undefined): Tensor {
+  checkTensor(op, 'input', x);
+  probability(op, 'dropout probability', p);
+  const shape = maskShape(x);
+  if (!training || p === 0) return x;
+  checkFloat(op, 'input', x);
   if (p === 1) return x.mul(0);
-  const maskShape = x.shape.map((s, i) => (i < x.ndim - 2 ? s : 1));
+  const a = 1 / Math.sqrt((ALPHA_PRIME * ALPHA_PRIME * p + 1) * (1 - p));
   return scope(() => {
-    const mask = bernoulli(1 - p, { shape: maskShape, dtype: x.dtype, device: x.device, generator: opts.generator });
-    return x.mul(mask.mul(1 / (1 - p)));
+    const keep = bernoulli(1 - p, { shape, dtype: x.dtype, device: x.device, generator });
+    return x.mul(keep.mul(a)).add(keep.sub(1 - p).mul(ALPHA_PRIME * a));
   });
+}
+
+/**
+ * alpha_dropout (for SELU networks): in training, each element is dropped with probability p to
+ * SELU's negative saturation value and the result moved back to the input's mean and variance
+ * (see alphaDropoutWith); otherwise the identity. `training` defaults to false, as PyTorch's
+ * F.alpha_dropout (unlike F.dropout).
+ */
+export function alphaDropout(x: Tensor, p = 0.5, training = false, opts: { generator?: Generator } = {}): Tensor {
+  return alphaDropoutWith('alphaDropout', x, p, training, (t) => [...t.shape], opts.generator);
+}
+
+/**
+ * feature_alpha_dropout: alphaDropout of whole channels: the mask is drawn per (dim 0, dim 1) pair
+ * of an input with at least 2 dims, (N, C, *), and broadcast over the rest. An unbatched
+ * (C, D, H, W) input is x.unsqueeze(0) (PyTorch's docs list it, but its mask then treats C as
+ * the batch and D as the channels). `training` defaults to false, as PyTorch's.
+ */
+export function featureAlphaDropout(x: Tensor, p = 0.5, training = false, opts: { generator?: Generator } = {}): Tensor {
+  const op = 'featureAlphaDropout';
+  return alphaDropoutWith(
+    op,
+    x,
+    p,
+    training,
+    (t) => {
+      if (t.ndim < 2) throw new DLError('SHAPE', op, `feature dropout requires at least 2 dims (N, C, *); got shape ${fmtShape(t.shape)}`, 'for element-wise dropout use alphaDropout');
+      return t.shape.map((s, i) => (i < 2 ? s : 1));
+    },
+    opts.generator,
+  );
 }
 
 // ---------------------------------------------------------------- normalization
@@ -1036,6 +1142,114 @@ export function pixelUnshuffle(x: Tensor, downscaleFactor: number): Tensor {
   );
 }
 
+// ---------------------------------------------------------------- sliding blocks
+export interface UnfoldOptions {
+  dilation?: IntOrPair;
+  /** Zeros added on both sides of each spatial dim. */
+  padding?: IntOrPair;
+  stride?: IntOrPair;
+}
+
+/** The checked settings of unfold / fold and the number of blocks along each spatial dim of a (H, W) plane. */
+function blockGrid(op: string, size: readonly number[], kernelSize: IntOrPair, opts: UnfoldOptions) {
+  const k = pair(op, 'kernelSize', kernelSize, 1);
+  const d = pair(op, 'dilation', opts.dilation ?? 1, 1);
+  const p = pair(op, 'padding', opts.padding ?? 0, 0);
+  const s = pair(op, 'stride', opts.stride ?? 1, 1);
+  const blocks = [0, 1].map((i) => Math.floor((size[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) / s[i]) + 1);
+  if (blocks.some((b) => b < 1)) {
+    throw new DLError(
+      'SHAPE',
+      op,
+      `a ${size[0]}x${size[1]} plane with padding ${fmt(p)} has no room for a block of kernelSize ${fmt(k)} with dilation ${fmt(d)} (the number of blocks would be ${blocks[0]}x${blocks[1]})`,
+      'use a larger input, more padding, a smaller kernel or dilation',
+    );
+  }
+  return { k, d, p, s, blocks };
+}
+
+/**
+ * For every (kernel tap, block) pair in unfold's column order (tap i * kw + j, then block y * bw + x),
+ * the flat position it reads in the padded (H + 2 ph) x (W + 2 pw) plane. unfold gathers these
+ * positions (indexSelect) and fold adds into them (indexAdd): each is the other's gradient.
+ */
+function blockPositions(grid: ReturnType<typeof blockGrid>, paddedWidth: number, device: Device): Tensor {
+  const { k, d, s, blocks } = grid;
+  const pos = new Int32Array(k[0] * k[1] * blocks[0] * blocks[1]);
+  let n = 0;
+  for (let i = 0; i < k[0]; i++) {
+    for (let j = 0; j < k[1]; j++) {
+      for (let y = 0; y < blocks[0]; y++) {
+        for (let x = 0; x < blocks[1]; x++) pos[n++] = (i * d[0] + y * s[0]) * paddedWidth + j * d[1] + x * s[1];
+      }
+    }
+  }
+  return tensor(pos, { dtype: 'int32', device });
+}
+
+/**
+ * unfold (im2col): the sliding kh x kw blocks of an (N, C, H, W) or unbatched (C, H, W) input as
+ * columns: (N, C kh kw, L) with L the number of blocks, row c kh kw + i kw + j holding tap (i, j) of
+ * channel c. A zero pad, then one indexSelect of every block's positions, so its gradient (an
+ * indexAdd: fold) and every backend come for free.
+ */
+export function unfold(x: Tensor, kernelSize: IntOrPair, opts: UnfoldOptions = {}): Tensor {
+  const op = 'unfold';
+  checkTensor(op, 'input', x);
+  checkFloat(op, 'input', x);
+  if (x.ndim !== 3 && x.ndim !== 4) throw new DLError('SHAPE', op, `expected an (N, C, H, W) or unbatched (C, H, W) input; got shape ${fmtShape(x.shape)}`, x.ndim === 2 ? 'a single channel is (1, H, W): x.unsqueeze(0)' : undefined);
+  const size = x.shape.slice(-2);
+  const grid = blockGrid(op, size, kernelSize, opts);
+  const [ph, pw] = grid.p;
+  const lead = x.shape.slice(0, -2);
+  const c = lead[lead.length - 1];
+  const taps = grid.k[0] * grid.k[1];
+  const blocks = grid.blocks[0] * grid.blocks[1];
+  return scope(() => {
+    const padded = ph || pw ? tPad(x, [pw, pw, ph, ph]) : x;
+    const planes = padded.reshape([...lead, (size[0] + 2 * ph) * (size[1] + 2 * pw)]);
+    return planes.indexSelect(lead.length, blockPositions(grid, size[1] + 2 * pw, x.device)).reshape([...lead.slice(0, -1), c * taps, blocks]);
+  });
+}
+
+/**
+ * fold (col2im), the adjoint of unfold: columns (N, C kh kw, L) or unbatched (C kh kw, L) summed
+ * back into an (N, C, H, W) (or (C, H, W)) image of outputSize (H, W), overlapping blocks adding up;
+ * L must be the number of blocks unfold finds in that image. One indexAdd into the zero padded
+ * image, whose border is then cut off.
+ */
+export function fold(x: Tensor, outputSize: IntOrPair, kernelSize: IntOrPair, opts: UnfoldOptions = {}): Tensor {
+  const op = 'fold';
+  checkTensor(op, 'input', x);
+  checkFloat(op, 'input', x);
+  if (x.ndim !== 2 && x.ndim !== 3) throw new DLError('SHAPE', op, `expected an (N, C * kh * kw, L) or unbatched (C * kh * kw, L) input; got shape ${fmtShape(x.shape)}`);
+  const size = pair(op, 'outputSize', outputSize, 1);
+  const grid = blockGrid(op, size, kernelSize, opts);
+  const [ph, pw] = grid.p;
+  const taps = grid.k[0] * grid.k[1];
+  const blocks = grid.blocks[0] * grid.blocks[1];
+  const [rows, len] = x.shape.slice(-2);
+  if (rows % taps !== 0) {
+    throw new DLError('SHAPE', op, `the ${rows} rows (dim ${x.ndim - 2}) of input ${fmtShape(x.shape)} are not divisible by the ${taps} taps of kernelSize ${fmt(grid.k)}`, 'the rows are C * kh * kw, as unfold makes them');
+  }
+  if (len !== blocks) {
+    throw new DLError(
+      'SHAPE',
+      op,
+      `input ${fmtShape(x.shape)} has ${len} blocks in its last dim, but outputSize ${fmt(size)} with kernelSize ${fmt(grid.k)}, dilation ${fmt(grid.d)}, padding ${fmt(grid.p)}, stride ${fmt(grid.s)} has ${grid.blocks[0]} * ${grid.blocks[1]} = ${blocks}`,
+      'give the outputSize and settings of the unfold that made the columns',
+    );
+  }
+  const lead = [...x.shape.slice(0, -2), rows / taps];
+  const padded = [size[0] + 2 * ph, size[1] + 2 * pw];
+  return scope(() => {
+    const image = zeros([...lead, padded[0] * padded[1]], { dtype: x.dtype, device: x.device })
+      .indexAdd(lead.length, blockPositions(grid, padded[1], x.device), x.reshape([...lead, taps * blocks]))
+      .reshape([...lead, ...padded]);
+    return ph || pw ? image.narrow(-2, ph, size[0]).narrow(-1, pw, size[1]) : image;
+  });
+}
+
 // ---------------------------------------------------------------- embedding
 /**
  * Rows of `weight` at int32 indices of any shape: output shape [...input.shape, embeddingDim].
@@ -1069,6 +1283,124 @@ export function embedding(input: Tensor, weight: Tensor, opts: { paddingIdx?: nu
     }
     return rows.reshape([...input.shape, d]);
   });
+}
+
+export type EmbeddingBagMode = 'sum' | 'mean' | 'max';
+
+export interface EmbeddingBagOptions {
+  /** How each bag's rows are reduced (default 'mean', as PyTorch). */
+  mode?: EmbeddingBagMode;
+  /** A weight per index, the input's shape and the weight's dtype: rows are scaled by it before the sum ('sum' only). */
+  perSampleWeights?: Tensor | null;
+  /** offsets has one more entry, the end of the last bag, which must be the number of indices (CSR layout). */
+  includeLastOffset?: boolean;
+  /** Indices equal to this one are left out of their bag (not counted by 'mean'; negative counts from the end). */
+  paddingIdx?: number | null;
+}
+
+/**
+ * embedding_bag: the rows of `weight` at int32 indices, reduced per bag by sum, mean or max. Bags
+ * are the rows of a 2-D input (B, n), or the spans of a 1-D input that `offsets` (int32, the start
+ * of each bag) cut it into. Output [B, embeddingDim]; an empty bag (or one of padding only) gives
+ * zeros. 'sum' and 'mean' gather the kept rows (one indexSelect) and add them into their bags (one
+ * indexAdd); 'max' lays each bag's rows out in a (B, longest bag, embeddingDim) block and takes each
+ * feature's first maximum, which alone gets its gradient (as PyTorch's CPU kernel). Indices and
+ * offsets are checked on the host: offsets must start at 0 and not decrease, and with
+ * includeLastOffset end at the number of indices (PyTorch 1.13 takes decreasing offsets, and a
+ * shorter last offset, and then reads and writes out of bounds), and a 2-D input may have no
+ * columns (PyTorch fails).
+ */
+export function embeddingBag(input: Tensor, weight: Tensor, offsets: Tensor | null = null, opts: EmbeddingBagOptions = {}): Tensor {
+  const op = 'embeddingBag';
+  checkTensor(op, 'input', input);
+  checkTensor(op, 'weight', weight);
+  if (input.dtype !== 'int32') throw new DLError('DTYPE', op, `indices must be int32; got ${input.dtype}`, "cast with input.to('int32')");
+  if (weight.ndim !== 2) throw new DLError('SHAPE', op, `weight must be 2-D [numEmbeddings, embeddingDim]; got shape ${fmtShape(weight.shape)}`);
+  checkFloat(op, 'weight', weight);
+  const mode = opts.mode ?? 'mean';
+  if (mode !== 'sum' && mode !== 'mean' && mode !== 'max') throw new DLError('ARGUMENT', op, `mode must be 'sum', 'mean' or 'max'; got ${JSON.stringify(mode)}`);
+  const [rows, dim] = weight.shape;
+  const idx = input.dataSync();
+  for (let i = 0; i < idx.length; i++) {
+    if (idx[i] < 0 || idx[i] >= rows) throw new DLError('VALUE', op, `index ${idx[i]} is out of range for an embedding of ${rows} rows (at flat position ${i} of the input)`, `indices must lie in [0, ${rows})`);
+  }
+  const starts = bagStarts(op, input, offsets, opts.includeLastOffset ?? false);
+  const bags = starts.length - 1;
+  const psw = opts.perSampleWeights ?? null;
+  if (psw !== null) {
+    checkTensor(op, 'perSampleWeights', psw);
+    if (mode !== 'sum') throw new DLError('ARGUMENT', op, `perSampleWeights is only supported for mode 'sum'; got mode '${mode}'`, "use mode: 'sum' (a weighted mean is the weighted sum over weights that sum to 1)");
+    if (psw.ndim !== input.ndim || psw.shape.some((s, i) => s !== input.shape[i])) throw new DLError('SHAPE', op, `perSampleWeights must have the input's shape ${fmtShape(input.shape)}; got ${fmtShape(psw.shape)}`);
+    if (psw.dtype !== weight.dtype) throw new DLError('DTYPE', op, `perSampleWeights must have the weight's dtype ${weight.dtype}; got ${psw.dtype}`, `cast with perSampleWeights.to('${weight.dtype}')`);
+  }
+  let pad = opts.paddingIdx ?? null;
+  if (pad !== null) {
+    if (!Number.isInteger(pad) || pad < -rows || pad >= rows) throw new DLError('ARGUMENT', op, `paddingIdx must be an integer in [${-rows}, ${rows}); got ${pad}`);
+    if (pad < 0) pad += rows;
+  }
+  // The kept positions of the flat input (padding left out), the bag of each, and each bag's size.
+  const kept: number[] = [];
+  const bagOf: number[] = [];
+  const sizes = new Array<number>(bags).fill(0);
+  for (let b = 0; b < bags; b++) {
+    for (let k = starts[b]; k < starts[b + 1]; k++) {
+      if (idx[k] === pad) continue;
+      kept.push(k);
+      bagOf.push(b);
+      sizes[b] += 1;
+    }
+  }
+  const device = weight.device;
+  const ints = (v: number[], shape = [v.length]) => tensor(Int32Array.from(v), { dtype: 'int32', shape, device });
+  return scope(() => {
+    if (kept.length === 0) return zeros([bags, dim], { dtype: weight.dtype, device });
+    if (mode === 'max') {
+      // Each bag's rows in a (bags, longest, dim) block, the unused slots -inf; the first maximum's value.
+      const longest = Math.max(...sizes);
+      const slot = new Array<number>(bags * longest).fill(0);
+      const used = new Uint8Array(bags * longest);
+      const fill = new Array<number>(bags).fill(0);
+      kept.forEach((k, j) => {
+        const at = bagOf[j] * longest + fill[bagOf[j]]++;
+        slot[at] = idx[k];
+        used[at] = 1;
+      });
+      const block = where(tensor(used, { dtype: 'bool', shape: [bags, longest, 1], device }), weight.indexSelect(0, ints(slot)).reshape([bags, longest, dim]), Number.NEGATIVE_INFINITY);
+      const maxima = block.gather(1, block.argmax(1, true)).reshape([bags, dim]);
+      return sizes.every((n) => n > 0) ? maxima : where(ints(sizes, [bags, 1]).gt(0), maxima, 0);
+    }
+    let picked = weight.indexSelect(0, ints(kept.map((k) => idx[k])));
+    if (psw !== null) picked = picked.mul(psw.reshape([-1]).indexSelect(0, ints(kept)).unsqueeze(1));
+    const sums = zeros([bags, dim], { dtype: weight.dtype, device }).indexAdd(0, ints(bagOf), picked);
+    return mode === 'sum' ? sums : sums.div(tensor(Float64Array.from(sizes, (n) => Math.max(n, 1)), { dtype: weight.dtype, shape: [bags, 1], device }));
+  });
+}
+
+/**
+ * Where each bag of embeddingBag starts in the flat input, and after the last one its end: the
+ * rows of a 2-D input, or the checked offsets of a 1-D one.
+ */
+function bagStarts(op: string, input: Tensor, offsets: Tensor | null, includeLastOffset: boolean): number[] {
+  const n = input.numel;
+  if (input.ndim === 2) {
+    if (offsets !== null) throw new DLError('ARGUMENT', op, `offsets must be null for a 2-D input ${fmtShape(input.shape)}: each row is a bag`, 'flatten the input to 1-D to cut it into bags by offsets');
+    const [bags, len] = input.shape;
+    return Array.from({ length: bags + 1 }, (_, b) => b * len);
+  }
+  if (input.ndim !== 1) throw new DLError('SHAPE', op, `input must be 1-D (with offsets) or 2-D (one bag per row); got shape ${fmtShape(input.shape)}`);
+  if (offsets === null) throw new DLError('ARGUMENT', op, `a 1-D input ${fmtShape(input.shape)} needs offsets: the start of each bag`, 'pass offsets, e.g. tensor([0], { dtype: "int32" }) for one bag, or give a 2-D input');
+  checkTensor(op, 'offsets', offsets);
+  if (offsets.dtype !== 'int32' || offsets.ndim !== 1) throw new DLError('ARGUMENT', op, `offsets must be a 1-D int32 tensor; got ${offsets.dtype} of shape ${fmtShape(offsets.shape)}`, "cast with offsets.to('int32')");
+  const o = Array.from(offsets.dataSync());
+  if (includeLastOffset && o.length === 0) throw new DLError('SHAPE', op, 'with includeLastOffset, offsets needs at least one entry (the end of the last bag)');
+  if (o.length > 0 && o[0] !== 0) throw new DLError('VALUE', op, `offsets[0] must be 0 (the first bag starts at the first index); got ${o[0]}`);
+  for (let b = 1; b < o.length; b++) {
+    if (o[b] < o[b - 1]) throw new DLError('VALUE', op, `offsets must not decrease; got offsets[${b - 1}] = ${o[b - 1]} then offsets[${b}] = ${o[b]}`, 'each bag starts where the previous one ends or later');
+  }
+  const last = o[o.length - 1] ?? 0;
+  if (last > n) throw new DLError('VALUE', op, `offsets[-1] = ${last} is beyond the input's ${n} indices`);
+  if (includeLastOffset && last !== n) throw new DLError('VALUE', op, `with includeLastOffset the last offset is the end of the last bag and must be the number of indices ${n}; got ${last}`, `append ${n} to offsets`);
+  return includeLastOffset ? o : [...o, n];
 }
 
 // ---------------------------------------------------------------- shape helpers

@@ -10,10 +10,10 @@ import '@dl/autograd';
 export { Parameter } from './parameter.js';
 export { Module } from './module.js';
 export type { ForwardHook, ForwardPreHook, LoadStateDictResult, NamedOptions, RemovableHandle, StateDict } from './module.js';
-export { ModuleDict, ModuleList, Sequential } from './containers.js';
+export { ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential } from './containers.js';
 
-export { Linear } from './layers/linear.js';
-export type { LinearOptions } from './layers/linear.js';
+export { Bilinear, Linear } from './layers/linear.js';
+export type { BilinearOptions, LinearOptions } from './layers/linear.js';
 export { Conv1d, Conv2d, ConvTranspose2d } from './layers/conv.js';
 export type { Conv1dOptions, Conv2dOptions, ConvTranspose2dOptions, PaddingMode } from './layers/conv.js';
 export { AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool1d, MaxUnpool2d } from './layers/pooling.js';
@@ -21,9 +21,11 @@ export type { AdaptiveMaxPoolOptions, AdaptiveSize, AvgPool1dOptions, AvgPool2dO
 export { BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormBase, GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, InstanceNormBase, LayerNorm, LocalResponseNorm } from './layers/normalization.js';
 export type { BatchNormOptions, GroupNormOptions, LayerNormOptions, LocalResponseNormOptions } from './layers/normalization.js';
 export { CELU, ELU, GELU, GLU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6, SELU, SiLU, Sigmoid, Softmax, Softmax2d, Softmin, Softplus, Softshrink, Softsign, Tanh, Tanhshrink, Threshold } from './layers/activation.js';
-export { Dropout, Dropout2d } from './layers/dropout.js';
-export { Embedding } from './layers/embedding.js';
-export type { EmbeddingOptions } from './layers/embedding.js';
+export { AlphaDropout, Dropout, Dropout1d, Dropout2d, FeatureAlphaDropout } from './layers/dropout.js';
+export { Embedding, EmbeddingBag } from './layers/embedding.js';
+export type { EmbeddingBagOptions, EmbeddingOptions } from './layers/embedding.js';
+export type { EmbeddingBagMode, UnfoldOptions } from './functional.js';
+export { Fold, Unfold } from './layers/fold.js';
 export { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase } from './layers/recurrent.js';
 export type { GRUCellOptions, GRUOptions, LSTMCellOptions, LSTMOptions, RNNBaseOptions, RNNCellBaseOptions, RNNCellOptions, RNNMode, RNNNonlinearity, RNNOptions } from './layers/recurrent.js';
 export { PackedSequence } from './rnn-utils.js';

@@ -1,10 +1,10 @@
-/** Embedding (torch.nn.Embedding). */
+/** Embedding and EmbeddingBag (torch.nn.Embedding, torch.nn.EmbeddingBag). */
 import { DLError, zeros } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
 import { noGrad } from '@dl/autograd';
 import * as F from '../functional.js';
 import * as init from '../init.js';
-import { fmtShape, positiveInt } from '../internal.js';
+import { fmt, fmtShape, positiveInt } from '../internal.js';
 import type { FactoryOptions } from '../internal.js';
 import { Module } from '../module.js';
 import { Parameter, ownParameter } from '../parameter.js';
@@ -75,5 +75,67 @@ export class Embedding extends Module {
 
   override extraRepr(): string {
     return `${this.numEmbeddings}, ${this.embeddingDim}${this.paddingIdx !== null ? `, paddingIdx=${this.paddingIdx}` : ''}`;
+  }
+}
+
+export interface EmbeddingBagOptions extends FactoryOptions {
+  /** How each bag's rows are reduced (default 'mean', as PyTorch). */
+  mode?: F.EmbeddingBagMode;
+  /** Indices equal to this one are left out of their bag; the row starts as zeros (negative counts from the end). */
+  paddingIdx?: number | null;
+  /** offsets given to forward have one more entry, the end of the last bag (CSR layout). */
+  includeLastOffset?: boolean;
+}
+
+/**
+ * EmbeddingBag(numEmbeddings, embeddingDim, { mode = 'mean', paddingIdx, includeLastOffset }): sums,
+ * means or maxima of bags of embedding rows (see F.embeddingBag). forward(input, offsets, perSampleWeights): a 2-D int32 input (B, n) is B bags
+ * of n; a 1-D one is cut into bags at offsets. weight starts as N(0, 1) with the paddingIdx row
+ * zeroed, as Embedding.
+ */
+export class EmbeddingBag extends Module {
+  readonly numEmbeddings: number;
+  readonly embeddingDim: number;
+  readonly mode: F.EmbeddingBagMode;
+  readonly paddingIdx: number | null;
+  readonly includeLastOffset: boolean;
+  weight: Parameter;
+
+  constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingBagOptions = {}) {
+    super();
+    this.numEmbeddings = positiveInt('EmbeddingBag', 'numEmbeddings', numEmbeddings);
+    this.embeddingDim = positiveInt('EmbeddingBag', 'embeddingDim', embeddingDim);
+    const mode = opts.mode ?? 'mean';
+    if (mode !== 'sum' && mode !== 'mean' && mode !== 'max') throw new DLError('ARGUMENT', 'EmbeddingBag', `mode must be 'sum', 'mean' or 'max'; got ${JSON.stringify(mode)}`);
+    this.mode = mode;
+    let pad = opts.paddingIdx ?? null;
+    if (pad !== null) {
+      if (!Number.isInteger(pad) || pad < -numEmbeddings || pad >= numEmbeddings) {
+        throw new DLError('ARGUMENT', 'EmbeddingBag', `paddingIdx must be within [${-numEmbeddings}, ${numEmbeddings}); got ${pad}`);
+      }
+      if (pad < 0) pad += numEmbeddings;
+    }
+    this.paddingIdx = pad;
+    this.includeLastOffset = opts.includeLastOffset ?? false;
+    this.weight = ownParameter(zeros([numEmbeddings, embeddingDim], { dtype: opts.dtype, device: opts.device }));
+    this.resetParameters();
+  }
+
+  /** N(0, 1), padding row zeroed. */
+  resetParameters(): void {
+    init.normal_(this.weight);
+    if (this.paddingIdx !== null) {
+      const row = this.weight.select(0, this.paddingIdx);
+      init.zeros_(row);
+      row.dispose();
+    }
+  }
+
+  override forward(input: Tensor, offsets: Tensor | null = null, perSampleWeights: Tensor | null = null): Tensor {
+    return F.embeddingBag(input, this.weight, offsets, { mode: this.mode, perSampleWeights, includeLastOffset: this.includeLastOffset, paddingIdx: this.paddingIdx });
+  }
+
+  override extraRepr(): string {
+    return `${this.numEmbeddings}, ${this.embeddingDim}, mode=${fmt(this.mode)}${this.paddingIdx !== null ? `, paddingIdx=${this.paddingIdx}` : ''}${this.includeLastOffset ? ', includeLastOffset=true' : ''}`;
   }
 }
