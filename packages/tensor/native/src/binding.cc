@@ -47,8 +47,8 @@ namespace {
 
 using dl::i64;
 
-/** Bumped whenever a function's arguments change; the loader refuses a binary of another ABI. */
-constexpr int kDlAbi = 5;
+/** Bumped whenever a function's arguments or op codes change; the loader refuses a binary of another ABI. */
+constexpr int kDlAbi = 6;
 
 struct Arr {
   void* data;
@@ -602,8 +602,8 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
       break;
     case napi_int32_array:
       if (op != dl::kRelu && op != dl::kNeg && op != dl::kAbs && op != dl::kSign && op != dl::kFloor && op != dl::kCeil &&
-          op != dl::kRound) {
-        throw_type(env, "unary: only relu, neg, abs, sign, floor, ceil and round take int32");
+          op != dl::kRound && op != dl::kCopy) {
+        throw_type(env, "unary: only relu, neg, abs, sign, floor, ceil, round and copy take int32");
       }
       dl::unary<std::int32_t>(op, it, at<const std::int32_t>(x, o[1]), at<std::int32_t>(y, o[0]));
       break;

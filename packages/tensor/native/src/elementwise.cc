@@ -315,7 +315,8 @@ void unary(int op, const Strided& it, const T* x, T* y) {
       case kSign: return run1(it, x, y, [](T v) { return static_cast<T>((v > 0) - (v < 0)); });
       case kFloor:
       case kCeil:
-      case kRound: return run1(it, x, y, [](T v) { return v; });
+      case kRound:
+      case kCopy: return run1(it, x, y, [](T v) { return v; });
       default: return;
     }
   } else {
@@ -338,6 +339,7 @@ void unary(int op, const Strided& it, const T* x, T* y) {
       case kCos: return run1(it, x, y, [](T v) { return static_cast<T>(std::cos(static_cast<double>(v))); });
       case kFloor: return run1(it, x, y, [](T v) { return std::floor(v); });
       case kCeil: return run1(it, x, y, [](T v) { return std::ceil(v); });
+      case kCopy: return run1(it, x, y, [](T v) { return v; });
       default: return;
     }
   }

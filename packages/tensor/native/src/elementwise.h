@@ -14,7 +14,7 @@ enum BinaryOp : int { kAdd = 0, kSub, kMul, kDiv, kMaximum, kMinimum, kReluBackw
 enum CompareOp : int { kEq = 0, kNe, kLt, kLe, kGt, kGe, kCompareOps };
 enum UnaryOp : int {
   kRelu = 0, kNeg, kAbs, kSqrt, kRsqrt, kExp, kLog, kSin, kCos, kTanh, kSigmoid, kGelu, kErf, kSign, kFloor, kCeil, kRound,
-  kUnaryOps
+  kCopy, kUnaryOps
 };
 
 constexpr int kMaxDims = 16;
@@ -48,8 +48,9 @@ void where(const Strided& it, const std::uint8_t* c, const T* a, const T* b, T* 
  * (1 / Math.sqrt), so both backends give the same bits. exp ... round are evaluated in double
  * too and rounded once, with the TypeScript kernels' special values (sigmoid never overflows,
  * gelu and erf by the fit of backend/cpu/erf.ts, sign(-0) = 0, round half to even); on int32
- * sign is -1, 0 or 1 and floor, ceil, round copy. T: float, double, int32 (relu, neg, abs,
- * sign, floor, ceil, round only).
+ * sign is -1, 0 or 1 and floor, ceil, round copy. kCopy copies (the copy, contiguous and cat
+ * kernels: a strided layout to another). T: float, double, int32 (relu, neg, abs, sign, floor,
+ * ceil, round, copy only).
  */
 template <typename T>
 void unary(int op, const Strided& it, const T* x, T* y);

@@ -9,8 +9,8 @@
 import type { TypedArray } from '../../dtype.js';
 import type { CudaAddon } from '../cuda/addon.js';
 
-/** Bumped with binding.cc's kDlAbi whenever a function's arguments change. */
-export const NATIVE_ABI = 5;
+/** Bumped with binding.cc's kDlAbi whenever a function's arguments or op codes change. */
+export const NATIVE_ABI = 6;
 
 export interface NativeInfo {
   abi: number;

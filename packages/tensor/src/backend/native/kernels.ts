@@ -302,6 +302,33 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
     };
   }
 
+  // ---------------------------------------------------------------- data movement
+
+  // dl::kCopy: a strided layout into another of the same dtype, threaded over the pool.
+  const COPY = 17;
+  /** dst = src (same shape) natively; false where the addon does not take it (other dtypes, casts). */
+  function copyArg(dst: Arg, src: Arg): boolean {
+    if (dst.dtype !== src.dtype || !(isFloat(src) || src.dtype === 'int32') || !putStrided([dst, src])) return false;
+    addon.unary(COPY, src.buf, dst.buf, P);
+    return true;
+  }
+
+  const copy: K<NoAttrs> = (ins, outs, attrs) => {
+    if (!copyArg(outs[0], ins[0])) ts.copy(ins, outs, attrs);
+  };
+
+  // Each input into its slice of the output.
+  const cat: K<KernelAttrs['cat']> = (ins, outs, attrs) => {
+    const y = outs[0];
+    const step = y.strides[attrs.dim];
+    let at = 0;
+    for (const x of ins) {
+      const slice = { buf: y.buf, dtype: y.dtype, shape: x.shape, strides: y.strides, offset: y.offset + at * step };
+      if (!copyArg(slice, x)) ts.copy([x], [slice], {});
+      at += x.shape[attrs.dim];
+    }
+  };
+
   // ---------------------------------------------------------------- reductions
 
   const sum: K<KernelAttrs['sum']> = (ins, outs, attrs) => {
@@ -394,6 +421,8 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
     avgPool2d,
     avgPool2dBackward,
     where,
+    copy,
+    cat,
     sum,
     softmax: softmaxKernel(false),
     logSoftmax: softmaxKernel(true),
@@ -414,4 +443,5 @@ export const NATIVE_OPS: readonly OpName[] = [
   'relu', 'neg', 'abs', 'sqrt', 'rsqrt', 'exp', 'log', 'sin', 'cos', 'tanh', 'sigmoid', 'gelu', 'erf', 'sign', 'floor', 'ceil', 'round',
   'sum', 'softmax', 'logSoftmax',
   'crossEntropy', 'crossEntropyBackward',
+  'copy', 'cat',
 ];
