@@ -15,6 +15,7 @@ import {
   conv2d as tConv2d,
   conv2dBackwardInput,
   flatten as tFlatten,
+  layerNorm as tLayerNorm,
   maxPool2d as tMaxPool2d,
   maxPool2dBackward,
   maxPool2dWithIndices as tMaxPool2dWithIndices,
@@ -908,16 +909,8 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
     checkTensor(op, name, t);
     if (t.ndim !== k || t.shape.some((s, i) => s !== ns[i])) throw new DLError('SHAPE', op, `${name} must have shape ${fmtShape(ns)}; got ${fmtShape(t.shape)}`);
   }
-  const dims = ns.map((_, i) => x.ndim - k + i);
-  return scope(() => {
-    const mean = x.mean(dims, true);
-    const centred = x.sub(mean);
-    const variance = centred.mul(centred).mean(dims, true);
-    let y = centred.mul(variance.add(eps).rsqrt());
-    if (weight != null) y = y.mul(weight);
-    if (bias != null) y = y.add(bias);
-    return y;
-  });
+  // One kernel forward and one backward (@dl/tensor's layerNorm).
+  return tLayerNorm(x, k, weight ?? null, bias ?? null, eps);
 }
 
 /**

@@ -161,6 +161,29 @@ export const OP_SPECS: readonly OpSpec[] = [
     fn: (x) => T.geluBackward(T.onesLike(x), x),
   },
   {
+    // Over the last dim and the last two, with and without the affine parts, a non-default eps.
+    name: 'layerNorm',
+    covers: ['layerNorm'],
+    inputs: (g) => [gen([3, 4, 5], g).mul_(3).add_(1), gen([5], g), gen([5], g), gen([4, 5], g)],
+    fn: (x, w, b, w2) => [T.layerNorm(x, 1, w, b, 1e-5), T.layerNorm(x, 2, w2, null, 0.1), T.layerNorm(x, 1, null, b, 1e-5), T.layerNorm(x, 1, null, null, 1e-5)],
+    grad: true,
+    errors: [
+      expectError(() => T.layerNorm(T.zeros([2, 3]), 1, T.ones([2]), null, 1e-5), 'SHAPE', /layerNorm: weight must have the normalized dims' shape \[3\]; got \[2\]/, 'weight shape'),
+      expectError(() => T.layerNorm(T.zeros([2, 3]), 3, null, null, 1e-5), 'ARGUMENT', /layerNorm: normalizedDims must be an integer in \[1, 2\]/, 'too many dims'),
+    ],
+  },
+  {
+    // The statistics passed in as layerNorm computes them (biased variance).
+    name: 'layerNormBackward',
+    covers: ['layerNormBackward'],
+    inputs: (g) => [gen([6, 7], g), gen([6, 7], g).mul_(2), gen([7], g)],
+    fn: (gy, x, w) => {
+      const mean = x.mean([1]);
+      const rstd = x.sub(mean.unsqueeze(1)).pow(2).mean([1]).add(1e-5).rsqrt();
+      return [...T.layerNormBackward(gy, x, mean, rstd, w), ...T.layerNormBackward(gy, x, mean, rstd, null)];
+    },
+  },
+  {
     name: 'pow',
     covers: ['pow'],
     inputs: (g) => [pos([3, 4], g).mul_(2), gen([3, 4], g)],

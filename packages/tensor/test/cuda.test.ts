@@ -18,9 +18,12 @@ import { cudaVersion, deviceFix, diagnoseCuda, runsOn } from '../src/backend/cud
 import type { NativeAddon } from '../src/backend/native/addon.js';
 import { currentSelection, type Selection, selectCpuBackend } from '../src/backend/native/index.js';
 import { referenceBackend } from '../src/backend/reference/index.js';
+import type { TensorArg } from '../src/backend/types.js';
+import { backendFor } from '../src/device.js';
 import type { KernelAttrs, Tensor } from '../src/index.js';
 import * as T from '../src/index.js';
 import { cuda, DLError, doctor, Generator } from '../src/index.js';
+import { contiguousStrides, numel } from '../src/layout.js';
 import { assertClose, checkSpecAgainstReference, cudaTestNames, OP_SPECS } from '../src/testing.js';
 
 const { status, gpu, needsGpu, withoutGpu } = cudaTestNames();
@@ -231,6 +234,8 @@ describe('CUDA parameter encoding (addon.ts layouts)', () => {
     expect(ATTR_ENCODERS.clamp({ min: null, max: 0.5 })).toEqual([Number.NaN, 0.5]);
     expect(ATTR_ENCODERS.fill({ value: Number.NEGATIVE_INFINITY })).toEqual([Number.NEGATIVE_INFINITY]);
     expect(ATTR_ENCODERS.crossEntropy({ ignoreIndex: -100, labelSmoothing: 0.1 })).toEqual([-100, 0.1]);
+    expect(ATTR_ENCODERS.layerNorm({ eps: 1e-5, weight: true, bias: false })).toEqual([1e-5, 1, 0]);
+    expect(ATTR_ENCODERS.layerNormBackward({ weight: false })).toEqual([0]);
     expect(ATTR_ENCODERS.scatterAdd({ dim: 1 })).toEqual([1]);
     expect(ATTR_ENCODERS.matmul({})).toEqual([]);
     expect(philoxAttrs({ seed: 2 ** 40 + 5, offset: 12 }, -1, 2)).toEqual([5, 256, 12, -1, 2]);
@@ -241,6 +246,7 @@ describe('CUDA parameter encoding (addon.ts layouts)', () => {
     const sample = {
       dim: 1, dims: [0, 1], min: 0, max: 1, value: 2, stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1,
       kernelSize: [2, 2], ceilMode: false, countIncludePad: true, divisorOverride: null, ignoreIndex: -100, labelSmoothing: 0,
+      eps: 1e-5, weight: true, bias: true,
     };
     const ops = Object.keys(referenceBackend.kernels) as (keyof KernelAttrs)[];
     const launched = Object.keys(ATTR_ENCODERS) as LaunchedOp[];
@@ -533,5 +539,172 @@ describe.skipIf(!gpu)(needsGpu('CUDA tensors, memory and errors'), () => {
       return [...w.cpu().dataSync(), ...mask.cpu().dataSync()];
     };
     expect(seeded()).toEqual(seeded());
+  });
+});
+
+describe.skipIf(!gpu)(needsGpu('layerNorm and layerNormBackward kernels against float64 loops'), () => {
+  type Arg = TensorArg<unknown>;
+  type Float = 'float32' | 'float64';
+  const EPS = 1e-5;
+
+  /** x as R rows of C: per row mean, biased variance, rstd, then y (float64 loops). */
+  function forwardRef(x: Float64Array, R: number, C: number, w: Float64Array | null, b: Float64Array | null) {
+    const y = new Float64Array(R * C);
+    const mean = new Float64Array(R);
+    const rstd = new Float64Array(R);
+    for (let r = 0; r < R; r++) {
+      let s = 0;
+      for (let c = 0; c < C; c++) s += x[r * C + c];
+      const m = s / C;
+      let q = 0;
+      for (let c = 0; c < C; c++) q += (x[r * C + c] - m) ** 2;
+      const rs = 1 / Math.sqrt(q / C + EPS);
+      for (let c = 0; c < C; c++) y[r * C + c] = (x[r * C + c] - m) * rs * (w ? w[c] : 1) + (b ? b[c] : 0);
+      mean[r] = m;
+      rstd[r] = rs;
+    }
+    return { y, mean, rstd };
+  }
+
+  function backwardRef(gy: Float64Array, x: Float64Array, mean: Float64Array, rstd: Float64Array, w: Float64Array | null, R: number, C: number) {
+    const gx = new Float64Array(R * C);
+    const gw = new Float64Array(C);
+    const gb = new Float64Array(C);
+    for (let r = 0; r < R; r++) {
+      const xhat = (c: number) => (x[r * C + c] - mean[r]) * rstd[r];
+      const g = (c: number) => gy[r * C + c] * (w ? w[c] : 1);
+      let sg = 0;
+      let sgx = 0;
+      for (let c = 0; c < C; c++) {
+        sg += g(c);
+        sgx += g(c) * xhat(c);
+        gw[c] += gy[r * C + c] * xhat(c);
+        gb[c] += gy[r * C + c];
+      }
+      for (let c = 0; c < C; c++) gx[r * C + c] = rstd[r] * (g(c) - sg / C - (xhat(c) * sgx) / C);
+    }
+    return { gx, gw, gb };
+  }
+
+  /** Values exactly representable in dtype (what the device holds), from a seeded normal draw. */
+  const draw = (g: Generator, n: number, dtype: Float, scale = 1, shift = 0): Float64Array => {
+    const v = Float64Array.from(T.randn([n], { generator: g, dtype: 'float64' }).dataSync(), (a) => a * scale + shift);
+    return dtype === 'float32' ? Float64Array.from(Float32Array.from(v)) : v;
+  };
+
+  /** Device tensors of one case: made by upload/output, freed by free(). */
+  function device() {
+    const b = backendFor('layerNorm', 'cuda');
+    const made: Arg[] = [];
+    const arg = (dtype: Float, shape: number[]): Arg => {
+      const a = { buf: b.alloc(dtype, numel(shape), false), dtype, shape, strides: contiguousStrides(shape), offset: 0 };
+      made.push(a);
+      return a;
+    };
+    return {
+      kernels: b.kernels,
+      upload: (dtype: Float, shape: number[], values: Float64Array): Arg => {
+        const a = arg(dtype, shape);
+        b.write(a.buf, dtype, 0, values);
+        return a;
+      },
+      output: arg,
+      download: (a: Arg) => Float64Array.from(b.read(a.buf, a.dtype, 0, numel(a.shape))),
+      free: () => {
+        for (const a of made) b.free(a.buf);
+      },
+    };
+  }
+
+  /** max |got - want| / (1 + |want|), after checking the lengths. */
+  function maxError(got: Float64Array, want: Float64Array, what: string): number {
+    expect(got.length, what).toBe(want.length);
+    let e = 0;
+    for (let i = 0; i < want.length; i++) e = Math.max(e, Math.abs(got[i] - want[i]) / (1 + Math.abs(want[i])));
+    expect(Number.isNaN(e), `${what}: NaN`).toBe(false);
+    return e;
+  }
+
+  // [x's shape, R]: C is the product of the trailing dims after R's.
+  const cases: [number[], number][] = [
+    [[1, 1], 1],
+    [[3, 7], 3],
+    [[5, 13, 192], 65],
+    [[5, 10, 100], 5],
+    [[10, 100, 3], 1000],
+  ];
+  const tol = { float32: 1e-6, float64: 1e-12 };
+
+  for (const dtype of ['float32', 'float64'] as const) {
+    it(`${dtype}: y, mean, rstd, gx, gw, gb with and without weight and bias`, () => {
+      const g = new Generator(5);
+      for (const [shape, R] of cases) {
+        const C = numel(shape) / R;
+        const x = draw(g, R * C, dtype, 2, 3);
+        const gy = draw(g, R * C, dtype);
+        const w = draw(g, C, dtype, 0.5, 1);
+        const bias = draw(g, C, dtype);
+        for (const [hasW, hasB] of [[false, false], [true, false], [false, true], [true, true]]) {
+          const what = `${dtype} ${JSON.stringify(shape)} R=${R} C=${C} weight=${hasW} bias=${hasB}`;
+          const d = device();
+          try {
+            const ins = [d.upload(dtype, shape, x), ...(hasW ? [d.upload(dtype, [C], w)] : []), ...(hasB ? [d.upload(dtype, [C], bias)] : [])];
+            const outs = [d.output(dtype, shape), d.output(dtype, [R]), d.output(dtype, [R])];
+            d.kernels.layerNorm(ins, outs, { eps: EPS, weight: hasW, bias: hasB });
+            const ref = forwardRef(x, R, C, hasW ? w : null, hasB ? bias : null);
+            for (const [i, name] of ['y', 'mean', 'rstd'].entries()) {
+              expect(maxError(d.download(outs[i]), ref[name as 'y'], `${what}: ${name}`), `${what}: ${name}`).toBeLessThan(tol[dtype]);
+            }
+            // The gradient of the mean and rstd the device computed (as the front end passes them on).
+            const mean = d.download(outs[1]);
+            const rstd = d.download(outs[2]);
+            const gOuts = [d.output(dtype, shape), d.output(dtype, [C]), d.output(dtype, [C])];
+            d.kernels.layerNormBackward([d.upload(dtype, shape, gy), ins[0], outs[1], outs[2], ...(hasW ? [ins[1]] : [])], gOuts, { weight: hasW });
+            const gRef = backwardRef(gy, x, mean, rstd, hasW ? w : null, R, C);
+            for (const [i, name] of ['gx', 'gw', 'gb'].entries()) {
+              expect(maxError(d.download(gOuts[i]), gRef[name as 'gx'], `${what}: ${name}`), `${what}: ${name}`).toBeLessThan(tol[dtype]);
+            }
+          } finally {
+            d.free();
+          }
+        }
+      }
+    });
+  }
+
+  it('no rows: gw and gb are zeros (sums over no rows)', () => {
+    const d = device();
+    try {
+      const empty = d.upload('float32', [0, 7], new Float64Array(0));
+      const stats = d.upload('float32', [0], new Float64Array(0));
+      const outs = [d.output('float32', [0, 7]), d.output('float32', [7]), d.output('float32', [7])];
+      d.kernels.layerNormBackward([empty, empty, stats, stats], outs, { weight: false });
+      expect(Array.from(d.download(outs[1]))).toEqual(new Array(7).fill(0));
+      expect(Array.from(d.download(outs[2]))).toEqual(new Array(7).fill(0));
+    } finally {
+      d.free();
+    }
+  });
+
+  it('bad operands fail at the launch naming the op and the operand', () => {
+    const d = device();
+    try {
+      const x = d.upload('float32', [3, 7], new Float64Array(21));
+      const outs = [d.output('float32', [3, 7]), d.output('float32', [3]), d.output('float32', [3])];
+      const e = thrown(() => d.kernels.layerNorm([x, d.upload('float32', [5], new Float64Array(5))], outs, { eps: EPS, weight: true, bias: false }));
+      expect(e.code).toBe('CUDA');
+      expect(e.message).toMatch(/layerNorm: weight \[5\] must hold C = 7 numbers \(the normalized trailing dims of x \[3, 7\]\)/);
+      expect(thrown(() => d.kernels.layerNorm([x, d.upload('float64', [7], new Float64Array(7))], outs, { eps: EPS, weight: false, bias: true })).message).toMatch(
+        /layerNorm: bias must be float32, got float64/,
+      );
+      expect(thrown(() => d.kernels.layerNorm([x], [outs[0], d.output('float32', [2]), outs[2]], { eps: EPS, weight: false, bias: false })).message).toMatch(
+        /layerNorm: rstd \[3\] must hold R = 2 numbers, as mean \[2\] does/,
+      );
+      expect(thrown(() => d.kernels.layerNorm([x], outs, { eps: EPS, weight: true, bias: false })).message).toMatch(
+        /layerNorm: expected 5 operands \(x, weight, y, mean, rstd\), got 4/,
+      );
+    } finally {
+      d.free();
+    }
   });
 });

@@ -582,6 +582,42 @@ describe.skipIf(!addon)(withAddon('native elementwise over strided operands agai
   });
 });
 
+// ---------------------------------------------------------------- layer normalization
+
+describe.skipIf(!addon)(withAddon('native layerNorm and layerNormBackward give the TypeScript kernels\' bits'), () => {
+  const N = (addon ? makeNativeBackend(addon) : cpuBackend).kernels;
+  const TS = cpuBackend.kernels;
+  it('rows of 1 to 1000 (several chunks over the pool), float32 and float64, with and without weight and bias, at offsets', () => {
+    const { rnd } = randomViews(99);
+    const shapes: [number, number][] = [[1, 1], [3, 7], [65, 192], [2080, 64], [5, 1000]];
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const [R, C] of shapes) {
+        const mk = (n: number, scale: number) => {
+          const a = out(dtype, [n + 2]);
+          for (let i = 0; i < n + 2; i++) a.buf[i] = (rnd(2001) - 1000) * scale;
+          return { ...a, shape: [n], offset: 2 };
+        };
+        const x = { ...mk(R * C, 0.003), shape: [R, C] };
+        const w = mk(C, 0.001);
+        const b = mk(C, 0.002);
+        const gy = { ...mk(R * C, 0.001), shape: [R, C] };
+        for (const [hasW, hasB] of [[true, true], [false, false], [true, false]] as const) {
+          const attrs = { eps: 1e-5, weight: hasW, bias: hasB };
+          const ins = [x, ...(hasW ? [w] : []), ...(hasB ? [b] : [])];
+          const run = (K: typeof N) => {
+            const o = [out(dtype, [R, C]), out(dtype, [R]), out(dtype, [R])];
+            K.layerNorm(ins, o, attrs);
+            const g = [out(dtype, [R, C]), out(dtype, [C]), out(dtype, [C])];
+            K.layerNormBackward([gy, x, o[1], o[2], ...(hasW ? [w] : [])], g, { weight: hasW });
+            return [...o, ...g].map(values);
+          };
+          expect(run(N), `${dtype} [${R}, ${C}] weight ${hasW} bias ${hasB}`).toEqual(run(TS));
+        }
+      }
+    }
+  });
+});
+
 // ---------------------------------------------------------------- cross-entropy, fused optimizers
 
 describe.skipIf(!addon)(withAddon('native float32 sums against a float64 sum'), () => {

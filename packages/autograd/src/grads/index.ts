@@ -8,6 +8,7 @@ import { binaryGrads, unaryGrads } from './elementwise.js';
 import { indexingGrads } from './indexing.js';
 import { lossGrads } from './loss.js';
 import { nnGrads } from './nn.js';
+import { normGrads } from './norm.js';
 import { reduceGrads } from './reduce.js';
 import { shapeGrads } from './shape.js';
 import type { GradEntry } from './types.js';
@@ -18,6 +19,7 @@ export const GRADS = {
   ...reduceGrads,
   ...shapeGrads,
   ...nnGrads,
+  ...normGrads,
   ...lossGrads,
   ...indexingGrads,
 } satisfies { [K in AnyOp]: GradEntry<never> | null };

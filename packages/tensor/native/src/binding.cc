@@ -23,6 +23,7 @@
 #include "elementwise.h"
 #include "gemm.h"
 #include "loss.h"
+#include "norm.h"
 #include "optim.h"
 #include "pool.h"
 #include "reduce.h"
@@ -754,6 +755,78 @@ Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ------------------------------------------------------------------ normalization
+
+/** The optional operand at info[k]: present unless undefined or null. */
+Arr optional(const Napi::Env& env, const Napi::Value& v, const char* name, napi_typedarray_type type) {
+  return v.IsUndefined() || v.IsNull() ? Arr{nullptr, 0, type} : typed(env, v, name);
+}
+
+/** Element 0 of a contiguous run checked by check_run, or null for an absent operand. */
+template <typename T>
+T* run_or_null(const Arr& a, i64 off) {
+  return a.data ? at<T>(a, off) : nullptr;
+}
+
+// layerNorm(x, weight | undefined, bias | undefined, y, mean, rstd, P):
+//   P = R, C, eps, xOff, wOff, bOff, yOff, meanOff, rstdOff (every operand contiguous)
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr x = typed(env, info[0], "x"), y = typed(env, info[3], "y"), mean = typed(env, info[4], "mean"),
+      rstd = typed(env, info[5], "rstd");
+  Arr w = optional(env, info[1], "weight", x.type), b = optional(env, info[2], "bias", x.type);
+  Params p = params(env, info[6], 9);
+  same_float(env, {x, w, b, y, mean, rstd}, "layerNorm");
+  const i64 R = p.i(0), C = p.i(1);
+  if (R < 0 || C < 0) throw_range(env, "layerNorm: negative R or C");
+  check_run(env, x, p.i(3), R * C, 1, "layerNorm: x");
+  if (w.data) check_run(env, w, p.i(4), C, 1, "layerNorm: weight");
+  if (b.data) check_run(env, b, p.i(5), C, 1, "layerNorm: bias");
+  check_run(env, y, p.i(6), R * C, 1, "layerNorm: y");
+  check_run(env, mean, p.i(7), R, 1, "layerNorm: mean");
+  check_run(env, rstd, p.i(8), R, 1, "layerNorm: rstd");
+  if (x.type == napi_float32_array)
+    dl::layer_norm<float>(R, C, p.d(2), at<const float>(x, p.i(3)), run_or_null<const float>(w, p.i(4)),
+                          run_or_null<const float>(b, p.i(5)), at<float>(y, p.i(6)), at<float>(mean, p.i(7)), at<float>(rstd, p.i(8)));
+  else
+    dl::layer_norm<double>(R, C, p.d(2), at<const double>(x, p.i(3)), run_or_null<const double>(w, p.i(4)),
+                           run_or_null<const double>(b, p.i(5)), at<double>(y, p.i(6)), at<double>(mean, p.i(7)),
+                           at<double>(rstd, p.i(8)));
+  return env.Undefined();
+}
+
+// layerNormBackward(gy, x, mean, rstd, weight | undefined, gx, gw, gb, P):
+//   P = R, C, gyOff, xOff, meanOff, rstdOff, wOff, gxOff, gwOff, gbOff (every operand contiguous)
+Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr gy = typed(env, info[0], "gy"), x = typed(env, info[1], "x"), mean = typed(env, info[2], "mean"),
+      rstd = typed(env, info[3], "rstd"), gx = typed(env, info[5], "gx"), gw = typed(env, info[6], "gw"),
+      gb = typed(env, info[7], "gb");
+  Arr w = optional(env, info[4], "weight", x.type);
+  Params p = params(env, info[8], 10);
+  same_float(env, {gy, x, mean, rstd, w, gx, gw, gb}, "layerNormBackward");
+  const i64 R = p.i(0), C = p.i(1);
+  if (R < 0 || C < 0) throw_range(env, "layerNormBackward: negative R or C");
+  check_run(env, gy, p.i(2), R * C, 1, "layerNormBackward: gy");
+  check_run(env, x, p.i(3), R * C, 1, "layerNormBackward: x");
+  check_run(env, mean, p.i(4), R, 1, "layerNormBackward: mean");
+  check_run(env, rstd, p.i(5), R, 1, "layerNormBackward: rstd");
+  if (w.data) check_run(env, w, p.i(6), C, 1, "layerNormBackward: weight");
+  check_run(env, gx, p.i(7), R * C, 1, "layerNormBackward: gx");
+  check_run(env, gw, p.i(8), C, 1, "layerNormBackward: gw");
+  check_run(env, gb, p.i(9), C, 1, "layerNormBackward: gb");
+  if (x.type == napi_float32_array)
+    dl::layer_norm_backward<float>(R, C, at<const float>(gy, p.i(2)), at<const float>(x, p.i(3)), at<const float>(mean, p.i(4)),
+                                   at<const float>(rstd, p.i(5)), run_or_null<const float>(w, p.i(6)), at<float>(gx, p.i(7)),
+                                   at<float>(gw, p.i(8)), at<float>(gb, p.i(9)));
+  else
+    dl::layer_norm_backward<double>(R, C, at<const double>(gy, p.i(2)), at<const double>(x, p.i(3)),
+                                    at<const double>(mean, p.i(4)), at<const double>(rstd, p.i(5)),
+                                    run_or_null<const double>(w, p.i(6)), at<double>(gx, p.i(7)), at<double>(gw, p.i(8)),
+                                    at<double>(gb, p.i(9)));
+  return env.Undefined();
+}
+
 // ------------------------------------------------------------------ fused optimizers
 
 /** The typed arrays of a JS array argument, `count` of them (-1: any number). */
@@ -868,6 +941,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
   exports.Set("crossEntropy", Napi::Function::New(env, CrossEntropy, "crossEntropy"));
   exports.Set("crossEntropyBackward", Napi::Function::New(env, CrossEntropyBackward, "crossEntropyBackward"));
+  exports.Set("layerNorm", Napi::Function::New(env, LayerNorm, "layerNorm"));
+  exports.Set("layerNormBackward", Napi::Function::New(env, LayerNormBackward, "layerNormBackward"));
   exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep"));
   exports.Set("adamStep", Napi::Function::New(env, AdamStep, "adamStep"));
 #ifdef DL_WITH_CUDA

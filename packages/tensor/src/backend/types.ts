@@ -114,6 +114,16 @@ export interface KernelAttrs {
    *  gx[n,c] = gy[n]·((Σ_k a_k)·softmax[n,c] - a_c), a_c = (1-ε)·w[t]·[c==t] + (ε/C)·w[c]; rows with ignored targets are 0. */
   crossEntropyBackward: { readonly ignoreIndex: number; readonly labelSmoothing: number };
 
+  // ---- layer normalization over the last dims, x seen as R rows of C (float; every operand contiguous).
+  /** ins [x] + [weight (C)] if weight + [bias (C)] if bias; outs [y (x's shape), mean (R), rstd (R)]
+   *  all x's dtype: per row, mean = sum(x) / C, var = sum((x - mean)^2) / C (biased),
+   *  rstd = 1 / sqrt(var + eps), y = (x - mean) * rstd * weight + bias (each factor where given). */
+  layerNorm: { readonly eps: number; readonly weight: boolean; readonly bias: boolean };
+  /** ins [gy, x, mean, rstd] + [weight (C)] if weight; outs [gx (x's shape), gw (C), gb (C)]:
+   *  xhat = (x - mean) * rstd, g = gy * weight (or gy), gx = rstd * (g - mean_C(g) - xhat * mean_C(g * xhat)),
+   *  gw = sum over rows of gy * xhat, gb = sum over rows of gy. */
+  layerNormBackward: { readonly weight: boolean };
+
   // ---- linear algebra: ins [a (B, M, K), b (B, K, N)] strided (batch stride may be
   // 0), float; outs [y (B, M, N)].
   matmul: NoAttrs;

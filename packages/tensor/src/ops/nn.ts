@@ -255,3 +255,70 @@ export function adaptiveMaxPool2d(x: Tensor, outputSize: IntOrPair | readonly [n
   indices.dispose();
   return values;
 }
+
+/**
+ * Layer normalization over the last `normalizedDims` dims of x, in one kernel: each row of those
+ * dims becomes (x - mean) / sqrt(var + eps) (biased variance), times weight, plus bias (either
+ * may be null; both have the normalized dims' shape). F.layerNorm of @dl/nn is built on it; its
+ * gradient is one kernel too (layerNormBackward).
+ */
+export function layerNorm(x: Tensor, normalizedDims: number, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
+  const op = 'layerNorm';
+  asTensor(op, 'input', x);
+  requireFloat(op, x);
+  if (!Number.isInteger(normalizedDims) || normalizedDims < 1 || normalizedDims > x.ndim) {
+    fail('ARGUMENT', op, `normalizedDims must be an integer in [1, ${x.ndim}] for an input of shape ${fmtShape(x.shape)}; got ${normalizedDims}`);
+  }
+  if (typeof eps !== 'number' || !(eps >= 0)) fail('ARGUMENT', op, `eps must be a number >= 0; got ${eps}`);
+  const trailing = x.shape.slice(x.ndim - normalizedDims);
+  const C = trailing.reduce((a, s) => a * s, 1);
+  const R = x.shape.slice(0, x.ndim - normalizedDims).reduce((a, s) => a * s, 1);
+  const params: Tensor[] = [];
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t === null) continue;
+    asTensor(op, name, t);
+    if (t.ndim !== trailing.length || t.shape.some((s, i) => s !== trailing[i])) {
+      fail('SHAPE', op, `${name} must have the normalized dims' shape ${fmtShape(trailing)}; got ${fmtShape(t.shape)}`);
+    }
+    requireDType(op, name, t, [x.dtype]);
+    const tc = contiguousOf(t);
+    params.push(dispatchView('reshape', tc, { shape: [C] }));
+    if (tc !== t) tc.dispose(); // the view keeps the copy's storage
+  }
+  const xc = contiguousOf(x);
+  const [y, mean, rstd] = dispatch(op, [xc, ...params], { eps, weight: weight !== null, bias: bias !== null }, [
+    { shape: x.shape, dtype: x.dtype },
+    { shape: [R], dtype: x.dtype },
+    { shape: [R], dtype: x.dtype },
+  ]);
+  // The gradient rule keeps what it needs (its own views of x, the parameters, mean and rstd).
+  for (const t of [mean, rstd, ...params]) t.dispose();
+  if (xc !== x) xc.dispose();
+  return y;
+}
+
+/**
+ * The gradients of layerNorm from the gradient of its output gy, its input x, the row means and
+ * reciprocal standard deviations it computed, and its weight (or null): [gx, gw, gb], gw and gb
+ * flat (C). What layerNorm's gradient rule runs.
+ */
+export function layerNormBackward(gy: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, weight: Tensor | null): [Tensor, Tensor, Tensor] {
+  const op = 'layerNormBackward';
+  for (const [name, t] of [['gy', gy], ['x', x], ['mean', mean], ['rstd', rstd]] as const) asTensor(op, name, t);
+  const R = mean.numel;
+  const C = R === 0 ? 0 : x.numel / R;
+  const ins = [gy, x, mean, rstd, ...(weight ? [weight] : [])].map((t) => contiguousOf(t));
+  const [gx, gw, gb] = dispatch(op, ins, { weight: weight !== null }, [
+    { shape: x.shape, dtype: x.dtype },
+    { shape: [C], dtype: x.dtype },
+    { shape: [C], dtype: x.dtype },
+  ]);
+  [gy, x, mean, rstd, ...(weight ? [weight] : [])].forEach((t, i) => {
+    if (ins[i] !== t) ins[i].dispose();
+  });
+  return [gx, gw, gb];
+}
+
+function contiguousOf(t: Tensor): Tensor {
+  return t.isContiguous() ? t : t.contiguous();
+}

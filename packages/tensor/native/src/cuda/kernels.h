@@ -165,6 +165,14 @@ void cross_entropy_backward(const Ctx& c, const Tensor& gy, const Tensor& x, con
                             const Tensor& lse, const Tensor* weight, const Tensor& gx, int64_t ignore_index,
                             double eps);
 
+// norm.cu: x, y, gy, gx contiguous, R rows of C; weight and bias (C, null when absent), mean and
+// rstd (R), gw and gb (C) contiguous.
+void layer_norm(const Ctx& c, const Tensor& x, const Tensor* weight, const Tensor* bias, const Tensor& y,
+                const Tensor& mean, const Tensor& rstd, int64_t R, int64_t C, double eps);
+void layer_norm_backward(const Ctx& c, const Tensor& gy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
+                         const Tensor* weight, const Tensor& gx, const Tensor& gw, const Tensor& gb, int64_t R,
+                         int64_t C);
+
 // gemm.cu: y (B, M, N) = a (B, M, K) @ b (B, K, N).
 void matmul(const Ctx& c, const Tensor& a, const Tensor& b, const Tensor& y);
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels.h"
@@ -373,6 +374,85 @@ void launch_cross_entropy(Launch& L, const Ctx& ctx, int code) {
   cross_entropy_backward(ctx, L.t(0), L.t(ix), L.t(it), L.t(3), w, L.t(igx), ignore, eps);
 }
 
+/** A 0/1 attribute. */
+bool flag_attr(const Launch& L, int i, const char* name) {
+  const double v = L.attr(i);
+  if (v != 0 && v != 1) L.fail(std::string(name) + " must be 0 or 1, got " + std::to_string(v));
+  return v == 1;
+}
+
+/**
+ * Checks the operands of a layer norm (x, mean and rstd; `params`: weight, bias, gw, gb, each -1
+ * when absent): one float dtype, all contiguous, mean and rstd of R numbers, each of `params` C,
+ * and x R rows of its trailing dims of C numbers.
+ */
+void layer_norm_rows(Launch& L, int ix, int imean, int irstd, std::initializer_list<std::pair<int, const char*>> params,
+                     int64_t R, int64_t C) {
+  L.floating(ix, "x");
+  const int dt = L.t(ix).dtype;
+  L.contiguous(ix, "x");
+  for (const auto& [k, name] : {std::pair<int, const char*>{imean, "mean"}, {irstd, "rstd"}}) {
+    L.dtype(k, name, dt);
+    L.contiguous(k, name);
+    if (L.t(k).numel() != R)
+      L.fail(std::string(name) + " " + shape_str(L.t(k)) + " must hold R = " + str(R) + " numbers, as mean " +
+             shape_str(L.t(imean)) + " does");
+  }
+  for (const auto& [k, name] : params) {
+    if (k < 0) continue;
+    L.dtype(k, name, dt);
+    L.contiguous(k, name);
+    if (L.t(k).numel() != C)
+      L.fail(std::string(name) + " " + shape_str(L.t(k)) + " must hold C = " + str(C) +
+             " numbers (the normalized trailing dims of x " + shape_str(L.t(ix)) + ")");
+  }
+  const Tensor& x = L.t(ix);
+  bool trailing = C == 1;
+  for (int64_t d = x.rank - 1, p = 1; d >= 0 && !trailing; d--) trailing = (p *= x.shape[d]) == C;
+  if (!trailing || x.numel() != R * C)
+    L.fail("x " + shape_str(x) + " must be R = " + str(R) + " rows (the numbers in mean and rstd) of C = " + str(C) +
+           " numbers (the product of its normalized trailing dims)");
+}
+
+void launch_layer_norm(Launch& L, const Ctx& ctx, int code) {
+  if (code == kOp_layerNorm) {
+    // x, [weight], [bias], y, mean, rstd
+    L.operands({4, 5, 6}, 3);
+    const double eps = L.attr(0);
+    const bool has_w = flag_attr(L, 1, "weight"), has_b = flag_attr(L, 2, "bias");
+    const int iw = has_w ? 1 : -1, ib = has_b ? 1 + has_w : -1, iy = 1 + has_w + has_b;
+    if (L.count() != iy + 3)
+      L.fail(std::string("expected ") + str(iy + 3) + " operands (x" + (has_w ? ", weight" : "") + (has_b ? ", bias" : "") +
+             ", y, mean, rstd), got " + str(L.count()));
+    const int64_t R = L.t(iy + 1).numel();
+    // C: x's numbers per row; with no rows, weight's or bias's length (nothing is computed then).
+    const int64_t C = R > 0 ? L.t(0).numel() / R : has_w || has_b ? L.t(has_w ? iw : ib).numel() : 0;
+    layer_norm_rows(L, 0, iy + 1, iy + 2, {{iw, "weight"}, {ib, "bias"}}, R, C);
+    L.same_shape(iy, "y", 0, "x");
+    L.dtype(iy, "y", L.t(0).dtype);
+    L.contiguous(iy, "y");
+    return layer_norm(ctx, L.t(0), has_w ? &L.t(iw) : nullptr, has_b ? &L.t(ib) : nullptr, L.t(iy), L.t(iy + 1),
+                      L.t(iy + 2), R, C, eps);
+  }
+  // gy, x, mean, rstd, [weight], gx, gw, gb
+  L.operands({7, 8}, 1);
+  const bool has_w = flag_attr(L, 0, "weight");
+  const int iw = has_w ? 4 : -1, igx = 4 + has_w;
+  if (L.count() != igx + 3)
+    L.fail(std::string("expected ") + str(igx + 3) + " operands (gy, x, mean, rstd" + (has_w ? ", weight" : "") +
+           ", gx, gw, gb), got " + str(L.count()));
+  const int64_t R = L.t(2).numel(), C = L.t(igx + 1).numel();
+  layer_norm_rows(L, 1, 2, 3, {{iw, "weight"}, {igx + 1, "gw"}, {igx + 2, "gb"}}, R, C);
+  for (int k : {0, igx}) {
+    const char* name = k == 0 ? "gy" : "gx";
+    L.same_shape(k, name, 1, "x");
+    L.dtype(k, name, L.t(1).dtype);
+    L.contiguous(k, name);
+  }
+  return layer_norm_backward(ctx, L.t(0), L.t(1), L.t(2), L.t(3), has_w ? &L.t(iw) : nullptr, L.t(igx),
+                             L.t(igx + 1), L.t(igx + 2), R, C);
+}
+
 void launch_index(Launch& L, const Ctx& ctx, int code) {
   switch (code) {
     case kOp_indexSelect: {  // x, index, y
@@ -642,6 +722,9 @@ void launch(int code, const double* P, size_t len) {
     case kOp_crossEntropy:
     case kOp_crossEntropyBackward:
       return launch_cross_entropy(L, ctx, code);
+    case kOp_layerNorm:
+    case kOp_layerNormBackward:
+      return launch_layer_norm(L, ctx, code);
     case kOp_matmul: {
       L.operands({3}, 0);
       const char* names[] = {"a", "b", "y"};

@@ -12,6 +12,7 @@ import { type Backend, type KernelTable, POISON_ALLOC, poison } from '../types.j
 import { elementwiseKernels } from './elementwise.js';
 import { linalgKernels } from './linalg.js';
 import { lossKernels } from './loss.js';
+import { normKernels } from './norm.js';
 import { movementKernels } from './movement.js';
 import { cpuOptim } from './optim.js';
 import { poolKernels } from './pool.js';
@@ -52,6 +53,7 @@ export const cpuBackend: Backend<TypedArray> = {
     ...elementwiseKernels,
     ...reduceKernels,
     ...lossKernels,
+    ...normKernels,
     ...movementKernels,
   } satisfies KernelTable<TypedArray>,
   optim: cpuOptim,

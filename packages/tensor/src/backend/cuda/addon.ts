@@ -65,6 +65,11 @@ export const CUDA_ATTRS = {
   // range set the device error flag (reported by the next synchronising call)
   crossEntropy: ['ignoreIndex', 'labelSmoothing'],
   crossEntropyBackward: ['ignoreIndex', 'labelSmoothing'],
+  // layer normalization over x's trailing dims, x contiguous as R rows of C (R = mean's numel,
+  // C = x's numel / R; backward: gw's numel); weight and bias (0/1) say which optional operands
+  // follow x
+  layerNorm: ['eps', 'weight', 'bias'],
+  layerNormBackward: ['weight'],
   matmul: [],
   conv2d: ['strideH', 'strideW', 'padH', 'padW', 'dilationH', 'dilationW', 'groups'],
   conv2dBackwardInput: ['strideH', 'strideW', 'padH', 'padW', 'dilationH', 'dilationW', 'groups'],

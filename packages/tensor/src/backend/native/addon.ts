@@ -70,6 +70,10 @@ export interface NativeAddon {
   softmax(x: TypedArray, y: TypedArray, P: Float64Array, log: boolean): void;
   crossEntropy(x: TypedArray, target: TypedArray, weight: TypedArray | undefined, loss: TypedArray, lse: TypedArray, P: Float64Array): void;
   crossEntropyBackward(gy: TypedArray, x: TypedArray, target: TypedArray, lse: TypedArray, weight: TypedArray | undefined, gx: TypedArray, P: Float64Array): void;
+  /** P = R, C, eps, xOff, wOff, bOff, yOff, meanOff, rstdOff (every operand contiguous). */
+  layerNorm(x: TypedArray, weight: TypedArray | undefined, bias: TypedArray | undefined, y: TypedArray, mean: TypedArray, rstd: TypedArray, P: Float64Array): void;
+  /** P = R, C, gyOff, xOff, meanOff, rstdOff, wOff, gxOff, gwOff, gbOff (every operand contiguous). */
+  layerNormBackward(gy: TypedArray, x: TypedArray, mean: TypedArray, rstd: TypedArray, weight: TypedArray | undefined, gx: TypedArray, gw: TypedArray, gb: TypedArray, P: Float64Array): void;
   /** Fused SGD over every parameter of the lists (one typed array per parameter). */
   sgdStep(params: TypedArray[], grads: TypedArray[], momentumBufs: TypedArray[] | undefined, P: Float64Array): void;
   /** Fused Adam/AdamW over every parameter of the lists. */
@@ -80,5 +84,5 @@ export interface NativeAddon {
 export const NATIVE_FUNCTIONS = [
   'info', 'probeBlas', 'setGemmKernel', 'gemm', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight',
   'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'binary', 'compare', 'where', 'unary', 'sum', 'softmax',
-  'crossEntropy', 'crossEntropyBackward', 'sgdStep', 'adamStep',
+  'crossEntropy', 'crossEntropyBackward', 'layerNorm', 'layerNormBackward', 'sgdStep', 'adamStep',
 ] as const;

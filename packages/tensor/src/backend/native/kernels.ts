@@ -411,6 +411,45 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
     addon.crossEntropyBackward(gy.buf, x.buf, target.buf, lse.buf, weight?.buf, gx.buf, P);
   };
 
+  // ---------------------------------------------------------------- normalization
+
+  const layerNorm: K<KernelAttrs['layerNorm']> = (ins, outs, attrs) => {
+    const [x] = ins;
+    const w = attrs.weight ? ins[1] : undefined;
+    const b = attrs.bias ? ins[attrs.weight ? 2 : 1] : undefined;
+    const [y, mean, rstd] = outs;
+    if (!isFloat(x)) return ts.layerNorm(ins, outs, attrs);
+    const R = numel(mean.shape);
+    P[0] = R;
+    P[1] = R === 0 ? 0 : numel(x.shape) / R;
+    P[2] = attrs.eps;
+    P[3] = x.offset;
+    P[4] = w?.offset ?? 0;
+    P[5] = b?.offset ?? 0;
+    P[6] = y.offset;
+    P[7] = mean.offset;
+    P[8] = rstd.offset;
+    addon.layerNorm(x.buf, w?.buf, b?.buf, y.buf, mean.buf, rstd.buf, P);
+  };
+
+  const layerNormBackward: K<KernelAttrs['layerNormBackward']> = (ins, outs, attrs) => {
+    const [gy, x, mean, rstd] = ins;
+    const w = attrs.weight ? ins[4] : undefined;
+    const [gx, gw, gb] = outs;
+    if (!isFloat(x)) return ts.layerNormBackward(ins, outs, attrs);
+    P[0] = numel(mean.shape);
+    P[1] = gw.shape[0];
+    P[2] = gy.offset;
+    P[3] = x.offset;
+    P[4] = mean.offset;
+    P[5] = rstd.offset;
+    P[6] = w?.offset ?? 0;
+    P[7] = gx.offset;
+    P[8] = gw.offset;
+    P[9] = gb.offset;
+    addon.layerNormBackward(gy.buf, x.buf, mean.buf, rstd.buf, w?.buf, gx.buf, gw.buf, gb.buf, P);
+  };
+
   const table: Partial<KernelTable<TypedArray>> = {
     matmul,
     conv2d,
@@ -428,6 +467,8 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
     logSoftmax: softmaxKernel(true),
     crossEntropy,
     crossEntropyBackward,
+    layerNorm,
+    layerNormBackward,
   };
   for (const op of [...Object.keys(ARITH), ...Object.keys(COMPARE)] as BinaryOp[]) {
     (table as Record<OpName, unknown>)[op] = binaryKernel(op);
@@ -443,5 +484,5 @@ export const NATIVE_OPS: readonly OpName[] = [
   'relu', 'neg', 'abs', 'sqrt', 'rsqrt', 'exp', 'log', 'sin', 'cos', 'tanh', 'sigmoid', 'gelu', 'erf', 'sign', 'floor', 'ceil', 'round',
   'sum', 'softmax', 'logSoftmax',
   'crossEntropy', 'crossEntropyBackward',
-  'copy', 'cat',
+  'copy', 'cat', 'layerNorm', 'layerNormBackward',
 ];
