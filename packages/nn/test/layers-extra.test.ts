@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type DLError, Generator, bernoulli, manualSeed, randn, tensor } from '@dl/tensor';
+import { Generator, bernoulli, manualSeed, randn, } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
 import { gradcheck } from '@dl/autograd';
 import {
@@ -29,33 +29,11 @@ import {
   utils,
 } from '../src/index.js';
 import type { EmbeddingBagMode, UnfoldOptions } from '../src/index.js';
+import { caught as err, f64, i32, numel, seq, values, weighted, worstRel } from './helpers.js';
 
-const values = (t: Tensor) => Array.from(t.dataSync());
-const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-const f64 = (data: readonly number[], shape: readonly number[]) => tensor(Float64Array.from(data), { shape: [...shape] });
-const i32 = (data: readonly number[], shape: readonly number[] = [data.length]) => tensor(Int32Array.from(data), { shape: [...shape] });
-/** scale * sin(a i + b) over the elements of shape. */
-const seq = (shape: readonly number[], a = 0.37, b = 0.11, scale = 2) => Array.from({ length: numel(shape) }, (_, i) => scale * Math.sin(a * i + b));
-/** sin(1 + 0.7 k): the output weighting of every backward pass here (the fixture's). */
-const weighting = (n: number) => Array.from({ length: n }, (_, k) => Math.sin(1 + 0.7 * k));
-const weighted = (y: Tensor) => y.mul(f64(weighting(y.numel), y.shape)).sum();
 const pair = (v: number | readonly number[]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 
-function worstRel(got: readonly number[], want: readonly number[]): number {
-  expect(got.length).toBe(want.length);
-  let worst = 0;
-  for (const [k, v] of got.entries()) worst = Math.max(worst, Math.abs(v - want[k]) / (1 + Math.abs(want[k])));
-  return worst;
-}
 
-const err = (fn: () => unknown): DLError => {
-  try {
-    fn();
-  } catch (e) {
-    return e as DLError;
-  }
-  throw new Error('expected an error');
-};
 
 // ---------------------------------------------------------------- float64 definitions
 /** y[n, o] = sum_ij x1[n, i] w[o, i, j] x2[n, j] + b[o]. */

@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type DLError, manualSeed, randint, randn, tensor } from '@dl/tensor';
+import { manualSeed, randint, randn, tensor } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
 import { gradcheck } from '@dl/autograd';
 import {
@@ -36,39 +36,17 @@ import {
   utils,
 } from '../src/index.js';
 import type { Reduction, TransformerForwardOptions } from '../src/index.js';
+import { caught as err, f64, i32, numel, seq, values, weighted, weighting, worstRel } from './helpers.js';
 
-const values = (t: Tensor) => Array.from(t.dataSync());
-const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-const f64 = (data: readonly number[], shape: readonly number[]) => tensor([...data], { dtype: 'float64' }).reshape([...shape]);
-const i32 = (data: readonly number[], shape: readonly number[]) => tensor([...data], { dtype: 'int32' }).reshape([...shape]);
-/** scale * sin(a i + b) over the elements of shape. */
-const seq = (shape: readonly number[], a = 0.37, b = 0.11, scale = 2) => Array.from({ length: numel(shape) }, (_, i) => scale * Math.sin(a * i + b));
 /** seq rounded to halves (no -0, which JSON cannot carry): windows with equal maxima (PyTorch keeps the first). */
 const ties = (shape: readonly number[], b = 0.11) => seq(shape, 0.37, b).map((v) => Math.round(2 * v) / 2 + 0);
-/** sin(1 + 0.7 k): the output weighting of every backward pass here (the fixture's). */
-const weighting = (n: number) => Array.from({ length: n }, (_, k) => Math.sin(1 + 0.7 * k));
-const weighted = (y: Tensor) => y.mul(tensor(weighting(y.numel), { dtype: 'float64' }).reshape(y.shape)).sum();
 const reductions = ['mean', 'sum', 'none'] as const;
 const reduced = (per: number[], reduction: Reduction) => {
   const sum = per.reduce((a, v) => a + v, 0);
   return reduction === 'none' ? per : reduction === 'sum' ? [sum] : [sum / per.length];
 };
 
-function worstRel(got: readonly number[], want: readonly number[]): number {
-  expect(got.length).toBe(want.length);
-  let worst = 0;
-  for (const [k, v] of got.entries()) worst = Math.max(worst, Math.abs(v - want[k]) / (1 + Math.abs(want[k])));
-  return worst;
-}
 
-const err = (fn: () => unknown): DLError => {
-  try {
-    fn();
-  } catch (e) {
-    return e as DLError;
-  }
-  throw new Error('expected an error');
-};
 
 // ---------------------------------------------------------------- float64 definitions
 /** Each plane's output: zeros with input[j] at indices[j], later inputs overwriting earlier ones. */

@@ -7,11 +7,12 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DLError, Generator, manualSeed, memoryStats, randn, scope, tensor, zeros } from '@dl/tensor';
+import { Generator, manualSeed, memoryStats, randn, scope, tensor, zeros } from '@dl/tensor';
 import type { DType, Tensor } from '@dl/tensor';
 import { gradcheck, noGrad } from '@dl/autograd';
 import { cudaTestNames } from '@dl/tensor/testing';
 import { GRU, LSTM, PackedSequence, RNN, type RNNBase, utils } from '../src/index.js';
+import { caught as dlError } from './helpers.js';
 
 const { packPaddedSequence, packSequence, padPackedSequence, padSequence, unpackSequence, unpadSequence } = utils.rnn;
 
@@ -371,15 +372,6 @@ describe('padSequence, packing and unpacking', () => {
 });
 
 // ---------------------------------------------------------------- errors
-function dlError(fn: () => unknown): DLError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DLError);
-    return e as DLError;
-  }
-  throw new Error('expected a DLError');
-}
 
 describe('bad lengths and arguments are DLErrors naming the op, the values and the fix', () => {
   const x = zeros([5, 3, 2]);

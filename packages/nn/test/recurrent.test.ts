@@ -7,10 +7,11 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DLError, Generator, manualSeed, memoryStats, ones, randn, scope, tensor, zeros } from '@dl/tensor';
+import { Generator, manualSeed, memoryStats, ones, randn, scope, tensor, zeros } from '@dl/tensor';
 import type { DType, Tensor } from '@dl/tensor';
 import { gradcheck, noGrad } from '@dl/autograd';
 import { GRU, GRUCell, LSTM, LSTMCell, type Module, RNN, type RNNBase, RNNCell, utils } from '../src/index.js';
+import { caught as dlError } from './helpers.js';
 
 const values = (t: Tensor) => Array.from(t.dataSync());
 const fromList = (v: number[], shape: readonly number[], dtype: DType) => tensor(Float64Array.from(v), { shape, dtype });
@@ -440,15 +441,6 @@ describe('parameters, printing, modes and memory', () => {
 });
 
 // ---------------------------------------------------------------- errors
-function dlError(fn: () => unknown): DLError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DLError);
-    return e as DLError;
-  }
-  throw new Error('expected a DLError');
-}
 
 describe('bad arguments and inputs are DLErrors that say what is wrong', () => {
   it('constructor arguments', () => {

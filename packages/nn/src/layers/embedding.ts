@@ -14,6 +14,15 @@ export interface EmbeddingOptions extends FactoryOptions {
   paddingIdx?: number | null;
 }
 
+/** paddingIdx in [-numEmbeddings, numEmbeddings), negative counted from the end (PyTorch's), as an index; null stays null. */
+function paddingIndex(op: string, pad: number | null, numEmbeddings: number): number | null {
+  if (pad === null) return null;
+  if (!Number.isInteger(pad) || pad < -numEmbeddings || pad >= numEmbeddings) {
+    throw new DLError('ARGUMENT', op, `paddingIdx must be within [${-numEmbeddings}, ${numEmbeddings}); got ${pad}`);
+  }
+  return pad < 0 ? pad + numEmbeddings : pad;
+}
+
 /**
  * Embedding(numEmbeddings, embeddingDim, { paddingIdx }): a lookup table; an
  * int32 index tensor of any shape gives [...shape, embeddingDim]. weight starts
@@ -29,14 +38,7 @@ export class Embedding extends Module {
     super();
     this.numEmbeddings = positiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     this.embeddingDim = positiveInt('Embedding', 'embeddingDim', embeddingDim);
-    let pad = opts.paddingIdx ?? null;
-    if (pad !== null) {
-      if (!Number.isInteger(pad) || pad < -numEmbeddings || pad >= numEmbeddings) {
-        throw new DLError('ARGUMENT', 'Embedding', `paddingIdx must be within [${-numEmbeddings}, ${numEmbeddings}); got ${pad}`);
-      }
-      if (pad < 0) pad += numEmbeddings;
-    }
-    this.paddingIdx = pad;
+    this.paddingIdx = paddingIndex('Embedding', opts.paddingIdx ?? null, numEmbeddings);
     if (opts._weight) {
       const w = opts._weight;
       if (w.ndim !== 2 || w.shape[0] !== numEmbeddings || w.shape[1] !== embeddingDim) {
@@ -108,14 +110,7 @@ export class EmbeddingBag extends Module {
     const mode = opts.mode ?? 'mean';
     if (mode !== 'sum' && mode !== 'mean' && mode !== 'max') throw new DLError('ARGUMENT', 'EmbeddingBag', `mode must be 'sum', 'mean' or 'max'; got ${JSON.stringify(mode)}`);
     this.mode = mode;
-    let pad = opts.paddingIdx ?? null;
-    if (pad !== null) {
-      if (!Number.isInteger(pad) || pad < -numEmbeddings || pad >= numEmbeddings) {
-        throw new DLError('ARGUMENT', 'EmbeddingBag', `paddingIdx must be within [${-numEmbeddings}, ${numEmbeddings}); got ${pad}`);
-      }
-      if (pad < 0) pad += numEmbeddings;
-    }
-    this.paddingIdx = pad;
+    this.paddingIdx = paddingIndex('EmbeddingBag', opts.paddingIdx ?? null, numEmbeddings);
     this.includeLastOffset = opts.includeLastOffset ?? false;
     this.weight = ownParameter(zeros([numEmbeddings, embeddingDim], { dtype: opts.dtype, device: opts.device }));
     this.resetParameters();
