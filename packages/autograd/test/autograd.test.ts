@@ -306,6 +306,22 @@ describe('memory', () => {
     y.dispose();
   });
 
+  it('with retainGraph the graph stays for a second backward while its output lives, and goes when the output is disposed', () => {
+    const x = tensor([0.5, -1, 2], { requiresGrad: true });
+    const before = memoryStats();
+    const y = scope(() => x.exp().mul(x).sum()); // exp and mul save tensors
+    y.backward(undefined, { retainGraph: true });
+    y.backward(); // accumulates: 2 * d/dx (x e^x) = 2 (1 + x) e^x
+    Array.from(x.grad!.dataSync()).forEach((g, i) => {
+      const v = [0.5, -1, 2][i];
+      expect(Math.abs(g - 2 * (1 + v) * Math.exp(v))).toBeLessThan(1e-5);
+    });
+    x.grad!.dispose();
+    x.grad = null;
+    y.dispose();
+    expect(memoryStats().liveTensors).toBe(before.liveTensors);
+  });
+
   it('disposing the end of a 20,000-op chain frees it without deep recursion', () => {
     const x = tensor([0.5], { requiresGrad: true });
     const before = memoryStats();
