@@ -587,6 +587,414 @@ export class RandomErasing extends Transform<Tensor, Tensor> {
   }
 }
 
+// ------------------------------------------------------------------------------------------
+// Affine augmentation, blur, random application and the AutoAugment family's single ops
+
+type RangeArg = number | readonly number[];
+
+/** torchvision's _setup_angle: d >= 0 gives [-d, d]; else [min, max] (or [xmin, xmax, ymin, ymax] where 4 are allowed). */
+function angleRange(op: string, name: string, v: RangeArg, sizes: number[] = [2]): number[] {
+  if (typeof v === 'number') {
+    if (!(v >= 0) || !Number.isFinite(v)) fail('ARGUMENT', op, `if ${name} is a single number, it must be non-negative; got ${v}`, `pass ${name}: d for [-d, d], or [min, max]`);
+    return [-v, v];
+  }
+  if (!Array.isArray(v) || !sizes.includes(v.length) || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
+    fail('ARGUMENT', op, `${name} must be a non-negative number or ${sizes.map((n) => `${n} numbers`).join(' or ')} ([min, max]${sizes.includes(4) ? ' or [xmin, xmax, ymin, ymax]' : ''}); got ${JSON.stringify(v)}`);
+  }
+  for (let k = 0; k < v.length; k += 2) if (v[k] > v[k + 1]) fail('ARGUMENT', op, `${name} ranges must be [min, max] with min <= max; got ${JSON.stringify(v)}`);
+  return [...v];
+}
+
+function checkFill(op: string, fill: unknown): F.FillArg {
+  if (typeof fill === 'number' ? Number.isFinite(fill) : Array.isArray(fill) && fill.length > 0 && fill.every((x) => typeof x === 'number' && Number.isFinite(x))) return typeof fill === 'number' ? fill : [...(fill as number[])];
+  return fail('ARGUMENT', op, `fill must be a number or an array of numbers (one per channel); got ${JSON.stringify(fill)}`);
+}
+
+function checkCenter(op: string, center: unknown): [number, number] | null {
+  if (center === undefined || center === null) return null;
+  if (!Array.isArray(center) || center.length !== 2 || center.some((x) => typeof x !== 'number' || !Number.isFinite(x))) fail('ARGUMENT', op, `center must be [x, y] in pixels; got ${JSON.stringify(center)}`);
+  return [center[0], center[1]];
+}
+
+function checkMode(op: string, mode: unknown): F.InterpolationMode {
+  if (mode !== 'nearest' && mode !== 'bilinear') fail('ARGUMENT', op, `interpolation must be 'nearest' or 'bilinear'; got ${JSON.stringify(mode)}`);
+  return mode;
+}
+
+export interface RandomRotationOptions {
+  interpolation?: F.InterpolationMode;
+  expand?: boolean;
+  center?: readonly [number, number] | readonly number[] | null;
+  /** The value outside the rotated image (default 0), with torchvision's fill mask. */
+  fill?: FillArg;
+  generator?: Generator;
+}
+
+/** Rotate by an angle drawn uniformly from `degrees` (d: [-d, d]) (torchvision.transforms.RandomRotation). */
+export class RandomRotation extends Transform<ImageOrTensor, ImageOrTensor> {
+  readonly degrees: [number, number];
+  readonly interpolation: F.InterpolationMode;
+  readonly expand: boolean;
+  readonly center: [number, number] | null;
+  readonly fill: FillArg;
+  readonly generator: Generator | undefined;
+  constructor(degrees: RangeArg, opts: RandomRotationOptions = {}) {
+    super();
+    const op = 'RandomRotation';
+    this.degrees = angleRange(op, 'degrees', degrees) as [number, number];
+    this.interpolation = checkMode(op, opts.interpolation ?? 'nearest');
+    this.expand = opts.expand ?? false;
+    this.center = checkCenter(op, opts.center);
+    this.fill = checkFill(op, opts.fill ?? 0);
+    this.generator = opts.generator;
+  }
+  /** torchvision's get_params: the angle, uniform in [degrees[0], degrees[1]) (float32). */
+  static getParams(degrees: readonly [number, number], generator?: Generator): number {
+    return uniform(generatorOf(generator), degrees[0], degrees[1]);
+  }
+  apply<T extends ImageOrTensor>(x: T): T {
+    const angle = RandomRotation.getParams(this.degrees, this.generator);
+    return F.rotate(x, angle, { interpolation: this.interpolation, expand: this.expand, center: this.center ?? undefined, fill: this.fill }) as T;
+  }
+  spec(): TransformSpec {
+    return { name: 'RandomRotation', args: [this.degrees, { interpolation: this.interpolation, expand: this.expand, center: this.center, fill: this.fill }] };
+  }
+}
+
+export interface RandomAffineOptions {
+  /** Maximal translation as fractions [a, b] of the width and height: dx in (-a w, a w), dy in (-b h, b h). */
+  translate?: readonly [number, number] | readonly number[] | null;
+  /** Scale range [min, max] (positive). */
+  scale?: readonly [number, number] | readonly number[] | null;
+  /** Shear in degrees: s gives x in [-s, s]; [min, max] for x; [xmin, xmax, ymin, ymax] for both. */
+  shear?: RangeArg | null;
+  interpolation?: F.InterpolationMode;
+  fill?: FillArg;
+  center?: readonly [number, number] | readonly number[] | null;
+  generator?: Generator;
+}
+
+/** The drawn parameters of RandomAffine, as F.affine takes them. */
+export interface AffineParams {
+  angle: number;
+  translate: [number, number];
+  scale: number;
+  shear: [number, number];
+}
+
+/** A random affine warp keeping the centre fixed (torchvision.transforms.RandomAffine). */
+export class RandomAffine extends Transform<ImageOrTensor, ImageOrTensor> {
+  readonly degrees: [number, number];
+  readonly translate: [number, number] | null;
+  readonly scale: [number, number] | null;
+  readonly shear: number[] | null;
+  readonly interpolation: F.InterpolationMode;
+  readonly fill: FillArg;
+  readonly center: [number, number] | null;
+  readonly generator: Generator | undefined;
+  constructor(degrees: RangeArg, opts: RandomAffineOptions = {}) {
+    super();
+    const op = 'RandomAffine';
+    this.degrees = angleRange(op, 'degrees', degrees) as [number, number];
+    const tr = opts.translate;
+    if (tr != null && !(Array.isArray(tr) && tr.length === 2 && tr.every((t) => typeof t === 'number' && t >= 0 && t <= 1))) {
+      fail('ARGUMENT', op, `translate must be [a, b], fractions in [0, 1] of the width and height; got ${JSON.stringify(tr)}`, 'e.g. translate: [0.1, 0.1] for up to 10% of the width and height');
+    }
+    this.translate = tr == null ? null : [tr[0], tr[1]];
+    this.scale = opts.scale == null ? null : checkRange(op, 'scale', opts.scale, [1, 1]);
+    if (this.scale && this.scale[0] <= 0) fail('ARGUMENT', op, `scale values must be positive; got ${JSON.stringify(this.scale)}`);
+    this.shear = opts.shear == null ? null : angleRange(op, 'shear', opts.shear, [2, 4]);
+    this.interpolation = checkMode(op, opts.interpolation ?? 'nearest');
+    this.fill = checkFill(op, opts.fill ?? 0);
+    this.center = checkCenter(op, opts.center);
+    this.generator = opts.generator;
+  }
+  /** torchvision's get_params, in its order of draws: angle, then dx and dy (rounded), scale, shear x, shear y. */
+  static getParams(
+    degrees: readonly [number, number],
+    translate: readonly [number, number] | null,
+    scale: readonly [number, number] | null,
+    shear: readonly number[] | null,
+    size: readonly [number, number],
+    generator?: Generator,
+  ): AffineParams {
+    const g = generatorOf(generator);
+    const [height, width] = size;
+    const angle = uniform(g, degrees[0], degrees[1]);
+    let t: [number, number] = [0, 0];
+    if (translate) {
+      const dx = translate[0] * width;
+      const dy = translate[1] * height;
+      t = [F.roundHalfEven(uniform(g, -dx, dx)), F.roundHalfEven(uniform(g, -dy, dy))];
+    }
+    const s = scale ? uniform(g, scale[0], scale[1]) : 1;
+    const sh: [number, number] = [0, 0];
+    if (shear) {
+      sh[0] = uniform(g, shear[0], shear[1]);
+      if (shear.length === 4) sh[1] = uniform(g, shear[2], shear[3]);
+    }
+    return { angle, translate: t, scale: s, shear: sh };
+  }
+  apply<T extends ImageOrTensor>(x: T): T {
+    const [, h, w] = F.getDimensions(x);
+    const p = RandomAffine.getParams(this.degrees, this.translate, this.scale, this.shear, [h, w], this.generator);
+    return F.affine(x, { ...p, interpolation: this.interpolation, fill: this.fill, center: this.center ?? undefined }) as T;
+  }
+  spec(): TransformSpec {
+    return { name: 'RandomAffine', args: [this.degrees, { translate: this.translate, scale: this.scale, shear: this.shear, interpolation: this.interpolation, fill: this.fill, center: this.center }] };
+  }
+}
+
+/** Gaussian blur with sigma drawn uniformly from [min, max] (torchvision.transforms.GaussianBlur). */
+export class GaussianBlur extends Transform<ImageOrTensor, ImageOrTensor> {
+  readonly kernelSize: [number, number];
+  readonly sigma: [number, number];
+  readonly generator: Generator | undefined;
+  /** kernelSize: odd and positive, one number or [kx, ky]; sigma: s > 0 (fixed) or [min, max] (default [0.1, 2]). */
+  constructor(kernelSize: number | readonly number[], sigma: number | readonly number[] = [0.1, 2], opts: { generator?: Generator } = {}) {
+    super();
+    const op = 'GaussianBlur';
+    const ks = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : Array.isArray(kernelSize) && kernelSize.length === 1 ? [kernelSize[0], kernelSize[0]] : kernelSize;
+    if (!Array.isArray(ks) || ks.length !== 2 || ks.some((k) => !Number.isInteger(k) || k <= 0 || k % 2 === 0)) {
+      fail('ARGUMENT', op, `kernel size values must be odd positive integers (one number or [kx, ky]); got ${JSON.stringify(kernelSize)}`, 'use e.g. 3 or [3, 5]');
+    }
+    this.kernelSize = [ks[0], ks[1]];
+    if (typeof sigma === 'number') {
+      if (!(sigma > 0) || !Number.isFinite(sigma)) fail('ARGUMENT', op, `if sigma is a single number, it must be positive; got ${sigma}`);
+      this.sigma = [sigma, sigma];
+    } else {
+      if (!Array.isArray(sigma) || sigma.length !== 2 || !(sigma[0] > 0 && sigma[0] <= sigma[1] && Number.isFinite(sigma[1]))) fail('ARGUMENT', op, `sigma values must be positive and of the form [min, max]; got ${JSON.stringify(sigma)}`);
+      this.sigma = [sigma[0], sigma[1]];
+    }
+    this.generator = opts.generator;
+  }
+  /** torchvision's get_params: sigma, uniform in [min, max) (float32). */
+  static getParams(sigmaMin: number, sigmaMax: number, generator?: Generator): number {
+    return uniform(generatorOf(generator), sigmaMin, sigmaMax);
+  }
+  apply<T extends ImageOrTensor>(x: T): T {
+    const s = GaussianBlur.getParams(this.sigma[0], this.sigma[1], this.generator);
+    return F.gaussianBlur(x, this.kernelSize, [s, s]) as T;
+  }
+  spec(): TransformSpec {
+    return { name: 'GaussianBlur', args: [this.kernelSize, this.sigma] };
+  }
+}
+
+function transformList(op: string, transforms: readonly TransformLike<never, unknown>[]): Transform[] {
+  if (!Array.isArray(transforms)) fail('ARGUMENT', op, `expected an array of transforms; got ${typeof transforms}`);
+  return transforms.map((t, i) => toTransform(t as TransformLike, `${op}: transform ${i}`));
+}
+
+/** Apply all the transforms, in order, with probability p (torchvision.transforms.RandomApply: one uniform draw, applied when it is <= p). */
+// biome-ignore lint/suspicious/noExplicitAny: a chain of transforms of the caller's choosing, as Compose
+export class RandomApply extends Transform<any, any> {
+  readonly transforms: Transform[];
+  readonly p: number;
+  readonly generator: Generator | undefined;
+  constructor(transforms: readonly TransformLike<never, unknown>[], p = 0.5, opts: { generator?: Generator } = {}) {
+    super();
+    this.transforms = transformList('RandomApply', transforms);
+    this.p = checkProbability('RandomApply', p);
+    this.generator = opts.generator;
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: see the class
+  apply(input: any): any {
+    if (this.p < generatorOf(this.generator).nextFloat()) return input;
+    let x: unknown = input;
+    for (const t of this.transforms) x = t.apply(x);
+    return x;
+  }
+  spec(): TransformSpec {
+    return { name: 'RandomApply', args: [this.transforms.map((t, i) => specOf(t, `RandomApply (transform ${i})`)), this.p] };
+  }
+}
+
+/**
+ * Apply one of the transforms, picked with the weights `p` (default equal) (torchvision.transforms.RandomChoice).
+ * torchvision draws from Python's `random`; here one uniform double of the generator picks, as random.choices does.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: see RandomApply
+export class RandomChoice extends Transform<any, any> {
+  readonly transforms: Transform[];
+  readonly p: number[] | null;
+  readonly generator: Generator | undefined;
+  constructor(transforms: readonly TransformLike<never, unknown>[], p: readonly number[] | null = null, opts: { generator?: Generator } = {}) {
+    super();
+    const op = 'RandomChoice';
+    this.transforms = transformList(op, transforms);
+    if (this.transforms.length === 0) fail('ARGUMENT', op, 'needs at least one transform to choose from; got an empty array');
+    if (p !== null && p !== undefined) {
+      if (!Array.isArray(p) || p.length !== this.transforms.length) fail('ARGUMENT', op, `p must have one weight per transform (${this.transforms.length}); got ${JSON.stringify(p)}`);
+      if (p.some((w) => typeof w !== 'number' || !(w >= 0) || !Number.isFinite(w)) || !(p.reduce((a, b) => a + b, 0) > 0)) fail('ARGUMENT', op, `p must be non-negative weights with a positive sum; got ${JSON.stringify(p)}`);
+    }
+    this.p = p ? [...p] : null;
+    this.generator = opts.generator;
+  }
+  /** The index of the transform to apply. */
+  static getParams(n: number, p: readonly number[] | null, generator?: Generator): number {
+    const u = generatorOf(generator).nextDouble();
+    if (p === null) return Math.floor(u * n);
+    const total = p.reduce((a, b) => a + b, 0);
+    let cum = 0;
+    for (let i = 0; i < n - 1; i++) {
+      cum += p[i];
+      if (u * total < cum) return i;
+    }
+    return n - 1;
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: see the class
+  apply(input: any): any {
+    return this.transforms[RandomChoice.getParams(this.transforms.length, this.p, this.generator)].apply(input);
+  }
+  spec(): TransformSpec {
+    return { name: 'RandomChoice', args: [this.transforms.map((t, i) => specOf(t, `RandomChoice (transform ${i})`)), this.p] };
+  }
+}
+
+/** Apply all the transforms in a random order (torchvision.transforms.RandomOrder; the order is randperm of the generator, where torchvision shuffles with Python's `random`). */
+// biome-ignore lint/suspicious/noExplicitAny: see RandomApply
+export class RandomOrder extends Transform<any, any> {
+  readonly transforms: Transform[];
+  readonly generator: Generator | undefined;
+  constructor(transforms: readonly TransformLike<never, unknown>[], opts: { generator?: Generator } = {}) {
+    super();
+    this.transforms = transformList('RandomOrder', transforms);
+    this.generator = opts.generator;
+  }
+  /** The order of application: a permutation of 0..n-1. */
+  static getParams(n: number, generator?: Generator): number[] {
+    const perm = randperm(n, { generator: generatorOf(generator) });
+    const order = Array.from(perm.dataSync());
+    perm.dispose();
+    return order;
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: see the class
+  apply(input: any): any {
+    let x: unknown = input;
+    for (const i of RandomOrder.getParams(this.transforms.length, this.generator)) x = this.transforms[i].apply(x);
+    return x;
+  }
+  spec(): TransformSpec {
+    return { name: 'RandomOrder', args: [this.transforms.map((t, i) => specOf(t, `RandomOrder (transform ${i})`))] };
+  }
+}
+
+/** A deterministic op applied with probability p: one uniform draw, applied when it is < p (torchvision's Random<Op> classes). */
+abstract class RandomOp extends Transform<ImageOrTensor, ImageOrTensor> {
+  readonly p: number;
+  readonly generator: Generator | undefined;
+  constructor(op: string, p: number, generator: Generator | undefined) {
+    super();
+    this.p = checkProbability(op, p);
+    this.generator = generator;
+  }
+  protected abstract op(x: ImageOrTensor): ImageOrTensor;
+  apply<T extends ImageOrTensor>(x: T): T {
+    return (generatorOf(this.generator).nextFloat() < this.p ? this.op(x) : x) as T;
+  }
+}
+
+/** Convert to gray with probability p (default 0.1), keeping the number of channels (torchvision.transforms.RandomGrayscale). */
+export class RandomGrayscale extends RandomOp {
+  constructor(p = 0.1, opts: { generator?: Generator } = {}) {
+    super('RandomGrayscale', p, opts.generator);
+  }
+  protected op(x: ImageOrTensor): ImageOrTensor {
+    return F.rgbToGrayscale(x, F.getDimensions(x)[0] as 1 | 3);
+  }
+  spec(): TransformSpec {
+    return { name: 'RandomGrayscale', args: [this.p] };
+  }
+}
+
+/** Invert the colours with probability p (torchvision.transforms.RandomInvert). */
+export class RandomInvert extends RandomOp {
+  constructor(p = 0.5, opts: { generator?: Generator } = {}) {
+    super('RandomInvert', p, opts.generator);
+  }
+  protected op(x: ImageOrTensor): ImageOrTensor {
+    return F.invert(x);
+  }
+  spec(): TransformSpec {
+    return { name: 'RandomInvert', args: [this.p] };
+  }
+}
+
+/** Keep `bits` bits per channel with probability p (uint8; torchvision.transforms.RandomPosterize). */
+export class RandomPosterize extends RandomOp {
+  readonly bits: number;
+  constructor(bits: number, p = 0.5, opts: { generator?: Generator } = {}) {
+    super('RandomPosterize', p, opts.generator);
+    if (!Number.isInteger(bits) || bits < 0 || bits > 8) fail('ARGUMENT', 'RandomPosterize', `bits must be an integer in [0, 8]; got ${bits}`);
+    this.bits = bits;
+  }
+  protected op(x: ImageOrTensor): ImageOrTensor {
+    return F.posterize(x, this.bits);
+  }
+  spec(): TransformSpec {
+    return { name: 'RandomPosterize', args: [this.bits, this.p] };
+  }
+}
+
+/** Invert the values at or above `threshold` with probability p (torchvision.transforms.RandomSolarize). */
+export class RandomSolarize extends RandomOp {
+  readonly threshold: number;
+  constructor(threshold: number, p = 0.5, opts: { generator?: Generator } = {}) {
+    super('RandomSolarize', p, opts.generator);
+    if (typeof threshold !== 'number' || !Number.isFinite(threshold)) fail('ARGUMENT', 'RandomSolarize', `threshold must be a finite number; got ${JSON.stringify(threshold)}`);
+    this.threshold = threshold;
+  }
+  protected op(x: ImageOrTensor): ImageOrTensor {
+    return F.solarize(x, this.threshold);
+  }
+  spec(): TransformSpec {
+    return { name: 'RandomSolarize', args: [this.threshold, this.p] };
+  }
+}
+
+/** Adjust the sharpness by `sharpnessFactor` with probability p (torchvision.transforms.RandomAdjustSharpness). */
+export class RandomAdjustSharpness extends RandomOp {
+  readonly sharpnessFactor: number;
+  constructor(sharpnessFactor: number, p = 0.5, opts: { generator?: Generator } = {}) {
+    super('RandomAdjustSharpness', p, opts.generator);
+    if (typeof sharpnessFactor !== 'number' || !(sharpnessFactor >= 0) || !Number.isFinite(sharpnessFactor)) fail('ARGUMENT', 'RandomAdjustSharpness', `sharpnessFactor must be a non-negative number; got ${JSON.stringify(sharpnessFactor)}`, '0 blurs, 1 keeps the image, 2 sharpens');
+    this.sharpnessFactor = sharpnessFactor;
+  }
+  protected op(x: ImageOrTensor): ImageOrTensor {
+    return F.adjustSharpness(x, this.sharpnessFactor);
+  }
+  spec(): TransformSpec {
+    return { name: 'RandomAdjustSharpness', args: [this.sharpnessFactor, this.p] };
+  }
+}
+
+/** Autocontrast with probability p (torchvision.transforms.RandomAutocontrast). */
+export class RandomAutocontrast extends RandomOp {
+  constructor(p = 0.5, opts: { generator?: Generator } = {}) {
+    super('RandomAutocontrast', p, opts.generator);
+  }
+  protected op(x: ImageOrTensor): ImageOrTensor {
+    return F.autocontrast(x);
+  }
+  spec(): TransformSpec {
+    return { name: 'RandomAutocontrast', args: [this.p] };
+  }
+}
+
+/** Equalize the histogram with probability p (uint8; torchvision.transforms.RandomEqualize). */
+export class RandomEqualize extends RandomOp {
+  constructor(p = 0.5, opts: { generator?: Generator } = {}) {
+    super('RandomEqualize', p, opts.generator);
+  }
+  protected op(x: ImageOrTensor): ImageOrTensor {
+    return F.equalize(x);
+  }
+  spec(): TransformSpec {
+    return { name: 'RandomEqualize', args: [this.p] };
+  }
+}
+
 /** A function as a transform. It works on the main thread only: a function cannot be copied to a DataLoader worker. */
 export class Lambda<I = unknown, O = unknown> extends Transform<I, O> {
   readonly fn: (input: I) => O;
@@ -628,5 +1036,18 @@ const BUILTINS = {
   Grayscale,
   ColorJitter,
   RandomErasing,
+  RandomRotation,
+  RandomAffine,
+  GaussianBlur,
+  RandomApply,
+  RandomChoice,
+  RandomOrder,
+  RandomGrayscale,
+  RandomInvert,
+  RandomPosterize,
+  RandomSolarize,
+  RandomAdjustSharpness,
+  RandomAutocontrast,
+  RandomEqualize,
 };
 for (const [name, ctor] of Object.entries(BUILTINS)) registerTransform(name, ctor as never);
