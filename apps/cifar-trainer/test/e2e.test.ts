@@ -9,7 +9,7 @@ import { recipe } from '../src/config.js';
 import type { TrainConfig } from '../src/config.js';
 import { loadCifar } from '../src/data.js';
 import { resolveDataDir } from '../src/data-dir.js';
-import { cli } from './helpers.js';
+import { cli, machinery, typescriptKernels } from './helpers.js';
 import { train } from '../src/train.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dl-trainer-'));
@@ -57,7 +57,7 @@ describe('cifar-trainer end to end (shared CIFAR-10, a few thousand images)', ()
     expect(dropped.err).not.toMatch(/3\/3 batches/);
   }, 300_000);
 
-  it('--model vit: the Vision Transformer trains with AdamW, and eval loads it', async () => {
+  it.skipIf(typescriptKernels)(machinery('--model vit: the Vision Transformer trains with AdamW, and eval loads it'), async () => {
     const dir = join(tmp, 'vit');
     const r = await cli('train', '--model', 'vit', '--epochs', '1', '--batch-size', '32', '--limit-train', '64', '--limit-test', '32', '--optimizer', 'adamw', '--lr', '0.001', '--scheduler', 'none', '--data-dir', dataDir, '--out-dir', dir);
     expect(r.err).not.toMatch(/cifar-trainer:/);
@@ -105,7 +105,7 @@ describe('cifar-trainer end to end (shared CIFAR-10, a few thousand images)', ()
 });
 
 describe('resume', () => {
-  it('a run stopped mid-epoch and resumed ends bit-identical to an uninterrupted run', async () => {
+  it.skipIf(typescriptKernels)(machinery('a run stopped mid-epoch and resumed ends bit-identical to an uninterrupted run'), async () => {
     const cfg = small({ epochs: 2, limitTrain: 640, limitTest: 100 });
     const a = join(tmp, 'a');
     const b = join(tmp, 'b');
@@ -122,7 +122,7 @@ describe('resume', () => {
 });
 
 describe('--scheduler plateau', () => {
-  it("lowers the lr tenfold once the test loss has not improved for more than 2 epochs (PyTorch's ReduceLROnPlateau)", async () => {
+  it.skipIf(typescriptKernels)(machinery("lowers the lr tenfold once the test loss has not improved for more than 2 epochs (PyTorch's ReduceLROnPlateau)"), async () => {
     // lr 1e-6: the test loss moves by far less than the 1e-4 relative threshold, so epochs 2, 3
     // and 4 are bad ones; the third of them (3 > patience 2) lowers the lr.
     const cfg = small({ model: 'tutorial', scheduler: 'plateau', lr: 1e-6, augment: 'none', epochs: 4, limitTrain: 256, limitTest: 100 });
@@ -134,7 +134,7 @@ describe('--scheduler plateau', () => {
 });
 
 describe('worker threads and Ctrl-C', () => {
-  it('--workers 2 trains to the same weights as --workers 0 (same batch order, augmentation on the main thread)', async () => {
+  it.skipIf(typescriptKernels)(machinery('--workers 2 trains to the same weights as --workers 0 (same batch order, augmentation on the main thread)'), async () => {
     const cfg = small({ epochs: 1, limitTrain: 512, limitTest: 50 });
     const a = join(tmp, 'w0');
     const b = join(tmp, 'w2');
@@ -145,7 +145,7 @@ describe('worker threads and Ctrl-C', () => {
     for (const k of Object.keys(wa)) expect(Array.from(wb[k].dataSync()), k).toEqual(Array.from(wa[k].dataSync()));
   }, 300_000);
 
-  it('SIGINT saves a checkpoint and exits with 130; --resume then finishes the run', async () => {
+  it.skipIf(typescriptKernels)(machinery('SIGINT saves a checkpoint and exits with 130; --resume then finishes the run'), async () => {
     const cliJs = join(import.meta.dirname, '..', 'dist', 'cli.js');
     const dir = join(tmp, 'sigint');
     const args = [cliJs, 'train', '--epochs', '2', '--limit-train', '4096', '--limit-test', '100', '--data-dir', dataDir, '--out-dir', dir];
@@ -203,7 +203,7 @@ describe('bad input: one clear line, non-zero exit, nothing half-written', () =>
     expect(errors[0]).toMatch(/CIFAR-10 is not in .*no-data-here and could not be downloaded \(.*\); put cifar-10-binary\.tar\.gz into .*no-data-here, or pass --data-dir/);
   });
 
-  it('a corrupt checkpoint is refused and left untouched', async () => {
+  it.skipIf(typescriptKernels)(machinery('a corrupt checkpoint is refused and left untouched'), async () => {
     const dir = join(tmp, 'corrupt');
     await cli('train', '--epochs', '1', '--limit-train', '256', '--limit-test', '50', '--data-dir', dataDir, '--out-dir', dir);
     const path = join(dir, 'checkpoint.safetensors');
@@ -216,7 +216,7 @@ describe('bad input: one clear line, non-zero exit, nothing half-written', () =>
     expect(readFileSync(path)).toEqual(broken);
   }, 120_000);
 
-  it("a checkpoint of the earlier trainer (format /1: another random generator) is refused, saying why, and left untouched", async () => {
+  it.skipIf(typescriptKernels)(machinery("a checkpoint of the earlier trainer (format /1: another random generator) is refused, saying why, and left untouched"), async () => {
     const dir = join(tmp, 'old-format');
     const cfg = small({ limitTrain: 256, limitTest: 50 });
     await train(cfg, { dataDir, outDir: dir, resume: false, log: quiet, stopAfterBatches: 1 });

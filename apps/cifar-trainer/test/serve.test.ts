@@ -16,6 +16,7 @@ import type { Top } from '../src/predict.js';
 import { Classifier } from '../src/predict.js';
 import { Batcher, serve, urlOf } from '../src/serve.js';
 import { buildModel } from '../src/setup.js';
+import { machinery, typescriptKernels } from './helpers.js';
 
 const CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 const MEAN = [0.49, 0.48, 0.45];
@@ -269,7 +270,7 @@ describe('cifar-trainer serve (the CLI, in a child process)', () => {
     expect(err()).toBe('');
   }, 60_000);
 
-  it('requests that arrive within --batch-wait-ms share a forward pass (ResNet-18, batches of at most 8)', async () => {
+  it.skipIf(typescriptKernels)(machinery('requests that arrive within --batch-wait-ms share a forward pass (ResNet-18, batches of at most 8)'), async () => {
     const { child, url } = await startServe('--model-dir', resnetDir, '--max-batch', '8', '--batch-wait-ms', '300');
     try {
       const resnet = new Classifier(resnetDir);
