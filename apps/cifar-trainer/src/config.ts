@@ -3,7 +3,7 @@
 export const MODEL_NAMES = ['tutorial', 'resnet9', 'resnet18', 'vit'] as const;
 export const OPTIMIZERS = ['sgd', 'adam', 'adamw'] as const;
 export const SCHEDULERS = ['none', 'onecycle', 'cosine', 'step', 'plateau'] as const;
-export const AUGMENTS = ['none', 'flip', 'flip-crop', 'flip-crop-cutout'] as const;
+export const AUGMENTS = ['none', 'flip', 'flip-crop', 'flip-crop-cutout', 'trivialaugment-flip-crop'] as const;
 export const RECIPES = ['default', 'tutorial'] as const;
 export const DEVICES = ['cpu', 'cuda'] as const;
 

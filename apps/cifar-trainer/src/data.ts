@@ -1,6 +1,6 @@
 /** CIFAR-10 as in-memory tensors, and the per-batch pipeline (augmentation, normalisation). */
 import type { Tensor } from '@dl/tensor';
-import { Generator, randperm, tensor } from '@dl/tensor';
+import { Generator, randperm, stack, tensor } from '@dl/tensor';
 import { datasets, transforms } from '@dl/vision';
 import type { TrainConfig } from './config.js';
 
@@ -31,11 +31,20 @@ export function normalizeBatch(x: Tensor, mean: readonly number[], std: readonly
   return transforms.batched.normalize(x.to('float32').div(255), mean, std);
 }
 
-/** The training batch: augmentation (flip, crop, cutout as configured) then normalisation. */
+/**
+ * The training batch: augmentation as configured, then normalisation. 'trivialaugment-flip-crop'
+ * first runs TrivialAugmentWide on each uint8 image (one op of its table at a random strength,
+ * as torchvision's), then the batch-wide flip and crop.
+ */
 export function trainBatch(x: Tensor, cfg: Pick<TrainConfig, 'augment' | 'mean' | 'std'>, generator: Generator): Tensor {
-  let out = x.to('float32').div(255);
+  let images = x;
+  if (cfg.augment === 'trivialaugment-flip-crop') {
+    const trivial = new transforms.TrivialAugmentWide({ generator });
+    images = stack(Array.from({ length: x.shape[0] }, (_, i) => trivial.apply(x.select(0, i))), 0);
+  }
+  let out = images.to('float32').div(255);
   if (cfg.augment !== 'none') out = transforms.batched.randomHorizontalFlip(out, { p: 0.5, generator });
-  if (cfg.augment === 'flip-crop' || cfg.augment === 'flip-crop-cutout') out = transforms.batched.randomCrop(out, { size: 32, padding: 4, paddingMode: 'reflect', generator });
+  if (cfg.augment !== 'none' && cfg.augment !== 'flip') out = transforms.batched.randomCrop(out, { size: 32, padding: 4, paddingMode: 'reflect', generator });
   if (cfg.augment === 'flip-crop-cutout') out = transforms.batched.cutout(out, { size: 8, generator });
   return transforms.batched.normalize(out, cfg.mean, cfg.std);
 }
