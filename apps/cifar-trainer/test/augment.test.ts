@@ -4,8 +4,8 @@ import { Generator, randint, stack } from '@dl/tensor';
 import { transforms } from '@dl/vision';
 import { trainBatch } from '../src/data.js';
 
-const mean = [0.5, 0.4, 0.3];
-const std = [0.2, 0.25, 0.3];
+const mean: [number, number, number] = [0.5, 0.4, 0.3];
+const std: [number, number, number] = [0.2, 0.25, 0.3];
 const images = () => randint(0, 256, [6, 3, 32, 32], { generator: new Generator(11) }).to('uint8');
 
 describe('trainBatch', () => {
