@@ -11,6 +11,7 @@ import type { Tensor } from '@dl/tensor';
 import { gradcheck, noGrad } from '@dl/autograd';
 import { F, LayerNorm, type Module, MultiheadAttention, TransformerEncoder, TransformerEncoderLayer, utils } from '@dl/nn';
 import { type Mat, type P, add, arr, attention, closeness, gelu, layerNorm, linear, mhaRef, params, relu, sinSeq, sub } from './attention-reference.js';
+import { python } from './helpers.js';
 
 /** TransformerEncoderLayer for one sample x [L, E]. */
 function encoderLayerRef(p: P, prefix: string, h: number, x: Mat, opts: { normFirst?: boolean; act?: (x: number) => number; blocked?: (i: number, j: number) => boolean }): Mat {
@@ -231,7 +232,6 @@ describe('TransformerEncoderLayer and TransformerEncoder', () => {
 });
 
 // ------------------------------------------------------------------ PyTorch 1.13
-const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
 type Case = { output: number[]; weights: number[] | null; inputGrads: number[][]; paramGrads: Record<string, number[]> };
 const ref: Record<string, unknown> = python
   ? JSON.parse(spawnSync(python, [join(import.meta.dirname, 'fixtures', 'torch_attention.py')], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout)

@@ -1,4 +1,5 @@
 /** What the nn test files share: reading tensors back, the fixtures' input sequences and weighting, and catching errors. */
+import { spawnSync } from 'node:child_process';
 import { expect } from 'vitest';
 import { DLError, type Tensor, tensor } from '@dl/tensor';
 
@@ -31,3 +32,6 @@ export function caught(fn: () => unknown): DLError {
   }
   throw new Error('expected a DLError');
 }
+
+/** A Python with PyTorch (the fixtures' reference), or undefined: the PyTorch comparisons then skip, saying so. */
+export const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);

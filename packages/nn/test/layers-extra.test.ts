@@ -29,7 +29,7 @@ import {
   utils,
 } from '../src/index.js';
 import type { EmbeddingBagMode, UnfoldOptions } from '../src/index.js';
-import { caught as err, f64, i32, numel, seq, values, weighted, worstRel } from './helpers.js';
+import { caught as err, f64, i32, numel, seq, values, weighted, worstRel, python } from './helpers.js';
 
 const pair = (v: number | readonly number[]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 
@@ -533,7 +533,6 @@ describe('bad inputs: DLErrors naming the op, the values and the fix', () => {
 
 // ---------------------------------------------------------------- PyTorch
 const script = join(import.meta.dirname, 'fixtures', 'torch_layers_extra.py');
-const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
 
 interface TorchAnswer {
   shapes: number[][];

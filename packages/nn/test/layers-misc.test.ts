@@ -43,6 +43,7 @@ import {
   ZeroPad2d,
   utils,
 } from '../src/index.js';
+import { python } from './helpers.js';
 
 const values = (t: Tensor) => Array.from(t.dataSync());
 const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -411,7 +412,6 @@ describe('against float64 definitions (plain loops and formulas)', () => {
 
 // ---------------------------------------------------------------- PyTorch
 const script = join(import.meta.dirname, 'fixtures', 'torch_layers_misc.py');
-const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
 
 interface TorchAnswer {
   shape: number[];

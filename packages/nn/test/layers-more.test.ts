@@ -36,7 +36,7 @@ import {
   utils,
 } from '../src/index.js';
 import type { Reduction, TransformerForwardOptions } from '../src/index.js';
-import { caught as err, f64, i32, numel, seq, values, weighted, weighting, worstRel } from './helpers.js';
+import { caught as err, f64, i32, numel, seq, values, weighted, weighting, worstRel, python } from './helpers.js';
 
 /** seq rounded to halves (no -0, which JSON cannot carry): windows with equal maxima (PyTorch keeps the first). */
 const ties = (shape: readonly number[], b = 0.11) => seq(shape, 0.37, b).map((v) => Math.round(2 * v) / 2 + 0);
@@ -438,7 +438,6 @@ describe('bad inputs: DLErrors naming the op, the values and the fix', () => {
 
 // ---------------------------------------------------------------- PyTorch
 const script = join(import.meta.dirname, 'fixtures', 'torch_layers_more.py');
-const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
 
 interface TorchAnswer {
   shapes: number[][];

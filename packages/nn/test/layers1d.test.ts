@@ -13,6 +13,7 @@ import type { Tensor } from '@dl/tensor';
 import { gradcheck } from '@dl/autograd';
 import { AdaptiveAvgPool1d, AdaptiveMaxPool1d, AvgPool1d, Conv1d, F, MaxPool1d, type Module, utils } from '../src/index.js';
 import type { AvgPool1dOptions, Conv1dOptions, MaxPool1dOptions, PaddingMode } from '../src/index.js';
+import { python } from './helpers.js';
 
 const values = (t: Tensor) => Array.from(t.dataSync());
 
@@ -284,7 +285,6 @@ describe('the 1-d layers against float64 definitions (plain loops)', () => {
 
 // ---------------------------------------------------------------- PyTorch
 const script = join(import.meta.dirname, 'fixtures', 'torch_layers1d.py');
-const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
 
 interface RunAnswer {
   shape: number[];

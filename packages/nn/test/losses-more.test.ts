@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type DLError, manualSeed, rand, randint, randn, tensor } from '@dl/tensor';
+import { manualSeed, rand, randint, randn, tensor } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
 import { gradcheck } from '@dl/autograd';
 import {
@@ -25,6 +25,7 @@ import {
   TripletMarginLoss,
 } from '../src/index.js';
 import type { Module, Reduction } from '../src/index.js';
+import { python, caught as err } from './helpers.js';
 
 const values = (t: Tensor) => Array.from(t.dataSync());
 const f64 = (data: number[], shape?: number[]) => tensor(data, { dtype: 'float64' }).reshape(shape ?? [data.length]);
@@ -348,14 +349,6 @@ describe('no overflow in float32 at |x| = 200', () => {
 });
 
 describe('errors', () => {
-  const err = (fn: () => unknown): DLError => {
-    try {
-      fn();
-    } catch (e) {
-      return e as DLError;
-    }
-    throw new Error('expected an error');
-  };
   const x = randn([4, 3]);
 
   it('name the op, the values and the fix', () => {
@@ -389,7 +382,6 @@ describe('errors', () => {
 });
 
 const torchScript = join(import.meta.dirname, 'fixtures', 'torch_losses_more.py');
-const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
 
 describe.skipIf(!python)('against PyTorch 1.13: values and gradients of every differentiable input, float64 (skipped only where python3 with torch is missing)', () => {
   interface TorchCase {

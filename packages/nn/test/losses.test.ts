@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type DLError, manualSeed, onesLike, rand, randint, randn, tensor, zeros } from '@dl/tensor';
+import { manualSeed, onesLike, rand, randint, randn, tensor, zeros } from '@dl/tensor';
 import type { Tensor } from '@dl/tensor';
 import { grad, gradcheck } from '@dl/autograd';
 import { BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, F, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss } from '../src/index.js';
 import type { CrossEntropyOptions, KLDivOptions, KLDivReduction, Module } from '../src/index.js';
+import { python, caught as err } from './helpers.js';
 
 const values = (t: Tensor) => Array.from(t.dataSync());
 const close = (a: number, b: number, tol = 1e-6) => expect(Math.abs(a - b)).toBeLessThan(tol);
@@ -96,14 +97,6 @@ describe('CrossEntropyLoss, worked by hand on a 2x3 example', () => {
   });
 
   it('gives clear errors for bad targets', () => {
-    const err = (fn: () => unknown): DLError => {
-      try {
-        fn();
-      } catch (e) {
-        return e as DLError;
-      }
-      throw new Error('expected an error');
-    };
     const oob = err(() => F.crossEntropy(x(), int([1, 3])));
     expect(oob.code).toBe('VALUE');
     expect(oob.message).toMatch(/crossEntropy: target 3 is out of bounds: there are 3 classes, so class indices must lie in \[0, 2\] \(or equal ignoreIndex -100\); got 3 at flat position 1/);
@@ -395,14 +388,6 @@ describe('SmoothL1Loss, HuberLoss and KLDivLoss', () => {
   });
 
   it('give clear errors for bad options and shapes', () => {
-    const err = (fn: () => unknown): DLError => {
-      try {
-        fn();
-      } catch (e) {
-        return e as DLError;
-      }
-      throw new Error('expected an error');
-    };
     const x = zeros([4, 1]);
     expect(err(() => F.smoothL1Loss(x, zeros([4]))).message).toMatch(/^smoothL1Loss: target shape \[4\] must equal input shape \[4, 1\]\nhint: PyTorch would broadcast/);
     expect(err(() => new HuberLoss().forward(x, zeros([1, 4]))).message).toMatch(/^huberLoss: target shape \[1, 4\] must equal input shape \[4, 1\]/);
@@ -420,7 +405,6 @@ describe('SmoothL1Loss, HuberLoss and KLDivLoss', () => {
 });
 
 const torchScript = join(import.meta.dirname, 'fixtures', 'torch_layers1d.py');
-const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
 
 describe.skipIf(!python)('SmoothL1Loss, HuberLoss and KLDivLoss against PyTorch 1.13 (skipped only where python3 with torch is missing)', () => {
   interface LossCase {

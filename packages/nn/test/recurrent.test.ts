@@ -11,7 +11,7 @@ import { Generator, manualSeed, memoryStats, ones, randn, scope, tensor, zeros }
 import type { DType, Tensor } from '@dl/tensor';
 import { gradcheck, noGrad } from '@dl/autograd';
 import { GRU, GRUCell, LSTM, LSTMCell, type Module, RNN, type RNNBase, RNNCell, utils } from '../src/index.js';
-import { caught as dlError } from './helpers.js';
+import { caught as dlError, python } from './helpers.js';
 
 const values = (t: Tensor) => Array.from(t.dataSync());
 const fromList = (v: number[], shape: readonly number[], dtype: DType) => tensor(Float64Array.from(v), { shape, dtype });
@@ -227,7 +227,6 @@ describe('RNNCell, LSTMCell and GRUCell against the float64 definition', () => {
 
 // ---------------------------------------------------------------- PyTorch itself
 const script = join(import.meta.dirname, 'fixtures', 'torch_recurrent.py');
-const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
 
 const LAYERS = { RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell };
 interface TorchCase {

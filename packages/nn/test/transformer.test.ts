@@ -11,6 +11,7 @@ import type { Tensor } from '@dl/tensor';
 import { gradcheck, noGrad } from '@dl/autograd';
 import { LayerNorm, type Module, Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer, init, utils } from '@dl/nn';
 import { type MaskFns, type Mat, type P, add, arr, closeness, gelu, layerNorm, linear, mhaRef, params, relu, sinSeq, sub } from './attention-reference.js';
+import { python } from './helpers.js';
 
 /** MultiheadAttention `prefix` of p for one sample, keys and values the same: q [L, E], kv [S, E]. */
 const mha = (p: P, prefix: string, h: number, q: Mat, kv: Mat, masks: MaskFns): Mat =>
@@ -224,7 +225,6 @@ describe('Transformer', () => {
 });
 
 // ------------------------------------------------------------------ PyTorch 1.13
-const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
 type Case = { output: number[]; inputGrads: number[][]; paramGrads: Record<string, number[]> };
 const ref: Record<string, unknown> = python
   ? JSON.parse(spawnSync(python, [join(import.meta.dirname, 'fixtures', 'torch_transformer.py')], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout)
