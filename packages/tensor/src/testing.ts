@@ -184,6 +184,41 @@ export const OP_SPECS: readonly OpSpec[] = [
     },
   },
   {
+    // Over (N, C), (N, C, L) with runs longer than the kernels' eight lanes and (N, C, H, W); with
+    // and without the affine parts, a non-default eps. The statistics are outputs too (and get gradients).
+    name: 'batchNorm',
+    covers: ['batchNorm'],
+    inputs: (g) => [gen([4, 3, 2, 5], g).mul_(3).add_(1), gen([3], g), gen([3], g), gen([6, 3], g), gen([3, 2, 19], g).add_(2), gen([2], g)],
+    fn: (x, w, b, x2, x3, w3) => [
+      ...T.batchNorm(x, w, b, 1e-5),
+      T.batchNorm(x, null, b, 0.1)[0],
+      T.batchNorm(x2, w, null, 1e-5)[0],
+      ...T.batchNorm(x2, null, null, 1e-5),
+      ...T.batchNorm(x3, w3, w3, 1e-5),
+    ],
+    grad: true,
+    errors: [
+      expectError(() => T.batchNorm(T.zeros([2, 3]), T.ones([2]), null, 1e-5), 'SHAPE', /batchNorm: weight must have shape \[3\] \(the channels of input \[2, 3\]\); got \[2\]/, 'weight shape'),
+      expectError(() => T.batchNorm(T.zeros([3]), null, null, 1e-5), 'SHAPE', /batchNorm: expected an input of shape \(N, C, \*\) with at least 2 dims; got \[3\]/, 'one dim'),
+      expectError(() => T.batchNorm(T.zeros([0, 3]), null, null, 1e-5), 'VALUE', /batchNorm: expected at least one value per channel; got an input of shape \[0, 3\]/, 'empty batch'),
+      expectError(() => T.batchNorm(T.zeros([2, 3]), null, null, -1), 'ARGUMENT', /batchNorm: eps must be a number >= 0; got -1/, 'negative eps'),
+    ],
+  },
+  {
+    // The statistics passed in as batchNorm computes them (biased variance), over (N, C, L).
+    name: 'batchNormBackward',
+    covers: ['batchNormBackward'],
+    inputs: (g) => [gen([5, 3, 11], g), gen([5, 3, 11], g).mul_(2), gen([3], g)],
+    fn: (gy, x, w) => {
+      const mean = x.mean([0, 2]);
+      const variance = x.sub(mean.reshape([1, 3, 1])).pow(2).mean([0, 2]);
+      return [...T.batchNormBackward(gy, x, mean, variance, w, 1e-5), ...T.batchNormBackward(gy, x, mean, variance, null, 0.5)];
+    },
+    errors: [
+      expectError(() => T.batchNormBackward(T.zeros([2, 3]), T.zeros([2, 3]), T.zeros([2]), T.zeros([3]), null, 1e-5), 'SHAPE', /batchNormBackward: mean must have shape \[3\]; got \[2\]/, 'mean shape'),
+    ],
+  },
+  {
     name: 'pow',
     covers: ['pow'],
     inputs: (g) => [pos([3, 4], g).mul_(2), gen([3, 4], g)],

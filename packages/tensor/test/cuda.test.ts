@@ -236,6 +236,8 @@ describe('CUDA parameter encoding (addon.ts layouts)', () => {
     expect(ATTR_ENCODERS.crossEntropy({ ignoreIndex: -100, labelSmoothing: 0.1 })).toEqual([-100, 0.1]);
     expect(ATTR_ENCODERS.layerNorm({ eps: 1e-5, weight: true, bias: false })).toEqual([1e-5, 1, 0]);
     expect(ATTR_ENCODERS.layerNormBackward({ weight: false })).toEqual([0]);
+    expect(ATTR_ENCODERS.batchNorm({ eps: 1e-3, weight: false, bias: true })).toEqual([1e-3, 0, 1]);
+    expect(ATTR_ENCODERS.batchNormBackward({ eps: 0.5, weight: true })).toEqual([0.5, 1]);
     expect(ATTR_ENCODERS.scatterAdd({ dim: 1 })).toEqual([1]);
     expect(ATTR_ENCODERS.matmul({})).toEqual([]);
     expect(philoxAttrs({ seed: 2 ** 40 + 5, offset: 12 }, -1, 2)).toEqual([5, 256, 12, -1, 2]);
@@ -705,6 +707,85 @@ describe.skipIf(!gpu)(needsGpu('layerNorm and layerNormBackward kernels against 
       );
     } finally {
       d.free();
+    }
+  });
+});
+
+describe.skipIf(!gpu)(needsGpu('batchNorm and batchNormBackward kernels against the reference, channels over several blocks'), () => {
+  type Float = 'float32' | 'float64';
+  const EPS = 1e-5;
+  // Channels of 67600 numbers (17 tiles of the kernels' 4096, the last one partial) in runs longer
+  // than a block's step; runs of 16 (ResNet-9's last layers: several runs per step); (N, C) with
+  // runs of 1; runs of 2999 (a block's step wraps mid-run) over 3 tiles.
+  const shapes = [[4, 3, 130, 130], [600, 2, 4, 4], [700, 5], [4, 2, 2999]];
+  const tol = { rtol: 1e-5, atol: 1e-5 }; // float32; assertClose holds float64 to 1e-12
+
+  for (const dtype of ['float32', 'float64'] as const) {
+    it(`${dtype}: y, mean, var, then gx, gw, gb from them, with and without weight and bias`, () => {
+      const g = new Generator(11);
+      for (const shape of shapes) {
+        const C = shape[1];
+        const draw = (s: number[], scale = 1, shift = 0) => T.randn(s, { generator: g, dtype }).mul(scale).add(shift);
+        const x = draw(shape, 2, 3);
+        const gy = draw(shape);
+        const w = draw([C], 0.5, 1);
+        const b = draw([C]);
+        for (const [hasW, hasB] of [[false, false], [true, true], [true, false], [false, true]]) {
+          T.scope(() => {
+            const what = `${dtype} ${JSON.stringify(shape)} weight=${hasW} bias=${hasB}`;
+            const on = (device: 'cuda' | 'reference', t: Tensor | null) => (t === null ? null : t.to(device));
+            const run = (device: 'cuda' | 'reference') => T.batchNorm(on(device, x) as Tensor, on(device, hasW ? w : null), on(device, hasB ? b : null), EPS);
+            const got = run('cuda');
+            const want = run('reference');
+            for (const [i, name] of ['y', 'mean', 'var'].entries()) assertClose(got[i].cpu(), want[i].cpu(), tol, `${what}: ${name}`);
+            // The gradient of the statistics the device computed, as the gradient rule passes them on.
+            const [mean, variance] = [got[1], got[2]];
+            const grads = (device: 'cuda' | 'reference') =>
+              T.batchNormBackward(on(device, gy) as Tensor, on(device, x) as Tensor, on(device, mean) as Tensor, on(device, variance) as Tensor, on(device, hasW ? w : null), EPS);
+            const gGot = grads('cuda');
+            const gWant = grads('reference');
+            for (const [i, name] of ['gx', 'gw', 'gb'].entries()) assertClose(gGot[i].cpu(), gWant[i].cpu(), tol, `${what}: ${name}`);
+          });
+        }
+      }
+    });
+  }
+
+  it('no numbers per channel: gw and gb are zeros (sums over nothing), gx empty', () => {
+    const [gx, gw, gb] = T.batchNormBackward(T.zeros([0, 3, 4], { device: 'cuda' }), T.zeros([0, 3, 4], { device: 'cuda' }), T.zeros([3], { device: 'cuda' }), T.zeros([3], { device: 'cuda' }), null, 0);
+    expect(gx.shape).toEqual([0, 3, 4]);
+    expect(Array.from(gw.cpu().dataSync())).toEqual([0, 0, 0]);
+    expect(Array.from(gb.cpu().dataSync())).toEqual([0, 0, 0]);
+  });
+
+  it('bad operands fail at the launch naming the op and the operand', () => {
+    const bk = backendFor('batchNorm', 'cuda');
+    const made: TensorArg<unknown>[] = [];
+    const arg = (dtype: Float, shape: number[]) => {
+      const a = { buf: bk.alloc(dtype, numel(shape), true), dtype, shape, strides: contiguousStrides(shape), offset: 0 };
+      made.push(a);
+      return a;
+    };
+    try {
+      const x = arg('float32', [2, 3, 5]);
+      const outs = [arg('float32', [2, 3, 5]), arg('float32', [3]), arg('float32', [3])];
+      const e = thrown(() => bk.kernels.batchNorm([x, arg('float32', [2])], outs, { eps: EPS, weight: true, bias: false }));
+      expect(e.code).toBe('CUDA');
+      expect(e.message).toMatch(/batchNorm: weight \[2\] must hold C = 3 numbers \(dim 1 of x \[2, 3, 5\]\)/);
+      expect(thrown(() => bk.kernels.batchNorm([x, arg('float64', [3])], outs, { eps: EPS, weight: false, bias: true })).message).toMatch(/batchNorm: bias must be float32, got float64/);
+      expect(thrown(() => bk.kernels.batchNorm([x], [outs[0], outs[1], arg('float32', [4])], { eps: EPS, weight: false, bias: false })).message).toMatch(
+        /batchNorm: var \[4\] must hold C = 3 numbers \(dim 1 of x \[2, 3, 5\]\)/,
+      );
+      expect(thrown(() => bk.kernels.batchNorm([arg('float32', [6])], [arg('float32', [6]), outs[1], outs[2]], { eps: EPS, weight: false, bias: false })).message).toMatch(
+        /batchNorm: x \[6\] must have at least 2 dims \(N, C, \*\)/,
+      );
+      expect(thrown(() => bk.kernels.batchNorm([x], outs, { eps: EPS, weight: false, bias: true })).message).toMatch(/batchNorm: expected 5 operands \(x, bias, y, mean, var\), got 4/);
+      const gOuts = [arg('float32', [2, 3, 4]), outs[1], outs[2]];
+      expect(thrown(() => bk.kernels.batchNormBackward([x, x, outs[1], outs[2]], gOuts, { eps: EPS, weight: false })).message).toMatch(
+        /batchNormBackward: gx \[2, 3, 4\] and x \[2, 3, 5\] must have one shape/,
+      );
+    } finally {
+      for (const a of made) bk.free(a.buf);
     }
   });
 });

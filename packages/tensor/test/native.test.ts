@@ -618,6 +618,40 @@ describe.skipIf(!addon)(withAddon('native layerNorm and layerNormBackward give t
   });
 });
 
+describe.skipIf(!addon)(withAddon('native batchNorm and batchNormBackward give the TypeScript kernels\' bits'), () => {
+  const N = (addon ? makeNativeBackend(addon) : cpuBackend).kernels;
+  const TS = cpuBackend.kernels;
+  it('runs of 1 to 1024 (tails and whole lanes), 1 to 96 channels over the pool, float32 and float64, with and without weight and bias, at offsets', () => {
+    const { rnd } = randomViews(98);
+    const shapes: [number, number, number][] = [[1, 1, 1], [6, 3, 1], [4, 5, 13], [32, 64, 16], [8, 16, 1024], [3, 96, 7]];
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const [B, C, S] of shapes) {
+        const mk = (n: number, scale: number, shift = 0) => {
+          const a = out(dtype, [n + 2]);
+          for (let i = 0; i < n + 2; i++) a.buf[i] = (rnd(2001) - 1000) * scale + shift;
+          return { ...a, shape: [n], offset: 2 };
+        };
+        const x = { ...mk(B * C * S, 0.003, 1.5), shape: [B, C, S] };
+        const w = mk(C, 0.001);
+        const b = mk(C, 0.002);
+        const gy = { ...mk(B * C * S, 0.001), shape: [B, C, S] };
+        for (const [hasW, hasB] of [[true, true], [false, false], [true, false]] as const) {
+          const attrs = { eps: 1e-5, weight: hasW, bias: hasB };
+          const ins = [x, ...(hasW ? [w] : []), ...(hasB ? [b] : [])];
+          const run = (K: typeof N) => {
+            const o = [out(dtype, [B, C, S]), out(dtype, [C]), out(dtype, [C])];
+            K.batchNorm(ins, o, attrs);
+            const g = [out(dtype, [B, C, S]), out(dtype, [C]), out(dtype, [C])];
+            K.batchNormBackward([gy, x, o[1], o[2], ...(hasW ? [w] : [])], g, { eps: 1e-5, weight: hasW });
+            return [...o, ...g].map(values);
+          };
+          expect(run(N), `${dtype} [${B}, ${C}, ${S}] weight ${hasW} bias ${hasB}`).toEqual(run(TS));
+        }
+      }
+    }
+  });
+});
+
 // ---------------------------------------------------------------- cross-entropy, fused optimizers
 
 describe.skipIf(!addon)(withAddon('native float32 sums against a float64 sum'), () => {

@@ -49,7 +49,7 @@ namespace {
 using dl::i64;
 
 /** Bumped whenever a function's arguments or op codes change; the loader refuses a binary of another ABI. */
-constexpr int kDlAbi = 6;
+constexpr int kDlAbi = 7;
 
 struct Arr {
   void* data;
@@ -827,6 +827,66 @@ Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// batchNorm(x, weight | undefined, bias | undefined, y, mean, var, P):
+//   P = N, C, S, eps, xOff, wOff, bOff, yOff, meanOff, varOff (every operand contiguous; x is [N, C, S])
+Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr x = typed(env, info[0], "x"), y = typed(env, info[3], "y"), mean = typed(env, info[4], "mean"),
+      var = typed(env, info[5], "var");
+  Arr w = optional(env, info[1], "weight", x.type), b = optional(env, info[2], "bias", x.type);
+  Params p = params(env, info[6], 10);
+  same_float(env, {x, w, b, y, mean, var}, "batchNorm");
+  const i64 N = p.i(0), C = p.i(1), S = p.i(2);
+  if (N < 0 || C < 0 || S < 0) throw_range(env, "batchNorm: negative N, C or S");
+  check_run(env, x, p.i(4), N * C * S, 1, "batchNorm: x");
+  if (w.data) check_run(env, w, p.i(5), C, 1, "batchNorm: weight");
+  if (b.data) check_run(env, b, p.i(6), C, 1, "batchNorm: bias");
+  check_run(env, y, p.i(7), N * C * S, 1, "batchNorm: y");
+  check_run(env, mean, p.i(8), C, 1, "batchNorm: mean");
+  check_run(env, var, p.i(9), C, 1, "batchNorm: var");
+  if (x.type == napi_float32_array)
+    dl::batch_norm<float>(N, C, S, p.d(3), at<const float>(x, p.i(4)), run_or_null<const float>(w, p.i(5)),
+                          run_or_null<const float>(b, p.i(6)), at<float>(y, p.i(7)), at<float>(mean, p.i(8)), at<float>(var, p.i(9)));
+  else
+    dl::batch_norm<double>(N, C, S, p.d(3), at<const double>(x, p.i(4)), run_or_null<const double>(w, p.i(5)),
+                           run_or_null<const double>(b, p.i(6)), at<double>(y, p.i(7)), at<double>(mean, p.i(8)),
+                           at<double>(var, p.i(9)));
+  return env.Undefined();
+}
+
+// batchNormBackward(gy, x, mean, var, weight | undefined, gx, gw, gb, P):
+//   P = N, C, S, eps, gyOff, xOff, meanOff, varOff, wOff, gxOff, gwOff, gbOff (every operand contiguous)
+Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arr gy = typed(env, info[0], "gy"), x = typed(env, info[1], "x"), mean = typed(env, info[2], "mean"),
+      var = typed(env, info[3], "var"), gx = typed(env, info[5], "gx"), gw = typed(env, info[6], "gw"),
+      gb = typed(env, info[7], "gb");
+  Arr w = optional(env, info[4], "weight", x.type);
+  Params p = params(env, info[8], 12);
+  same_float(env, {gy, x, mean, var, w, gx, gw, gb}, "batchNormBackward");
+  const i64 N = p.i(0), C = p.i(1), S = p.i(2);
+  if (N < 0 || C < 0 || S < 0) throw_range(env, "batchNormBackward: negative N, C or S");
+  check_run(env, gy, p.i(4), N * C * S, 1, "batchNormBackward: gy");
+  check_run(env, x, p.i(5), N * C * S, 1, "batchNormBackward: x");
+  check_run(env, mean, p.i(6), C, 1, "batchNormBackward: mean");
+  check_run(env, var, p.i(7), C, 1, "batchNormBackward: var");
+  if (w.data) check_run(env, w, p.i(8), C, 1, "batchNormBackward: weight");
+  check_run(env, gx, p.i(9), N * C * S, 1, "batchNormBackward: gx");
+  check_run(env, gw, p.i(10), C, 1, "batchNormBackward: gw");
+  check_run(env, gb, p.i(11), C, 1, "batchNormBackward: gb");
+  if (x.type == napi_float32_array)
+    dl::batch_norm_backward<float>(N, C, S, p.d(3), at<const float>(gy, p.i(4)), at<const float>(x, p.i(5)),
+                                   at<const float>(mean, p.i(6)), at<const float>(var, p.i(7)),
+                                   run_or_null<const float>(w, p.i(8)), at<float>(gx, p.i(9)), at<float>(gw, p.i(10)),
+                                   at<float>(gb, p.i(11)));
+  else
+    dl::batch_norm_backward<double>(N, C, S, p.d(3), at<const double>(gy, p.i(4)), at<const double>(x, p.i(5)),
+                                    at<const double>(mean, p.i(6)), at<const double>(var, p.i(7)),
+                                    run_or_null<const double>(w, p.i(8)), at<double>(gx, p.i(9)), at<double>(gw, p.i(10)),
+                                    at<double>(gb, p.i(11)));
+  return env.Undefined();
+}
+
 // ------------------------------------------------------------------ fused optimizers
 
 /** The typed arrays of a JS array argument, `count` of them (-1: any number). */
@@ -943,6 +1003,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("crossEntropyBackward", Napi::Function::New(env, CrossEntropyBackward, "crossEntropyBackward"));
   exports.Set("layerNorm", Napi::Function::New(env, LayerNorm, "layerNorm"));
   exports.Set("layerNormBackward", Napi::Function::New(env, LayerNormBackward, "layerNormBackward"));
+  exports.Set("batchNorm", Napi::Function::New(env, BatchNorm, "batchNorm"));
+  exports.Set("batchNormBackward", Napi::Function::New(env, BatchNormBackward, "batchNormBackward"));
   exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep"));
   exports.Set("adamStep", Napi::Function::New(env, AdamStep, "adamStep"));
 #ifdef DL_WITH_CUDA

@@ -1,5 +1,6 @@
 #include "norm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -83,11 +84,123 @@ void layer_norm_backward(i64 R, i64 C, const T* gy, const T* x, const T* mean, c
   });
 }
 
+namespace {
+/**
+ * Over a run of n: sum(a - k) and sum((a - k)^2), or with b: sum(b) and sum(b * (a - k)), in eight
+ * double lanes each (term i in lane i % 8, the lanes added as ((0+1)+(2+3))+((4+5)+(6+7)), then
+ * the last n % 8 terms in order): the order of runSums in src/backend/cpu/norm.ts. The lanes
+ * vectorise without reassociating.
+ */
+template <typename T>
+inline void run_sums(i64 n, const T* a, double k, const T* b, double& first, double& second) {
+  double p[8] = {0, 0, 0, 0, 0, 0, 0, 0}, q[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  i64 i = 0;
+  if (b) {
+    for (; i + 8 <= n; i += 8)
+      for (int j = 0; j < 8; j++) {
+        const double g = b[i + j];
+        p[j] += g;
+        q[j] += g * (a[i + j] - k);
+      }
+  } else {
+    for (; i + 8 <= n; i += 8)
+      for (int j = 0; j < 8; j++) {
+        const double d = a[i + j] - k;
+        p[j] += d;
+        q[j] += d * d;
+      }
+  }
+  double f = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+  double s = ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]));
+  for (; i < n; i++) {
+    const double d = a[i] - k;
+    const double g = b ? static_cast<double>(b[i]) : d;
+    f += g;
+    s += g * d;
+  }
+  first = f;
+  second = s;
+}
+
+/** Channels per parallel chunk: about kGrain numbers each. */
+inline i64 channel_grain(i64 M) { return imax(1, kGrain / imax(1, M)); }
+}  // namespace
+
+template <typename T>
+void batch_norm(i64 N, i64 C, i64 S, double eps, const T* x, const T* w, const T* b, T* y, T* mean, T* var) {
+  const double M = static_cast<double>(N * S);
+  parallel_chunks(C, channel_grain(N * S), [&](i64 c0, i64 c1) {
+    for (i64 c = c0; c < c1; c++) {
+      // One pass, shifted by the channel's first number (see batchNorm in src/backend/cpu/norm.ts).
+      const double k = N * S == 0 ? 0.0 : static_cast<double>(x[c * S]);
+      double s1 = 0, s2 = 0;
+      for (i64 n = 0; n < N; n++) {
+        double f, q;
+        run_sums<T>(S, x + (n * C + c) * S, k, nullptr, f, q);
+        s1 += f;
+        s2 += q;
+      }
+      const double dm = s1 / M;
+      const double m = k + dm;
+      const double v = std::max(0.0, s2 / M - dm * dm);
+      mean[c] = static_cast<T>(m);
+      var[c] = static_cast<T>(v);
+      const double rstd = 1 / std::sqrt(v + eps);
+      const double scale = w ? rstd * w[c] : rstd;
+      const double shift = b ? static_cast<double>(b[c]) : 0.0;
+      for (i64 n = 0; n < N; n++) {
+        const T* xr = x + (n * C + c) * S;
+        T* yr = y + (n * C + c) * S;
+        for (i64 i = 0; i < S; i++) yr[i] = static_cast<T>((xr[i] - m) * scale + shift);
+      }
+    }
+  });
+}
+
+template <typename T>
+void batch_norm_backward(i64 N, i64 C, i64 S, double eps, const T* gy, const T* x, const T* mean, const T* var, const T* w,
+                         T* gx, T* gw, T* gb) {
+  const double M = static_cast<double>(N * S);
+  parallel_chunks(C, channel_grain(N * S), [&](i64 c0, i64 c1) {
+    for (i64 c = c0; c < c1; c++) {
+      const double m = mean[c];
+      const double rstd = 1 / std::sqrt(var[c] + eps);
+      double sg = 0, sgx = 0;
+      for (i64 n = 0; n < N; n++) {
+        double f, q;
+        run_sums<T>(S, x + (n * C + c) * S, m, gy + (n * C + c) * S, f, q);
+        sg += f;
+        sgx += q;
+      }
+      const double gwc = rstd * sgx;
+      gw[c] = static_cast<T>(gwc);
+      gb[c] = static_cast<T>(sg);
+      const double k = w ? w[c] * rstd : rstd;
+      const double shift = (k * sg) / M;
+      const double slope = (k * rstd * gwc) / M;
+      for (i64 n = 0; n < N; n++) {
+        const T* gyr = gy + (n * C + c) * S;
+        const T* xr = x + (n * C + c) * S;
+        T* gxr = gx + (n * C + c) * S;
+        for (i64 i = 0; i < S; i++) gxr[i] = static_cast<T>(k * gyr[i] - shift - (xr[i] - m) * slope);
+      }
+    }
+  });
+}
+
 template void layer_norm<float>(i64, i64, double, const float*, const float*, const float*, float*, float*, float*);
 template void layer_norm<double>(i64, i64, double, const double*, const double*, const double*, double*, double*, double*);
 template void layer_norm_backward<float>(i64, i64, const float*, const float*, const float*, const float*, const float*, float*,
                                          float*, float*);
 template void layer_norm_backward<double>(i64, i64, const double*, const double*, const double*, const double*, const double*,
                                           double*, double*, double*);
+
+template void batch_norm<float>(i64, i64, i64, double, const float*, const float*, const float*, float*, float*, float*);
+template void batch_norm<double>(i64, i64, i64, double, const double*, const double*, const double*, double*, double*,
+                                 double*);
+template void batch_norm_backward<float>(i64, i64, i64, double, const float*, const float*, const float*, const float*,
+                                         const float*, float*, float*, float*);
+template void batch_norm_backward<double>(i64, i64, i64, double, const double*, const double*, const double*, const double*,
+                                          const double*, double*, double*, double*);
 
 }  // namespace dl

@@ -124,6 +124,18 @@ export interface KernelAttrs {
    *  gw = sum over rows of gy * xhat, gb = sum over rows of gy. */
   layerNormBackward: { readonly weight: boolean };
 
+  // ---- batch normalization with the batch's statistics (training), over dim 1 of x (N, C, *) seen as
+  // N x C x S, S the product of the dims after 1 (float; every operand contiguous). Channel c's
+  // M = N * S numbers are its S-runs x[n, c, :] for n in order.
+  /** ins [x] + [weight (C)] if weight + [bias (C)] if bias; outs [y (x's shape), mean (C), var (C)]
+   *  all x's dtype: per channel, mean = sum(x) / M, var = sum((x - mean)^2) / M (biased),
+   *  y = (x - mean) / sqrt(var + eps) * weight + bias (each factor where given). */
+  batchNorm: { readonly eps: number; readonly weight: boolean; readonly bias: boolean };
+  /** ins [gy, x, mean, var] + [weight (C)] if weight; outs [gx (x's shape), gw (C), gb (C)]:
+   *  rstd = 1 / sqrt(var + eps), xhat = (x - mean) * rstd, per channel gb = sum(gy), gw = sum(gy * xhat),
+   *  gx = weight * rstd * (gy - gb / M - xhat * gw / M) (weight 1 without one). */
+  batchNormBackward: { readonly eps: number; readonly weight: boolean };
+
   // ---- linear algebra: ins [a (B, M, K), b (B, K, N)] strided (batch stride may be
   // 0), float; outs [y (B, M, N)].
   matmul: NoAttrs;

@@ -319,6 +319,72 @@ export function layerNormBackward(gy: Tensor, x: Tensor, mean: Tensor, rstd: Ten
   return [gx, gw, gb];
 }
 
+/**
+ * Batch normalization with the batch's statistics (training mode) over dim 1 of x (N, C, *), in
+ * one kernel: [y, mean, var], where mean and var (C) are each channel's mean and biased variance
+ * over its N * (product of the dims after 1) numbers and y = (x - mean) / sqrt(var + eps) * weight
+ * + bias (weight and bias (C) may be null). F.batchNorm of @dl/nn is built on it and updates the
+ * running statistics from mean and var. Its gradient is one kernel too (batchNormBackward);
+ * gradients reaching mean and var flow back to x as well.
+ */
+export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): [Tensor, Tensor, Tensor] {
+  const op = 'batchNorm';
+  asTensor(op, 'input', x);
+  requireFloat(op, x);
+  if (x.ndim < 2) fail('SHAPE', op, `expected an input of shape (N, C, *) with at least 2 dims; got ${fmtShape(x.shape)}`);
+  if (typeof eps !== 'number' || !(eps >= 0)) fail('ARGUMENT', op, `eps must be a number >= 0; got ${eps}`);
+  const C = x.shape[1];
+  if (x.numel === 0 && C > 0) {
+    fail('VALUE', op, `expected at least one value per channel; got an input of shape ${fmtShape(x.shape)}`, 'pass a batch with at least one sample');
+  }
+  const params: Tensor[] = [];
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t === null) continue;
+    asTensor(op, name, t);
+    if (t.ndim !== 1 || t.shape[0] !== C) fail('SHAPE', op, `${name} must have shape [${C}] (the channels of input ${fmtShape(x.shape)}); got ${fmtShape(t.shape)}`);
+    requireDType(op, name, t, [x.dtype]);
+    params.push(contiguousOf(t));
+  }
+  const xc = contiguousOf(x);
+  const outs = dispatch(op, [xc, ...params], { eps, weight: weight !== null, bias: bias !== null }, [
+    { shape: x.shape, dtype: x.dtype },
+    { shape: [C], dtype: x.dtype },
+    { shape: [C], dtype: x.dtype },
+  ]);
+  for (const t of [xc, ...params]) if (t !== x && t !== weight && t !== bias) t.dispose();
+  return outs as [Tensor, Tensor, Tensor];
+}
+
+/**
+ * The gradients of batchNorm (training mode) from the gradient of its output gy, its input x, the
+ * channel means and biased variances it computed, its weight (or null) and eps: [gx, gw, gb], gw
+ * and gb of shape (C). What batchNorm's gradient rule runs.
+ */
+export function batchNormBackward(gy: Tensor, x: Tensor, mean: Tensor, variance: Tensor, weight: Tensor | null, eps: number): [Tensor, Tensor, Tensor] {
+  const op = 'batchNormBackward';
+  for (const [name, t] of [['gy', gy], ['x', x], ['mean', mean], ['var', variance]] as const) asTensor(op, name, t);
+  requireFloat(op, x);
+  if (x.ndim < 2) fail('SHAPE', op, `expected x of shape (N, C, *) with at least 2 dims; got ${fmtShape(x.shape)}`);
+  const C = x.shape[1];
+  const originals = [gy, x, mean, variance, ...(weight ? [weight] : [])];
+  for (const [name, t] of [['gy', gy], ['mean', mean], ['var', variance], ['weight', weight]] as const) {
+    if (t === null) continue;
+    const expected = name === 'gy' ? x.shape : [C];
+    if (t.ndim !== expected.length || t.shape.some((s, i) => s !== expected[i])) fail('SHAPE', op, `${name} must have shape ${fmtShape(expected)}; got ${fmtShape(t.shape)}`);
+    requireDType(op, name, t, [x.dtype]);
+  }
+  const ins = originals.map((t) => contiguousOf(t));
+  const [gx, gw, gb] = dispatch(op, ins, { eps, weight: weight !== null }, [
+    { shape: x.shape, dtype: x.dtype },
+    { shape: [C], dtype: x.dtype },
+    { shape: [C], dtype: x.dtype },
+  ]);
+  originals.forEach((t, i) => {
+    if (ins[i] !== t) ins[i].dispose();
+  });
+  return [gx, gw, gb];
+}
+
 function contiguousOf(t: Tensor): Tensor {
   return t.isContiguous() ? t : t.contiguous();
 }

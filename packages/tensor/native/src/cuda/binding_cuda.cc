@@ -18,7 +18,7 @@ namespace dl::cuda {
 namespace {
 
 /** Bumped with CUDA_ABI in src/backend/cuda/addon.ts whenever a function's arguments change. */
-constexpr int kCudaAbi = 3;
+constexpr int kCudaAbi = 4;
 
 /** Runs f under the API lock; a C++ exception becomes a JS Error. */
 template <typename F>

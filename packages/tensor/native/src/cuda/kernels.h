@@ -172,6 +172,13 @@ void layer_norm(const Ctx& c, const Tensor& x, const Tensor* weight, const Tenso
 void layer_norm_backward(const Ctx& c, const Tensor& gy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                          const Tensor* weight, const Tensor& gx, const Tensor& gw, const Tensor& gb, int64_t R,
                          int64_t C);
+// norm.cu: x, y, gy, gx contiguous, seen as N x C x S (S = the product of x's dims after 1);
+// weight and bias (C, null when absent), mean, var, gw and gb (C) contiguous.
+void batch_norm(const Ctx& c, const Tensor& x, const Tensor* weight, const Tensor* bias, const Tensor& y,
+                const Tensor& mean, const Tensor& var, int64_t N, int64_t C, int64_t S, double eps);
+void batch_norm_backward(const Ctx& c, const Tensor& gy, const Tensor& x, const Tensor& mean, const Tensor& var,
+                         const Tensor* weight, const Tensor& gx, const Tensor& gw, const Tensor& gb, int64_t N,
+                         int64_t C, int64_t S, double eps);
 
 // gemm.cu: y (B, M, N) = a (B, M, K) @ b (B, K, N).
 void matmul(const Ctx& c, const Tensor& a, const Tensor& b, const Tensor& y);

@@ -453,6 +453,69 @@ void launch_layer_norm(Launch& L, const Ctx& ctx, int code) {
                              L.t(igx + 1), L.t(igx + 2), R, C);
 }
 
+/** x's dims as batch norm sees them: N x C x S, S the product of the dims after 1. */
+struct BnShape {
+  int64_t N, C, S;
+};
+
+/**
+ * Checks the operands of a batch norm around x (operand ix): x float, contiguous, of rank >= 2
+ * (N, C, *); `full`: the operands of x's shape (y; gy, gx); `channels`: those of C numbers
+ * (mean, var, weight, bias, gw, gb; -1 when absent); all of x's dtype and contiguous.
+ */
+BnShape batch_norm_shape(Launch& L, int ix, std::initializer_list<std::pair<int, const char*>> full,
+                         std::initializer_list<std::pair<int, const char*>> channels) {
+  const Tensor& x = L.t(ix);
+  L.floating(ix, "x");
+  L.contiguous(ix, "x");
+  if (x.rank < 2) L.fail("x " + shape_str(x) + " must have at least 2 dims (N, C, *)");
+  BnShape s{x.shape[0], x.shape[1], 1};
+  for (int d = 2; d < x.rank; d++) s.S *= x.shape[d];
+  for (const auto& [k, name] : full) {
+    L.same_shape(k, name, ix, "x");
+    L.dtype(k, name, x.dtype);
+    L.contiguous(k, name);
+  }
+  for (const auto& [k, name] : channels) {
+    if (k < 0) continue;
+    L.dtype(k, name, x.dtype);
+    L.contiguous(k, name);
+    if (L.t(k).numel() != s.C)
+      L.fail(std::string(name) + " " + shape_str(L.t(k)) + " must hold C = " + str(s.C) + " numbers (dim 1 of x " +
+             shape_str(x) + ")");
+  }
+  return s;
+}
+
+void launch_batch_norm(Launch& L, const Ctx& ctx, int code) {
+  if (code == kOp_batchNorm) {
+    // x, [weight], [bias], y, mean, var
+    L.operands({4, 5, 6}, 3);
+    const double eps = L.attr(0);
+    const bool has_w = flag_attr(L, 1, "weight"), has_b = flag_attr(L, 2, "bias");
+    const int iw = has_w ? 1 : -1, ib = has_b ? 1 + has_w : -1, iy = 1 + has_w + has_b;
+    if (L.count() != iy + 3)
+      L.fail(std::string("expected ") + str(iy + 3) + " operands (x" + (has_w ? ", weight" : "") + (has_b ? ", bias" : "") +
+             ", y, mean, var), got " + str(L.count()));
+    const BnShape s =
+        batch_norm_shape(L, 0, {{iy, "y"}}, {{iy + 1, "mean"}, {iy + 2, "var"}, {iw, "weight"}, {ib, "bias"}});
+    return batch_norm(ctx, L.t(0), has_w ? &L.t(iw) : nullptr, has_b ? &L.t(ib) : nullptr, L.t(iy), L.t(iy + 1),
+                      L.t(iy + 2), s.N, s.C, s.S, eps);
+  }
+  // gy, x, mean, var, [weight], gx, gw, gb
+  L.operands({7, 8}, 2);
+  const double eps = L.attr(0);
+  const bool has_w = flag_attr(L, 1, "weight");
+  const int iw = has_w ? 4 : -1, igx = 4 + has_w;
+  if (L.count() != igx + 3)
+    L.fail(std::string("expected ") + str(igx + 3) + " operands (gy, x, mean, var" + (has_w ? ", weight" : "") +
+           ", gx, gw, gb), got " + str(L.count()));
+  const BnShape s = batch_norm_shape(L, 1, {{0, "gy"}, {igx, "gx"}},
+                                     {{2, "mean"}, {3, "var"}, {iw, "weight"}, {igx + 1, "gw"}, {igx + 2, "gb"}});
+  return batch_norm_backward(ctx, L.t(0), L.t(1), L.t(2), L.t(3), has_w ? &L.t(iw) : nullptr, L.t(igx), L.t(igx + 1),
+                             L.t(igx + 2), s.N, s.C, s.S, eps);
+}
+
 void launch_index(Launch& L, const Ctx& ctx, int code) {
   switch (code) {
     case kOp_indexSelect: {  // x, index, y
@@ -725,6 +788,9 @@ void launch(int code, const double* P, size_t len) {
     case kOp_layerNorm:
     case kOp_layerNormBackward:
       return launch_layer_norm(L, ctx, code);
+    case kOp_batchNorm:
+    case kOp_batchNormBackward:
+      return launch_batch_norm(L, ctx, code);
     case kOp_matmul: {
       L.operands({3}, 0);
       const char* names[] = {"a", "b", "y"};

@@ -8,7 +8,8 @@
   X(add) X(sub) X(mul) X(div) X(pow) X(maximum) X(minimum) X(reluBackward) X(geluBackward)         \
   X(eq) X(ne) X(lt) X(le) X(gt) X(ge) X(logicalAnd) X(logicalOr) X(where)                           \
   X(sum) X(prod) X(max) X(min) X(all) X(any) X(argmax) X(argmin) X(sort) X(cumsum) X(softmax) X(logSoftmax)           \
-  X(crossEntropy) X(crossEntropyBackward) X(layerNorm) X(layerNormBackward) X(matmul)               \
+  X(crossEntropy) X(crossEntropyBackward) X(layerNorm) X(layerNormBackward)                         \
+  X(batchNorm) X(batchNormBackward) X(matmul)                                                       \
   X(conv2d) X(conv2dBackwardInput) X(conv2dBackwardWeight)                                          \
   X(maxPool2d) X(maxPool2dBackward) X(avgPool2d) X(avgPool2dBackward)                               \
   X(adaptiveAvgPool2d) X(adaptiveAvgPool2dBackward) X(adaptiveMaxPool2d)                            \

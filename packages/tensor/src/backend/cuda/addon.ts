@@ -14,7 +14,7 @@
 import type { DType, TypedArray } from '../../dtype.js';
 import { DTYPES } from '../../dtype.js';
 
-export const CUDA_ABI = 3;
+export const CUDA_ABI = 4;
 
 /** dtype code = index in DTYPES: 0 bool, 1 uint8, 2 int32, 3 float32, 4 float64. */
 export function dtypeCode(dtype: DType): number {
@@ -70,6 +70,11 @@ export const CUDA_ATTRS = {
   // follow x
   layerNorm: ['eps', 'weight', 'bias'],
   layerNormBackward: ['weight'],
+  // batch normalization over dim 1 of x (N, C, *), contiguous, seen as N x C x S (S the product
+  // of the dims after 1); weight and bias (0/1) say which optional operands follow x (or gy, x,
+  // mean, var)
+  batchNorm: ['eps', 'weight', 'bias'],
+  batchNormBackward: ['eps', 'weight'],
   matmul: [],
   conv2d: ['strideH', 'strideW', 'padH', 'padW', 'dilationH', 'dilationW', 'groups'],
   conv2dBackwardInput: ['strideH', 'strideW', 'padH', 'padW', 'dilationH', 'dilationW', 'groups'],

@@ -93,6 +93,8 @@ export const ATTR_ENCODERS: { readonly [K in LaunchedOp]: (attrs: KernelAttrs[K]
   crossEntropy, crossEntropyBackward: crossEntropy,
   layerNorm: (a) => [a.eps, flag(a.weight), flag(a.bias)],
   layerNormBackward: (a) => [flag(a.weight)],
+  batchNorm: (a) => [a.eps, flag(a.weight), flag(a.bias)],
+  batchNormBackward: (a) => [a.eps, flag(a.weight)],
   matmul: none,
   conv2d: conv, conv2dBackwardInput: conv, conv2dBackwardWeight: conv,
   maxPool2d: maxPool, maxPool2dBackward: none,

@@ -10,7 +10,7 @@ import type { TypedArray } from '../../dtype.js';
 import type { CudaAddon } from '../cuda/addon.js';
 
 /** Bumped with binding.cc's kDlAbi whenever a function's arguments or op codes change. */
-export const NATIVE_ABI = 6;
+export const NATIVE_ABI = 7;
 
 export interface NativeInfo {
   abi: number;
@@ -74,6 +74,10 @@ export interface NativeAddon {
   layerNorm(x: TypedArray, weight: TypedArray | undefined, bias: TypedArray | undefined, y: TypedArray, mean: TypedArray, rstd: TypedArray, P: Float64Array): void;
   /** P = R, C, gyOff, xOff, meanOff, rstdOff, wOff, gxOff, gwOff, gbOff (every operand contiguous). */
   layerNormBackward(gy: TypedArray, x: TypedArray, mean: TypedArray, rstd: TypedArray, weight: TypedArray | undefined, gx: TypedArray, gw: TypedArray, gb: TypedArray, P: Float64Array): void;
+  /** x seen as [N, C, S]; P = N, C, S, eps, xOff, wOff, bOff, yOff, meanOff, varOff. */
+  batchNorm(x: TypedArray, weight: TypedArray | undefined, bias: TypedArray | undefined, y: TypedArray, mean: TypedArray, variance: TypedArray, P: Float64Array): void;
+  /** P = N, C, S, eps, gyOff, xOff, meanOff, varOff, wOff, gxOff, gwOff, gbOff. */
+  batchNormBackward(gy: TypedArray, x: TypedArray, mean: TypedArray, variance: TypedArray, weight: TypedArray | undefined, gx: TypedArray, gw: TypedArray, gb: TypedArray, P: Float64Array): void;
   /** Fused SGD over every parameter of the lists (one typed array per parameter). */
   sgdStep(params: TypedArray[], grads: TypedArray[], momentumBufs: TypedArray[] | undefined, P: Float64Array): void;
   /** Fused Adam/AdamW over every parameter of the lists. */
@@ -84,5 +88,5 @@ export interface NativeAddon {
 export const NATIVE_FUNCTIONS = [
   'info', 'probeBlas', 'setGemmKernel', 'gemm', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight',
   'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'binary', 'compare', 'where', 'unary', 'sum', 'softmax',
-  'crossEntropy', 'crossEntropyBackward', 'layerNorm', 'layerNormBackward', 'sgdStep', 'adamStep',
+  'crossEntropy', 'crossEntropyBackward', 'layerNorm', 'layerNormBackward', 'batchNorm', 'batchNormBackward', 'sgdStep', 'adamStep',
 ] as const;

@@ -450,6 +450,48 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
     addon.layerNormBackward(gy.buf, x.buf, mean.buf, rstd.buf, w?.buf, gx.buf, gw.buf, gb.buf, P);
   };
 
+  /** x seen as [N, C, S]: the leading P slots of both batch-norm kernels. */
+  const putChannels = (x: Arg, C: number, eps: number) => {
+    const N = x.shape[0];
+    P[0] = N;
+    P[1] = C;
+    P[2] = N * C === 0 ? 0 : numel(x.shape) / (N * C);
+    P[3] = eps;
+  };
+
+  const batchNorm: K<KernelAttrs['batchNorm']> = (ins, outs, attrs) => {
+    const [x] = ins;
+    const w = attrs.weight ? ins[1] : undefined;
+    const b = attrs.bias ? ins[attrs.weight ? 2 : 1] : undefined;
+    const [y, mean, variance] = outs;
+    if (!isFloat(x)) return ts.batchNorm(ins, outs, attrs);
+    putChannels(x, mean.shape[0], attrs.eps);
+    P[4] = x.offset;
+    P[5] = w?.offset ?? 0;
+    P[6] = b?.offset ?? 0;
+    P[7] = y.offset;
+    P[8] = mean.offset;
+    P[9] = variance.offset;
+    addon.batchNorm(x.buf, w?.buf, b?.buf, y.buf, mean.buf, variance.buf, P);
+  };
+
+  const batchNormBackward: K<KernelAttrs['batchNormBackward']> = (ins, outs, attrs) => {
+    const [gy, x, mean, variance] = ins;
+    const w = attrs.weight ? ins[4] : undefined;
+    const [gx, gw, gb] = outs;
+    if (!isFloat(x)) return ts.batchNormBackward(ins, outs, attrs);
+    putChannels(x, mean.shape[0], attrs.eps);
+    P[4] = gy.offset;
+    P[5] = x.offset;
+    P[6] = mean.offset;
+    P[7] = variance.offset;
+    P[8] = w?.offset ?? 0;
+    P[9] = gx.offset;
+    P[10] = gw.offset;
+    P[11] = gb.offset;
+    addon.batchNormBackward(gy.buf, x.buf, mean.buf, variance.buf, w?.buf, gx.buf, gw.buf, gb.buf, P);
+  };
+
   const table: Partial<KernelTable<TypedArray>> = {
     matmul,
     conv2d,
@@ -469,6 +511,8 @@ export function nativeKernels(addon: NativeAddon, ts: KernelTable<TypedArray>): 
     crossEntropyBackward,
     layerNorm,
     layerNormBackward,
+    batchNorm,
+    batchNormBackward,
   };
   for (const op of [...Object.keys(ARITH), ...Object.keys(COMPARE)] as BinaryOp[]) {
     (table as Record<OpName, unknown>)[op] = binaryKernel(op);
@@ -484,5 +528,5 @@ export const NATIVE_OPS: readonly OpName[] = [
   'relu', 'neg', 'abs', 'sqrt', 'rsqrt', 'exp', 'log', 'sin', 'cos', 'tanh', 'sigmoid', 'gelu', 'erf', 'sign', 'floor', 'ceil', 'round',
   'sum', 'softmax', 'logSoftmax',
   'crossEntropy', 'crossEntropyBackward',
-  'copy', 'cat', 'layerNorm', 'layerNormBackward',
+  'copy', 'cat', 'layerNorm', 'layerNormBackward', 'batchNorm', 'batchNormBackward',
 ];

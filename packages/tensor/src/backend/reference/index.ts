@@ -27,7 +27,7 @@ import {
   maxPool2dBackward,
 } from './nn.js';
 import { crossEntropy, crossEntropyBackward } from './loss.js';
-import { layerNorm, layerNormBackward } from './norm.js';
+import { batchNorm, batchNormBackward, layerNorm, layerNormBackward } from './norm.js';
 import { cast, cat, copy, fill, gather, indexAdd, indexSelect, pad, scatter, scatterAdd } from './movement.js';
 import { all, any, argmax, argmin, cumsum, logSoftmax, max, min, prod, softmax, sort, sum } from './reduce.js';
 
@@ -52,6 +52,8 @@ const kernels: KernelTable<Float64Array> = {
   crossEntropyBackward,
   layerNorm,
   layerNormBackward,
+  batchNorm,
+  batchNormBackward,
   matmul,
   conv2d,
   conv2dBackwardInput,

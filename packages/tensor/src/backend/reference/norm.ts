@@ -66,3 +66,71 @@ export const layerNormBackward: RefKernel<'layerNormBackward'> = (ins, outs, { w
   writeAll(outs[1], gw);
   writeAll(outs[2], gb);
 };
+
+/** Channel c's numbers of x seen as [N, C, S]: the index of its k-th number, k = n * S + s. */
+const channelIndex = (C: number, S: number, c: number, k: number) => (Math.floor(k / S) * C + c) * S + (k % S);
+
+/** x (N, C, *) with `length` numbers seen as [N, C, S]: M = N * S numbers per channel, and S. */
+function channels(x: { shape: readonly number[] }, length: number, C: number): [number, number] {
+  const M = C === 0 ? 0 : length / C;
+  return [M, x.shape[0] === 0 ? 0 : M / x.shape[0]];
+}
+
+/** ins [x, weight?, bias?], outs [y, mean (C), var (C)]; x is [N, C, S], S = x.size / (N * C). */
+export const batchNorm: RefKernel<'batchNorm'> = (ins, outs, { eps, weight, bias }) => {
+  const x = readAll(ins[0]);
+  const w = weight ? readAll(ins[1]) : null;
+  const b = bias ? readAll(ins[weight ? 2 : 1]) : null;
+  const C = outs[1].shape[0];
+  const [M, S] = channels(ins[0], x.length, C);
+  const y = new Float64Array(x.length);
+  const mean = new Float64Array(C);
+  const variance = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    let s = 0;
+    for (let k = 0; k < M; k++) s += x[channelIndex(C, S, c, k)];
+    const m = s / M;
+    let v = 0;
+    for (let k = 0; k < M; k++) v += (x[channelIndex(C, S, c, k)] - m) ** 2;
+    v /= M;
+    mean[c] = m;
+    variance[c] = v;
+    for (let k = 0; k < M; k++) {
+      const i = channelIndex(C, S, c, k);
+      y[i] = ((x[i] - m) / Math.sqrt(v + eps)) * (w ? w[c] : 1) + (b ? b[c] : 0);
+    }
+  }
+  writeAll(outs[0], y);
+  writeAll(outs[1], mean);
+  writeAll(outs[2], variance);
+};
+
+/** ins [gy, x, mean, var, weight?], outs [gx, gw (C), gb (C)]. */
+export const batchNormBackward: RefKernel<'batchNormBackward'> = (ins, outs, { eps, weight }) => {
+  const gy = readAll(ins[0]);
+  const x = readAll(ins[1]);
+  const mean = readAll(ins[2]);
+  const variance = readAll(ins[3]);
+  const w = weight ? readAll(ins[4]) : null;
+  const C = mean.length;
+  const [M, S] = channels(ins[1], x.length, C);
+  const gx = new Float64Array(x.length);
+  const gw = new Float64Array(C);
+  const gb = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    const rstd = 1 / Math.sqrt(variance[c] + eps);
+    for (let k = 0; k < M; k++) {
+      const i = channelIndex(C, S, c, k);
+      gb[c] += gy[i];
+      gw[c] += gy[i] * (x[i] - mean[c]) * rstd;
+    }
+    for (let k = 0; k < M; k++) {
+      const i = channelIndex(C, S, c, k);
+      const xhat = (x[i] - mean[c]) * rstd;
+      gx[i] = (w ? w[c] : 1) * rstd * (gy[i] - gb[c] / M - (xhat * gw[c]) / M);
+    }
+  }
+  writeAll(outs[0], gx);
+  writeAll(outs[1], gw);
+  writeAll(outs[2], gb);
+};
