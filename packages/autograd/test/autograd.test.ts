@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Tensor, conv2d, crossEntropyWithLse, layerNorm, memoryStats, ones, profile, randn, scope, tensor, zeros, Generator } from '@dl/tensor';
+import { type Tensor, batchNorm, conv2d, crossEntropyWithLse, layerNorm, memoryStats, ones, profile, randn, scope, tensor, zeros, Generator } from '@dl/tensor';
 import { defineFunction, enableGrad, grad, gradcheck, inferenceMode, isGradEnabled, noGrad } from '../src/index.js';
 
 const leaf = (data: number[] | number[][]) => tensor(data, { requiresGrad: true });
@@ -181,6 +181,36 @@ describe('functional grad, hooks, higher order, custom functions', () => {
       return gx!.pow(2).sum().add(gw!.pow(2).sum());
     };
     expect(gradcheck(gradNormSq, [x, w, b])).toBe(true);
+    const grads = (create: boolean) => grad([layerNorm(x, 1, w, b, 1e-5).tanh().mul(v).sum()], [x, w, b], undefined, { createGraph: create });
+    const [plain, recorded] = [grads(false), grads(true)];
+    recorded.forEach((g, i) => {
+      expect(g!.allclose(plain[i]!, { rtol: 1e-12, atol: 1e-12 }), `input ${i}`).toBe(true);
+    });
+  });
+
+  it('double backward through the fused batchNorm (y and its batch statistics) matches finite differences', () => {
+    const g = new Generator(7);
+    const x = randn([4, 3, 5], { generator: g, dtype: 'float64' }).requiresGrad_();
+    const w = randn([3], { generator: g, dtype: 'float64' }).requiresGrad_();
+    const b = randn([3], { generator: g, dtype: 'float64' }).requiresGrad_();
+    const v = randn([4, 3, 5], { generator: g, dtype: 'float64' });
+    const gradNormSq = (xx: Tensor, ww: Tensor, bb: Tensor) => {
+      const [y, mean, variance] = batchNorm(xx, ww, bb, 1e-5);
+      const out = y.tanh().mul(v).sum().add(mean.mul(0.7).sum()).add(variance.sin().sum());
+      const [gx, gw] = grad([out], [xx, ww], undefined, { createGraph: true });
+      return gx!.pow(2).sum().add(gw!.pow(2).sum());
+    };
+    expect(gradcheck(gradNormSq, [x, w, b])).toBe(true);
+    // gradcheck above differentiates whatever the createGraph path computes: that it computes the
+    // first derivatives is checked against the fused kernel's.
+    const loss = (create: boolean) => {
+      const [y, mean, variance] = batchNorm(x, w, b, 1e-5);
+      return grad([y.tanh().mul(v).sum().add(mean.mul(0.7).sum()).add(variance.sin().sum())], [x, w, b], undefined, { createGraph: create });
+    };
+    const [plain, recorded] = [loss(false), loss(true)];
+    recorded.forEach((g, i) => {
+      expect(g!.allclose(plain[i]!, { rtol: 1e-12, atol: 1e-12 }), `input ${i}`).toBe(true);
+    });
   });
 
   it('hooks see and may replace gradients, on leaves and intermediates', () => {
