@@ -10,6 +10,7 @@ import {
   adaptiveMaxPool2d as tAdaptiveMaxPool2d,
   adaptiveMaxPool2dWithIndices as tAdaptiveMaxPool2dWithIndices,
   avgPool2d as tAvgPool2d,
+  batchNorm as tBatchNorm,
   bernoulli,
   broadcastShapes,
   conv2d as tConv2d,
@@ -865,32 +866,27 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   if (!training && (!runningMean || !runningVar)) {
     throw new DLError('ARGUMENT', op, 'runningMean and runningVar are required when not training', 'pass { training: true } to normalise with the batch statistics');
   }
-  const dims = x.shape.map((_, i) => i).filter((i) => i !== 1);
   const bshape = x.shape.map((s, i) => (i === 1 ? s : 1));
   return scope(() => {
-    let y: Tensor;
     if (training) {
       const n = x.numel / c;
       if (n <= 1) throw new DLError('VALUE', op, `expected more than 1 value per channel when training; got input of shape ${fmtShape(x.shape)}`, 'use a batch of more than one sample, or eval() mode');
-      const mean = x.mean(dims, true);
-      const centred = x.sub(mean);
-      const variance = centred.mul(centred).mean(dims, true);
+      // One kernel forward and one backward (@dl/tensor's batchNorm), which also gives the
+      // batch's mean and biased variance for the running statistics.
+      const [y, mean, variance] = tBatchNorm(x, weight, bias, eps);
       noGrad(() => {
-        if (runningMean) runningMean.mul_(1 - momentum).add_(mean.reshape([c]), momentum);
-        if (runningVar) runningVar.mul_(1 - momentum).add_(variance.reshape([c]), (momentum * n) / (n - 1));
+        if (runningMean) runningMean.mul_(1 - momentum).add_(mean, momentum);
+        if (runningVar) runningVar.mul_(1 - momentum).add_(variance, (momentum * n) / (n - 1));
       });
-      // The weight folded into the per-channel scale first, as PyTorch's CPU kernel does: one
-      // full-size product instead of two, forward and backward.
-      let scale = variance.add(eps).rsqrt();
-      if (weight) scale = scale.mul(weight.reshape(bshape));
-      y = centred.mul(scale);
-    } else {
-      let scale = (runningVar as Tensor).reshape(bshape).add(eps).rsqrt();
-      if (weight) scale = scale.mul(weight.reshape(bshape));
-      y = x.sub((runningMean as Tensor).reshape(bshape)).mul(scale);
+      return y;
     }
-    if (bias) y = y.add(bias.reshape(bshape));
-    return y;
+    // The running statistics, weight and bias folded into a per-channel scale and shift first:
+    // two passes over x.
+    let scale = (runningVar as Tensor).add(eps).rsqrt();
+    if (weight) scale = scale.mul(weight);
+    let shift = (runningMean as Tensor).mul(scale).neg();
+    if (bias) shift = shift.add(bias);
+    return x.mul(scale.reshape(bshape)).add(shift.reshape(bshape));
   });
 }
 
@@ -980,22 +976,20 @@ export function instanceNorm(x: Tensor, runningMean: Tensor | null = null, runni
   }
   const bshape = x.shape.map((s, i) => (i === 1 ? s : 1));
   return scope(() => {
-    let y: Tensor;
     if (useInputStats) {
-      const n = x.numel / (x.shape[0] * c);
+      const [nb] = x.shape;
+      const n = x.numel / (nb * c);
       if (n <= 1) throw new DLError('VALUE', op, `expected more than 1 spatial element per instance; got input of shape ${fmtShape(x.shape)}`, 'instance statistics need at least 2 positions');
-      const dims = x.shape.map((_, i) => i).slice(2);
-      const mean = x.mean(dims, true);
-      const centred = x.sub(mean);
-      const variance = centred.mul(centred).mean(dims, true);
+      // Each instance's channels as the channels of a batch of one: one batch-norm kernel each way,
+      // the affine parameters repeated per instance.
+      const [y, mean, variance] = tBatchNorm(x.reshape([1, nb * c, n]), weight?.repeat([nb]) ?? null, bias?.repeat([nb]) ?? null, eps);
       noGrad(() => {
-        if (runningMean) runningMean.mul_(1 - momentum).add_(mean.mean(0).reshape([c]), momentum);
-        if (runningVar) runningVar.mul_(1 - momentum).add_(variance.mean(0).reshape([c]), (momentum * n) / (n - 1));
+        if (runningMean) runningMean.mul_(1 - momentum).add_(mean.reshape([nb, c]).mean(0), momentum);
+        if (runningVar) runningVar.mul_(1 - momentum).add_(variance.reshape([nb, c]).mean(0), (momentum * n) / (n - 1));
       });
-      y = centred.mul(variance.add(eps).rsqrt());
-    } else {
-      y = x.sub((runningMean as Tensor).reshape(bshape)).mul((runningVar as Tensor).reshape(bshape).add(eps).rsqrt());
+      return y.reshape(x.shape as number[]);
     }
+    let y = x.sub((runningMean as Tensor).reshape(bshape)).mul((runningVar as Tensor).reshape(bshape).add(eps).rsqrt());
     if (weight) y = y.mul(weight.reshape(bshape));
     if (bias) y = y.add(bias.reshape(bshape));
     return y;
