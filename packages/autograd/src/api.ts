@@ -27,7 +27,8 @@ export function grad(outputs: readonly Tensor[], inputs: readonly Tensor[], grad
   });
   const result = runBackward(outputs, seeds, opts, inputs);
   seeds.forEach((s, i) => {
-    if (s !== gradOutputs?.[i]) s.dispose();
+    // A seed is the result itself where an output is an input (grad([x], [x])).
+    if (s !== gradOutputs?.[i] && !result.includes(s)) s.dispose();
   });
   result.forEach((g, i) => {
     if (!g && !opts.allowUnused) {

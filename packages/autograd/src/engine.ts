@@ -155,10 +155,9 @@ function backwardPass(roots: readonly Tensor[], seeds: readonly Tensor[], retain
     if (!retainGraph) node.free();
   }
   if (!capture) return [];
-  return capture.map((t) => {
-    const g = captured.get(t);
-    return g ? keep(g) : null;
-  });
+  // Returned through runBackward's scope, which hands them to the caller's scope (keep() would
+  // take them out of every scope, and a grad() call inside scope() would leak them).
+  return capture.map((t) => captured.get(t) ?? null);
 }
 
 export function backward(t: Tensor, gradient: Tensor | undefined, opts: BackwardOptions): void {

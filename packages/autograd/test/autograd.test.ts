@@ -296,6 +296,25 @@ describe('memory', () => {
     expect(w.toArray()).toEqual(Array.from({ length: 8 }, () => [expect.closeTo(1, 3)]));
   });
 
+  it("grad()'s results belong to the caller's scope: freed with it unless returned from it", () => {
+    const x = randn([4, 3]).requiresGrad_();
+    const before = memoryStats().liveTensors;
+    for (let i = 0; i < 5; i++) {
+      scope(() => {
+        grad([x.softmax(1).mul(x).sum()], [x]);
+      });
+    }
+    expect(memoryStats().liveTensors).toBe(before);
+    const [kept] = scope(() => grad([x.mul(x).sum()], [x]));
+    expect(memoryStats().liveTensors).toBe(before + 1);
+    expect(kept!.toArray()).toEqual(x.mul(2).toArray());
+    kept!.dispose();
+    // An output that is an input: its gradient is the seed grad() made, handed out alive.
+    const s = randn([]).requiresGrad_();
+    const [self] = grad([s], [s]);
+    expect(self!.item()).toBe(1);
+  });
+
   // Before, the saved tensors of nodes no backward reached stayed until garbage collection,
   // which knows nothing of device memory.
   it('a forward pass with gradients on but no backward frees its saved tensors when scope() disposes its outputs (PyTorch frees a graph nothing refers to)', () => {
