@@ -20,11 +20,13 @@ export { NAdam } from './nadam.js';
 export type { NAdamOptions } from './nadam.js';
 export { RAdam } from './radam.js';
 export type { RAdamOptions } from './radam.js';
+export { LBFGS } from './lbfgs.js';
+export type { LBFGSOptions } from './lbfgs.js';
 
 /**
  * The learning-rate schedulers, as torch.optim.lr_scheduler: `new lrScheduler.StepLR(opt, { stepSize: 10 })`.
  * A namespace, so `lrScheduler.StepLR` is also the type.
  */
 export * as lrScheduler from './lr-scheduler/index.js';
-export { LRScheduler, LambdaLR, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, OneCycleLR, ReduceLROnPlateau, SequentialLR } from './lr-scheduler/index.js';
-export type { AnyOptimizer, LambdaLROptions, StepLROptions, MultiStepLROptions, ExponentialLROptions, CosineAnnealingLROptions, LinearLROptions, OneCycleLROptions, OneCyclePhase, ReduceLROnPlateauOptions, SequentialLROptions } from './lr-scheduler/index.js';
+export { LRScheduler, LambdaLR, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, OneCycleLR, ReduceLROnPlateau, SequentialLR, ConstantLR, MultiplicativeLR, PolynomialLR, CosineAnnealingWarmRestarts, CyclicLR, ChainedScheduler } from './lr-scheduler/index.js';
+export type { AnyOptimizer, LambdaLROptions, StepLROptions, MultiStepLROptions, ExponentialLROptions, CosineAnnealingLROptions, LinearLROptions, OneCycleLROptions, OneCyclePhase, ReduceLROnPlateauOptions, SequentialLROptions, ConstantLROptions, MultiplicativeLROptions, PolynomialLROptions, CosineAnnealingWarmRestartsOptions, CyclicLROptions, CyclicLRMode } from './lr-scheduler/index.js';

@@ -15,41 +15,55 @@ export interface LambdaLROptions {
   lastEpoch?: number;
 }
 
+type LrLambda = (epoch: number) => number;
+
 /**
- * lr = baseLr * lrLambda(epoch). stateDict() holds no functions: as PyTorch, which
- * saves only callable objects' attributes (never plain functions or lambdas), the
- * lambdas are not state; a scheduler restored with loadStateDict() keeps its own.
+ * LambdaLR and MultiplicativeLR: schedulers driven by one lrLambda per parameter group.
+ * stateDict() holds no functions: as PyTorch, which saves only callable objects'
+ * attributes (never plain functions or lambdas), the lambdas are not state; a scheduler
+ * restored with loadStateDict() keeps its own.
  */
-export class LambdaLR extends LRScheduler {
+export abstract class LambdaScheduler extends LRScheduler {
   // Private (#), so that stateDict() (the own enumerable fields) leaves the functions out.
-  readonly #lrLambdas: ((epoch: number) => number)[];
-  constructor(optimizer: AnyOptimizer, options: LambdaLROptions) {
-    const op = 'LambdaLR';
+  readonly #lrLambdas: LrLambda[];
+  readonly #example: string;
+  /** `example`: an lrLambda for the error messages' hints. */
+  constructor(op: string, optimizer: AnyOptimizer, options: LambdaLROptions, example: string) {
     checkOptimizer(op, optimizer);
     checkKeys(op, options, ['lrLambda', 'lastEpoch']);
     const { lrLambda, lastEpoch = -1 } = options;
-    const n = optimizer.paramGroups.length;
-    const lambdas = Array.isArray(lrLambda) ? [...lrLambda] : Array.from({ length: n }, () => lrLambda);
-    if (lambdas.length !== n) schedulerError(op, `expected ${n} functions for lrLambda (one per parameter group); got ${lambdas.length}`);
+    const groups = optimizer.paramGroups.length;
+    const lambdas: unknown[] = Array.isArray(lrLambda) ? [...lrLambda] : Array.from({ length: groups }, () => lrLambda);
+    if (lambdas.length !== groups) schedulerError(op, `expected ${groups} functions for lrLambda (one per parameter group); got ${lambdas.length}`);
     for (const f of lambdas) {
-      if (typeof f !== 'function') schedulerError(op, `invalid lrLambda: ${String(f)}; expected a function of the epoch, or an array of them (one per parameter group)`, 'e.g. lrLambda: (epoch) => 0.95 ** epoch');
+      if (typeof f !== 'function') schedulerError(op, `invalid lrLambda: ${String(f)}; expected a function of the epoch, or an array of them (one per parameter group)`, `e.g. lrLambda: ${example}`);
     }
     super(optimizer, checkLastEpoch(op, lastEpoch));
-    this.#lrLambdas = lambdas;
+    this.#lrLambdas = lambdas as LrLambda[];
+    this.#example = example;
     this.initialStep();
   }
   /** The functions, one per parameter group. */
-  get lrLambdas(): readonly ((epoch: number) => number)[] {
+  get lrLambdas(): readonly LrLambda[] {
     return this.#lrLambdas;
   }
+  /** Group i's lrLambda at the current epoch, checked to be a finite number. */
+  protected factor(i: number): number {
+    const value = this.#lrLambdas[i](this.lastEpoch);
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      schedulerError(this.name, `lrLambda returned ${String(value)} at epoch ${this.lastEpoch} (group ${i}); expected a finite number`, `return the factor, e.g. ${this.#example} (a function with a { body } needs a return)`);
+    }
+    return value;
+  }
+}
+
+/** lr = baseLr * lrLambda(epoch) (see LambdaScheduler for what stateDict() holds). */
+export class LambdaLR extends LambdaScheduler {
+  constructor(optimizer: AnyOptimizer, options: LambdaLROptions) {
+    super('LambdaLR', optimizer, options, '(epoch) => 0.95 ** epoch');
+  }
   getLr(): number[] {
-    return this.baseLrs.map((b, i) => {
-      const factor = this.#lrLambdas[i](this.lastEpoch);
-      if (typeof factor !== 'number' || !Number.isFinite(factor)) {
-        schedulerError(this.name, `lrLambda returned ${String(factor)} at epoch ${this.lastEpoch} (group ${i}); expected a finite number`, 'return the factor, e.g. (epoch) => 0.95 ** epoch (a function with a { body } needs a return)');
-      }
-      return b * factor;
-    });
+    return this.baseLrs.map((b, i) => b * this.factor(i));
   }
 }
 

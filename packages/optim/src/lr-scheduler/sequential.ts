@@ -1,7 +1,5 @@
 /** SequentialLR (torch.optim.lr_scheduler.SequentialLR). */
-import { DLError } from '@dl/tensor';
-import { copyPlain } from '../optimizer.js';
-import { ReduceLROnPlateau } from './plateau.js';
+import { checkInnerSchedulers, composedStateDict, loadInnerStates } from './composed.js';
 import { LRScheduler, bisectRight, checkKeys, checkLastEpoch, checkOptimizer, schedulerError } from './scheduler.js';
 import type { AnyOptimizer } from './scheduler.js';
 
@@ -28,14 +26,7 @@ export class SequentialLR extends LRScheduler {
     checkOptimizer(op, optimizer);
     checkKeys(op, options, ['schedulers', 'milestones', 'lastEpoch']);
     const { schedulers, milestones, lastEpoch = -1 } = options;
-    if (!Array.isArray(schedulers) || schedulers.length < 1) schedulerError(op, 'expects at least one scheduler; got none');
-    schedulers.forEach((s, i) => {
-      if (!(s instanceof LRScheduler)) throw new DLError('ARGUMENT', op, `schedulers[${i}] is not an LRScheduler`);
-      if (s instanceof ReduceLROnPlateau) {
-        throw new DLError('ARGUMENT', op, `schedulers[${i}] is a ReduceLROnPlateau, whose step() needs a metric; SequentialLR cannot drive it (as PyTorch 2.x)`, 'step it yourself: scheduler.step(valLoss) each epoch');
-      }
-      if (s.optimizer !== optimizer) schedulerError(op, `expects all schedulers to belong to the same optimizer, but scheduler ${i} has a different one`);
-    });
+    checkInnerSchedulers(op, schedulers, optimizer);
     if (!Array.isArray(milestones) || milestones.length !== schedulers.length - 1) {
       schedulerError(op, `expects one milestone fewer than schedulers; got ${schedulers.length} scheduler(s) and ${Array.isArray(milestones) ? milestones.length : String(milestones)} milestone(s)`);
     }
@@ -72,18 +63,10 @@ export class SequentialLR extends LRScheduler {
 
   /** Its own state and, under `schedulers`, each scheduler's state dict. */
   override stateDict(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(this)) if (k !== 'optimizer' && k !== 'schedulers') out[k] = copyPlain(v);
-    out.schedulers = this.schedulers.map((s) => s.stateDict());
-    return out;
+    return composedStateDict(this, this.schedulers);
   }
 
   override loadStateDict(stateDict: Record<string, unknown>): void {
-    const { schedulers, ...rest } = stateDict ?? {};
-    if (!Array.isArray(schedulers) || schedulers.length !== this.schedulers.length) {
-      throw new DLError('ARGUMENT', this.name, `loadStateDict: expected 'schedulers' with ${this.schedulers.length} state dict(s); got ${Array.isArray(schedulers) ? schedulers.length : String(schedulers)}`);
-    }
-    super.loadStateDict(rest);
-    for (const [i, s] of schedulers.entries()) this.schedulers[i].loadStateDict(s as Record<string, unknown>);
+    super.loadStateDict(loadInnerStates(this.name, this.schedulers, stateDict));
   }
 }
