@@ -58,6 +58,10 @@ export const CASES = [
   conv('conv2d-fwd-res3', 'conv2d', RES3),
   conv('conv2d-bwd-input-res3', 'conv2dBackwardInput', RES3),
   conv('conv2d-bwd-weight-res3', 'conv2dBackwardWeight', RES3),
+  // Batch norm in training mode, forward and backward (y, then gx, gw, gb from gy), on the
+  // activations of ResNet-9's first layer at batch 32. Minimum traffic: the statistics read x,
+  // y reads x and writes y; the gradient sums read gy and x, gx reads both and writes gx.
+  { id: 'batchnorm-train-res1', kind: 'batchNormTrain', params: { n: 32, c: 64, h: 32, w: 32 }, shape: 'x[32,64,32,32]', unit: 'GB/s', work: 8 * F32 * 32 * 64 * 32 * 32 },
   // a + b: reads 2 arrays, writes 1
   { id: 'add-4M', kind: 'add', params: { n: N4M }, shape: '4M (2^22)', unit: 'GB/s', work: 3 * F32 * N4M },
   // sum(): reads 1 array
@@ -132,6 +136,14 @@ export const KERNELS = {
       step: () => dl.scope(() => done(dl.conv2dBackwardWeight(gy, x, w.shape, opts))),
       inputs: [x, w, gy],
     };
+  },
+  batchNormTrain(dl, { n, c, h, w }) {
+    const x = dl.randn([n, c, h, w]).requiresGrad_();
+    const gy = dl.randn([n, c, h, w]);
+    const bn = new dl.nn.BatchNorm2d(c);
+    const params = [x, bn.weight, bn.bias];
+    // gx, gw and gb come from one backward kernel: waiting for gx waits for all three.
+    return { step: () => dl.scope(() => done(dl.grad([bn.forward(x)], params, [gy])[0])), inputs: [x, gy, ...bn.parameters(), ...bn.buffers()] };
   },
   add(dl, { n }) {
     const a = dl.randn([n]);

@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tensorLib from '@dl/tensor';
-import { noGrad } from '@dl/autograd';
+import { grad, noGrad } from '@dl/autograd';
 import * as nn from '@dl/nn';
 import * as optim from '@dl/optim';
 import * as data from '@dl/data';
@@ -29,8 +29,8 @@ import * as vision from '@dl/vision';
 import { CASES, KERNELS, UNITS } from './cases.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-/** What a benchmark kernel sees: @dl/tensor's exports plus nn, optim and noGrad. */
-const dl = { ...tensorLib, nn, optim, noGrad, data, vision };
+/** What a benchmark kernel sees: @dl/tensor's exports plus nn, optim, data, vision, grad and noGrad. */
+const dl = { ...tensorLib, nn, optim, grad, noGrad, data, vision };
 const { values: opt } = parseArgs({
   options: {
     filter: { type: 'string' },

@@ -72,6 +72,18 @@ def k_conv2d_backward_weight(p):
     return lambda: conv_backward(gy, x, w, p, [False, True, False])
 
 
+def k_batch_norm_train(p):
+    x = torch.randn(p["n"], p["c"], p["h"], p["w"], requires_grad=True)
+    gy = torch.randn(p["n"], p["c"], p["h"], p["w"])
+    bn = torch.nn.BatchNorm2d(p["c"])
+
+    def step():
+        with torch.enable_grad():  # the harness runs kernels under no_grad
+            return torch.autograd.grad([bn(x)], [x, bn.weight, bn.bias], [gy])
+
+    return step
+
+
 def k_add(p):
     a, b = torch.randn(p["n"]), torch.randn(p["n"])
     return lambda: torch.add(a, b)
@@ -195,6 +207,7 @@ KERNELS = {
     "conv2d": k_conv2d,
     "conv2dBackwardInput": k_conv2d_backward_input,
     "conv2dBackwardWeight": k_conv2d_backward_weight,
+    "batchNormTrain": k_batch_norm_train,
     "add": k_add,
     "sum": k_sum,
 }
