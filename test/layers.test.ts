@@ -10,6 +10,7 @@ const ALLOWED: Record<string, string[]> = {
   '@dl/data': ['@dl/tensor'],
   '@dl/nn': ['@dl/tensor', '@dl/autograd'],
   '@dl/vision': ['@dl/tensor', '@dl/autograd', '@dl/nn', '@dl/data'],
+  '@dl/tensorboard': ['@dl/tensor'],
 };
 
 const root = join(import.meta.dirname, '..');

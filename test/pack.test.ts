@@ -69,6 +69,18 @@ const SMOKE: Record<string, { expr: string; expected: unknown }> = {
     })()`,
     expected: [0, 0],
   },
+  '@dl/tensorboard': {
+    // writes into the temp project (cwd); CRC32C from crc-32, protobuf from @bufbuild/protobuf, PNG from pngjs
+    expr: `(() => {
+      const w = new m.SummaryWriter('tb-smoke');
+      w.addScalar('loss', 0.5, 3);
+      w.addImage('img', mods['@dl/tensor'].zeros([3, 2, 2]));
+      w.close();
+      const ev = m.readEvents(w.eventFile);
+      return [m.crc32c(new Uint8Array(32)), ev.length, ev[1].summary?.value[0].simpleValue, ev[2].summary?.value[0].image?.colorspace];
+    })()`,
+    expected: [0x8a9136aa, 3, 0.5, 3],
+  },
 };
 
 interface Pkg {
