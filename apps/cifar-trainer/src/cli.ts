@@ -7,6 +7,7 @@
  *   cifar-trainer doctor
  * Bad input ends with one line on stderr and exit code 1 (2 for usage errors).
  */
+import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { DLError, doctor } from '@dl/tensor';
 import { AUGMENTS, DEVICES, MODEL_NAMES, OPTIMIZERS, RECIPES, SCHEDULERS, UsageError, nonNegative, oneOf, positiveInt, recipe } from './config.js';
@@ -82,12 +83,14 @@ export function program(): Command {
     .addOption(dataOption())
     .option('--out-dir <dir>', 'output directory', 'runs/cifar10')
     .option('--resume', 'continue the run checkpointed in --out-dir')
+    .option('--tensorboard [dir]', 'also log to TensorBoard event files in dir (default: <out-dir>/tensorboard); view with: tensorboard --logdir <dir>')
     .action(async (o) => {
       const cfg = trainConfig(o);
       requireDevice(cfg.device);
       const dataDir = await resolveDataDir(o.dataDir, log);
       log(`training ${cfg.model} (recipe ${cfg.recipe}) for ${cfg.epochs} epochs on ${dataDir}`);
-      const r = await train(cfg, { dataDir, outDir: o.outDir, resume: Boolean(o.resume), log });
+      const tensorboard = o.tensorboard === true ? join(o.outDir, 'tensorboard') : o.tensorboard;
+      const r = await train(cfg, { dataDir, outDir: o.outDir, resume: Boolean(o.resume), tensorboard, log });
       if (r.interrupted) process.exitCode = 130;
     });
 

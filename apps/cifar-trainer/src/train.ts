@@ -23,6 +23,7 @@ import { PendingMetrics } from './pending-metrics.js';
 import { progress } from './progress.js';
 import { writeReport } from './report.js';
 import { buildModel, buildOptimizer, buildScheduler } from './setup.js';
+import { TrainingLog } from './tensorboard.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -40,6 +41,8 @@ export interface TrainOptions {
   outDir: string;
   resume: boolean;
   log: (line: string) => void;
+  /** Also write TensorBoard event files to this directory (see tensorboard.ts). */
+  tensorboard?: string;
   /** Stop (as on Ctrl-C) once this many batches ran in this process: for tests of interruption. */
   stopAfterBatches?: number;
 }
@@ -127,6 +130,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
     log(`resuming from ${ckPath} at epoch ${epoch + 1}, batch ${batch}`);
   }
 
+  const tb = opts.tensorboard ? new TrainingLog(opts.tensorboard, stepsPerEpoch, resumeFrom ? epoch * stepsPerEpoch + batch : undefined) : null;
   const pending = new PendingMetrics(cfg.device === 'cpu' ? 1 : 20);
   let interrupted = false;
   const onSigint = () => {
@@ -170,6 +174,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
       const batches = Array.from({ length: stepsPerEpoch - batch }, (_, i) => indices.slice((batch + i) * cfg.batchSize, (batch + i + 1) * cfg.batchSize));
       let t0 = performance.now();
       for await (const [images, labels] of loader(batches, baseSeed)) {
+        if (tb && epoch === 0 && batch === 0) tb.start(cfg, images);
         scope(() => {
           const x = trainBatch(images, cfg, augment).to(cfg.device);
           const y = labels.to(cfg.device);
@@ -191,6 +196,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
         // The running figures cover the batches read back so far (NaN, shown as '-', before the first read).
         const read = partial.seen - pending.unread;
         bar.update(batch + 1, { loss: partial.lossSum / read, accuracy: partial.correct / read, imagesPerSecond: partial.seen / partial.seconds });
+        tb?.running(epoch, batch + 1, partial.lossSum / read, partial.correct / read);
         batchesRun++;
         if (opts.stopAfterBatches !== undefined && batchesRun >= opts.stopAfterBatches) interrupted = true;
         batch++;
@@ -222,6 +228,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
       };
       history = [...history, m];
       appendFileSync(join(outDir, FILES.metrics), `${JSON.stringify(m)}\n`);
+      tb?.epoch(m, model);
       log(`epoch ${m.epoch}/${cfg.epochs}: train loss ${m.trainLoss.toFixed(4)} acc ${(100 * m.trainAccuracy).toFixed(2)}% | test loss ${m.testLoss.toFixed(4)} acc ${(100 * m.testAccuracy).toFixed(2)}% | ${Math.round(m.imagesPerSecond)} img/s, ${m.seconds.toFixed(1)} s`);
       batch = 0;
       partial = { lossSum: 0, correct: 0, seen: 0, seconds: 0 };
@@ -229,6 +236,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
     }
   } finally {
     process.off('SIGINT', onSigint);
+    tb?.close();
   }
 
   let lastPredictions = new Int32Array(0);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSafetensors, loadState, saveState } from '@dl/tensor';
+import { listEventFiles, readEvents } from '@dl/tensorboard';
 import { io } from '@dl/vision';
 import { recipe } from '../src/config.js';
 import type { TrainConfig } from '../src/config.js';
@@ -43,6 +44,33 @@ describe('cifar-trainer end to end (shared CIFAR-10, a few thousand images)', ()
     expect(desc.classes).toEqual(['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']);
     expect(Object.keys(loadSafetensors(join(out, 'model.safetensors')).tensors)).toContain('fc3.weight');
     expect(readdirSync(out).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  }, 300_000);
+
+  it('--tensorboard writes event files TensorBoard reads: the epoch metrics as in metrics.jsonl, running loss, histograms, images, config', async () => {
+    const dir = join(tmp, 'tb');
+    const r = await cli('train', '--recipe', 'tutorial', '--epochs', '2', '--batch-size', '64', '--limit-train', '256', '--limit-test', '100', '--data-dir', dataDir, '--out-dir', dir, '--tensorboard');
+    expect(r.err).not.toMatch(/cifar-trainer:/);
+    expect(r.code).toBe(0);
+    const files = listEventFiles(join(dir, 'tensorboard'));
+    expect(files).toHaveLength(1);
+    const events = readEvents(files[0]);
+    const values = events.flatMap((e) => (e.summary?.value ?? []).map((v) => ({ step: e.step, ...v })));
+    const scalars = (tag: string) => values.filter((v) => v.tag === tag).map((v) => [v.step, v.simpleValue]);
+    const metrics = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    // 256 images in batches of 64: 4 steps an epoch, so the epochs end at steps 4 and 8.
+    expect(scalars('Loss/test')).toEqual(metrics.map((m, i) => [4 * (i + 1), Math.fround(m.testLoss)]));
+    expect(scalars('Accuracy/train')).toEqual(metrics.map((m, i) => [4 * (i + 1), Math.fround(m.trainAccuracy)]));
+    expect(scalars('Learning rate')).toEqual(metrics.map((m, i) => [4 * (i + 1), Math.fround(m.lr)]));
+    // Fewer than 20 batches an epoch: the running figures after every batch; the last one of an epoch is its train loss.
+    const running = scalars('Loss/train (running)');
+    expect(running.map(([s]) => s)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(running[3][1]).toBeCloseTo(metrics[0].trainLoss, 6);
+    const histo = values.find((v) => v.tag === 'Parameters/conv1.weight' && v.step === 8)?.histo;
+    expect(histo?.num).toBe(6 * 3 * 5 * 5);
+    const image = values.find((v) => v.tag === 'Images/first training batch')?.image;
+    // 16 images of 32x32, 8 to a row.
+    expect([image?.width, image?.height]).toEqual([256, 64]);
+    expect(values.some((v) => v.tag === 'config/text_summary')).toBe(true);
   }, 300_000);
 
   it("an epoch ends with the short last batch, as PyTorch's DataLoader (drop_last=False); --drop-last skips it", async () => {
