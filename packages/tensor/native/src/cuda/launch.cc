@@ -414,16 +414,27 @@ void layer_norm_rows(Launch& L, int ix, int imean, int irstd, std::initializer_l
            " numbers (the product of its normalized trailing dims)");
 }
 
+/** A normalization's forward operands: x, [weight], [bias], y and two statistics; eps and the weight and bias flags as attributes 0-2. */
+struct NormOperands {
+  double eps;
+  bool has_w, has_b;
+  int iw, ib, iy;  // -1 for an absent weight or bias; the statistics follow y
+};
+
+NormOperands norm_operands(Launch& L, const char* stats) {
+  L.operands({4, 5, 6}, 3);
+  const double eps = L.attr(0);
+  const bool has_w = flag_attr(L, 1, "weight"), has_b = flag_attr(L, 2, "bias");
+  const int iw = has_w ? 1 : -1, ib = has_b ? 1 + has_w : -1, iy = 1 + has_w + has_b;
+  if (L.count() != iy + 3)
+    L.fail(std::string("expected ") + str(iy + 3) + " operands (x" + (has_w ? ", weight" : "") + (has_b ? ", bias" : "") +
+           ", y, " + stats + "), got " + str(L.count()));
+  return {eps, has_w, has_b, iw, ib, iy};
+}
+
 void launch_layer_norm(Launch& L, const Ctx& ctx, int code) {
   if (code == kOp_layerNorm) {
-    // x, [weight], [bias], y, mean, rstd
-    L.operands({4, 5, 6}, 3);
-    const double eps = L.attr(0);
-    const bool has_w = flag_attr(L, 1, "weight"), has_b = flag_attr(L, 2, "bias");
-    const int iw = has_w ? 1 : -1, ib = has_b ? 1 + has_w : -1, iy = 1 + has_w + has_b;
-    if (L.count() != iy + 3)
-      L.fail(std::string("expected ") + str(iy + 3) + " operands (x" + (has_w ? ", weight" : "") + (has_b ? ", bias" : "") +
-             ", y, mean, rstd), got " + str(L.count()));
+    const auto [eps, has_w, has_b, iw, ib, iy] = norm_operands(L, "mean, rstd");
     const int64_t R = L.t(iy + 1).numel();
     // C: x's numbers per row; with no rows, weight's or bias's length (nothing is computed then).
     const int64_t C = R > 0 ? L.t(0).numel() / R : has_w || has_b ? L.t(has_w ? iw : ib).numel() : 0;
@@ -489,14 +500,7 @@ BnShape batch_norm_shape(Launch& L, int ix, std::initializer_list<std::pair<int,
 
 void launch_batch_norm(Launch& L, const Ctx& ctx, int code) {
   if (code == kOp_batchNorm) {
-    // x, [weight], [bias], y, mean, var
-    L.operands({4, 5, 6}, 3);
-    const double eps = L.attr(0);
-    const bool has_w = flag_attr(L, 1, "weight"), has_b = flag_attr(L, 2, "bias");
-    const int iw = has_w ? 1 : -1, ib = has_b ? 1 + has_w : -1, iy = 1 + has_w + has_b;
-    if (L.count() != iy + 3)
-      L.fail(std::string("expected ") + str(iy + 3) + " operands (x" + (has_w ? ", weight" : "") + (has_b ? ", bias" : "") +
-             ", y, mean, var), got " + str(L.count()));
+    const auto [eps, has_w, has_b, iw, ib, iy] = norm_operands(L, "mean, var");
     const BnShape s =
         batch_norm_shape(L, 0, {{iy, "y"}}, {{iy + 1, "mean"}, {iy + 2, "var"}, {iw, "weight"}, {ib, "bias"}});
     return batch_norm(ctx, L.t(0), has_w ? &L.t(iw) : nullptr, has_b ? &L.t(ib) : nullptr, L.t(iy), L.t(iy + 1),
