@@ -83,7 +83,7 @@ export class Node {
   readonly outputShapes: Shape[];
   readonly needsGrad: boolean[];
   savedInputs: (Tensor | null)[] = [];
-  savedOutputs: Tensor[] = [];
+  savedOutputs: (Tensor | null)[] = [];
   private versions: number[] = [];
   private owned: Tensor[] = [];
   freed = false;
@@ -113,7 +113,8 @@ export class Node {
     const which = entry.saveInputs;
     if (which) this.savedInputs = inputs.map((t, i) => (which === true || which.includes(i) ? keepOne(t) : null));
     // Outputs are saved before they join the graph, so they are plain views.
-    if (entry.saveOutputs) this.savedOutputs = outputs.map(keepOne);
+    const outs = entry.saveOutputs;
+    if (outs) this.savedOutputs = outputs.map((t, i) => (outs === true || outs.includes(i) ? keepOne(t) : null));
     this.versions = [...this.savedInputs, ...this.savedOutputs].map((t) => t?.version ?? 0);
   }
 
@@ -165,7 +166,7 @@ export function makeNode(call: OpCall, outputs: readonly Tensor[], entry: GradEn
   node.outputRefs = outputs.map((_, i) => new OutputRef(node, i));
   // The saved outputs point here too (double backward goes through them), without holding the node.
   node.savedOutputs.forEach((v, i) => {
-    if (!isDifferentiable(v)) return;
+    if (!v || !isDifferentiable(v)) return;
     v.requiresGrad = true;
     v.gradFn = new OutputRef(node, i, false);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Tensor, batchNorm, conv2d, crossEntropyWithLse, layerNorm, memoryStats, ones, profile, randn, scope, tensor, zeros, Generator } from '@dl/tensor';
+import { type Tensor, batchNorm, conv2d, crossEntropyWithLse, layerNorm, maxPool2d, memoryStats, ones, profile, randn, scope, tensor, zeros, Generator } from '@dl/tensor';
 import { defineFunction, enableGrad, grad, gradcheck, inferenceMode, isGradEnabled, noGrad } from '../src/index.js';
 
 const leaf = (data: number[] | number[][]) => tensor(data, { requiresGrad: true });
@@ -294,6 +294,27 @@ describe('memory', () => {
     expect(after.liveBytes).toBe(before.liveBytes);
     expect(last).toBeLessThan(1e-6);
     expect(w.toArray()).toEqual(Array.from({ length: 8 }, () => [expect.closeTo(1, 3)]));
+  });
+
+  it('batchNorm, layerNorm and maxPool2d keep what their backward reads, not their outputs', () => {
+    const x = randn([8, 4, 16, 16]).requiresGrad_();
+    const bytes = x.numel * 4;
+    // Each output feeds relu, which keeps its own output (the result): the op's output is then
+    // an intermediate nothing else holds, and must be freed with the scope.
+    const cases: [string, (t: Tensor) => Tensor, number][] = [
+      ['batchNorm', (t) => batchNorm(t, null, null, 1e-5)[0], bytes], // relu's output; x and the statistics are x's or tiny
+      ['layerNorm', (t) => layerNorm(t, 2, null, null, 1e-5), bytes],
+      ['maxPool2d', (t) => maxPool2d(t, 2), bytes / 4 + bytes / 4], // relu's output and the int32 indices
+    ];
+    for (const [name, f, kept] of cases) {
+      const before = memoryStats().liveBytes;
+      const out = scope(() => f(x).relu());
+      const grown = memoryStats().liveBytes - before;
+      expect(grown, name).toBeGreaterThanOrEqual(kept);
+      expect(grown, name).toBeLessThan(kept + 4096);
+      out.sum().backward();
+      out.dispose();
+    }
   });
 
   it("grad()'s results belong to the caller's scope: freed with it unless returned from it", () => {

@@ -6,7 +6,7 @@ import type { GradEntry } from './types.js';
 type Table<K extends keyof KernelAttrs> = { [P in K]: GradEntry<KernelAttrs[P]> | null };
 
 const x0 = (c: { inputs: readonly (Tensor | null)[] }) => c.inputs[0] as Tensor;
-const y0 = (c: { outputs: readonly Tensor[] }) => c.outputs[0];
+const y0 = (c: { outputs: readonly (Tensor | null)[] }) => c.outputs[0]!;
 
 export const unaryGrads: Table<UnaryOp | 'clamp'> = {
   neg: { backward: (_c, [g]) => [neg(g!)] },
@@ -64,7 +64,7 @@ export const binaryGrads: Table<BinaryOp | 'where'> = {
     saveOutputs: true,
     backward: (c, [g]) => {
       const [a, b] = c.inputs as Tensor[];
-      const y = c.outputs[0];
+      const y = c.outputs[0]!;
       const ga = c.needsGrad[0] ? mul(g!, mul(b, a.pow(sub(b, 1)))) : null;
       const gb = c.needsGrad[1] ? where(logicalAnd(eq(a, 0), ge(b, 0)), 0, mul(g!, mul(y, log(a)))) : null;
       return [ga, gb];

@@ -27,10 +27,10 @@ export const lossGrads: Table<'crossEntropy' | 'crossEntropyBackward'> = {
   // loss: the gradient kernel; lse: d logsumexp(x) / dx = softmax(x).
   crossEntropy: {
     saveInputs: true,
-    saveOutputs: true,
+    saveOutputs: [1],
     backward: (c, [gLoss, gLse]) => {
       const [x, target, weight] = c.inputs as Tensor[];
-      const lse = c.outputs[1];
+      const lse = c.outputs[1]!;
       const opts: CrossEntropyOptions = { ...c.attrs, weight };
       const fromLoss = gLoss ? crossEntropyBackward(gLoss, x, target, lse, opts) : null;
       const fromLse = gLse ? mul(softmaxOf(x, lse), gLse.unsqueeze(1)) : null;

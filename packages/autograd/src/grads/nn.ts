@@ -41,7 +41,8 @@ export const nnGrads: Table<'matmul' | 'conv2d' | 'conv2dBackwardInput' | 'conv2
       return [c.needsGrad[0] ? conv2d(x, g!, null, c.attrs) : null, c.needsGrad[1] ? conv2dBackwardInput(gy, g!, x.shape, c.attrs) : null];
     },
   },
-  maxPool2d: { saveOutputs: true, backward: (c, [g]) => [maxPool2dBackward(g!, c.outputs[1], c.inputShapes[0])] },
+  // Only the indices: the values are not needed.
+  maxPool2d: { saveOutputs: [1], backward: (c, [g]) => [maxPool2dBackward(g!, c.outputs[1]!, c.inputShapes[0])] },
   // Linear in gradY: its gradient reads the routed cells back.
   maxPool2dBackward: {
     saveInputs: [1],
@@ -71,5 +72,5 @@ export const nnGrads: Table<'matmul' | 'conv2d' | 'conv2dBackwardInput' | 'conv2
       return [adaptiveAvgPool2d(g!, [s[s.length - 2], s[s.length - 1]])];
     },
   },
-  adaptiveMaxPool2d: { saveOutputs: true, backward: (c, [g]) => [maxPool2dBackward(g!, c.outputs[1], c.inputShapes[0])] },
+  adaptiveMaxPool2d: { saveOutputs: [1], backward: (c, [g]) => [maxPool2dBackward(g!, c.outputs[1]!, c.inputShapes[0])] },
 };

@@ -59,29 +59,31 @@ function batchStatsGrad(gmean: Tensor | null, gvar: Tensor | null, x: Tensor, me
 }
 
 export const normGrads: Table<'layerNorm' | 'layerNormBackward' | 'batchNorm' | 'batchNormBackward'> = {
+  // The statistics, not y: y's memory goes with the next op's.
   layerNorm: {
     saveInputs: [0, 1],
-    saveOutputs: true,
+    saveOutputs: [1, 2],
     backward: (c, [gy]) => {
       // Only y's gradient can arrive: layerNorm() hands out neither mean nor rstd.
       const [x, w] = c.inputs as Tensor[];
       const weight = c.attrs.weight ? w : null;
-      const R = c.outputs[1].numel;
+      const [, mean, rstd] = c.outputs as Tensor[];
+      const R = mean.numel;
       const C = R === 0 ? 0 : x.numel / R;
       const [gx, gw, gb] = isGradEnabled()
         ? layerNormGradsRecorded(gy!, x, weight, R, C, c.attrs.eps)
-        : layerNormBackward(gy!, x, c.outputs[1], c.outputs[2], weight);
+        : layerNormBackward(gy!, x, mean, rstd, weight);
       return [gx, ...(c.attrs.weight ? [gw] : []), ...(c.attrs.bias ? [gb] : [])];
     },
   },
   layerNormBackward: null,
   batchNorm: {
     saveInputs: [0, 1],
-    saveOutputs: true,
+    saveOutputs: [1, 2],
     backward: (c, [gy, gmean, gvar]) => {
       const [x, w] = c.inputs as Tensor[];
       const weight = c.attrs.weight ? w : null;
-      const [, mean, variance] = c.outputs;
+      const [, mean, variance] = c.outputs as Tensor[];
       let [gx, gw, gb]: (Tensor | null)[] = [null, null, null];
       if (gy) {
         [gx, gw, gb] = isGradEnabled() ? batchNormGradsRecorded(gy, x, weight, c.attrs.eps) : batchNormBackward(gy, x, mean, variance, weight, c.attrs.eps);

@@ -14,7 +14,7 @@ const extreme: GradEntry<KernelAttrs['max']> = {
   saveOutputs: true,
   backward: (c, [g]) => {
     const x = c.inputs[0]!;
-    const mask = eq(x, c.outputs[0]).to(x.dtype);
+    const mask = eq(x, c.outputs[0]!).to(x.dtype);
     const count = mask.sum(c.attrs.dims as number[], true);
     return [mul(spread(div(g!, count), x.shape), mask)];
   },
@@ -23,7 +23,7 @@ const extreme: GradEntry<KernelAttrs['max']> = {
 export const reduceGrads: Table<'sum' | 'prod' | 'max' | 'min' | 'all' | 'any' | 'argmax' | 'argmin' | 'sort' | 'cumsum' | 'softmax' | 'logSoftmax'> = {
   sum: { backward: (c, [g]) => [spread(g!, c.inputShapes[0])] },
   // d prod / d x_i = prod / x_i (inputs containing zeros give NaN/inf here; see ARCHITECTURE.md)
-  prod: { saveInputs: true, saveOutputs: true, backward: (c, [g]) => [div(mul(spread(g!, c.inputShapes[0]), c.outputs[0]), c.inputs[0]!)] },
+  prod: { saveInputs: true, saveOutputs: true, backward: (c, [g]) => [div(mul(spread(g!, c.inputShapes[0]), c.outputs[0]!), c.inputs[0]!)] },
   max: extreme,
   min: extreme,
   all: null,
@@ -34,20 +34,20 @@ export const reduceGrads: Table<'sum' | 'prod' | 'max' | 'min' | 'all' | 'any' |
   cumsum: { backward: (c, [g]) => [g!.flip(c.attrs.dim).cumsum(c.attrs.dim).flip(c.attrs.dim)] },
   // sort: each value's gradient goes back to the position it came from (indices: none).
   sort: {
-    saveOutputs: true,
-    backward: (c, [g]) => [g ? zerosLike(g).scatter(c.attrs.dim, c.outputs[1], g) : null],
+    saveOutputs: [1],
+    backward: (c, [g]) => [g ? zerosLike(g).scatter(c.attrs.dim, c.outputs[1]!, g) : null],
   },
   // softmax: dx = y * (g - sum(g * y))
   softmax: {
     saveOutputs: true,
     backward: (c, [g]) => {
-      const y = c.outputs[0];
+      const y = c.outputs[0]!;
       return [mul(y, sub(g!, mul(g!, y).sum(c.attrs.dim, true)))];
     },
   },
   // logSoftmax: dx = g - exp(y) * sum(g)
   logSoftmax: {
     saveOutputs: true,
-    backward: (c, [g]) => [sub(g!, mul(exp(c.outputs[0]), g!.sum(c.attrs.dim, true)))],
+    backward: (c, [g]) => [sub(g!, mul(exp(c.outputs[0]!), g!.sum(c.attrs.dim, true)))],
   },
 };

@@ -5,8 +5,8 @@ export interface GradCtx<A = unknown> {
   readonly attrs: A;
   /** Saved inputs (null where not saved). */
   readonly inputs: readonly (Tensor | null)[];
-  /** Saved outputs (empty unless the rule saves them). */
-  readonly outputs: readonly Tensor[];
+  /** Saved outputs (empty unless the rule saves them; null where not saved). */
+  readonly outputs: readonly (Tensor | null)[];
   readonly inputShapes: readonly Shape[];
   readonly inputDtypes: readonly DType[];
   /** Whether each input needs a gradient (rules may skip the others). */
@@ -20,6 +20,7 @@ export interface GradCtx<A = unknown> {
 export interface GradEntry<A = unknown> {
   /** Save all inputs (true) or those at the listed positions. */
   saveInputs?: boolean | readonly number[];
-  saveOutputs?: boolean;
+  /** Save all outputs (true) or those at the listed positions (a saved output the rule does not read keeps its memory alive for nothing). */
+  saveOutputs?: boolean | readonly number[];
   backward(ctx: GradCtx<A>, grads: readonly (Tensor | null)[]): readonly (Tensor | null)[];
 }
