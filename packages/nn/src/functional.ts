@@ -929,11 +929,9 @@ export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor | null, 
   }
   const bshape = x.shape.map((s, i) => (i === 1 ? s : 1));
   return scope(() => {
-    const g = x.reshape([x.shape[0], numGroups, -1]);
-    const mean = g.mean(2, true);
-    const centred = g.sub(mean);
-    const variance = centred.mul(centred).mean(2, true);
-    let y = centred.mul(variance.add(eps).rsqrt()).reshape(x.shape);
+    // Each sample's groups are rows for the fused layer norm (one kernel each way), then the per-channel affine.
+    const groupSize = (c / numGroups) * x.shape.slice(2).reduce((a, s) => a * s, 1);
+    let y = tLayerNorm(x.reshape([x.shape[0], numGroups, groupSize]), 1, null, null, eps).reshape(x.shape as number[]);
     if (weight != null) y = y.mul(weight.reshape(bshape));
     if (bias != null) y = y.add(bias.reshape(bshape));
     return y;
